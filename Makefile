@@ -1,0 +1,43 @@
+# Backdrop's entry points. `make test` is what CI runs (.ci/run); `make run` is the main job.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: install lint test unit run up down status clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Lint, type-check, then every test: the integration tests start the real servers themselves.
+test: lint
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+# The main job, as far as it goes today: start the servers, send an upload through S3 into Kafka.
+run: install
+	$(BIN)/backdrop infra up
+	$(BIN)/backdrop infra smoke
+
+up: install
+	$(BIN)/backdrop infra up
+
+down: install
+	$(BIN)/backdrop infra down
+
+status: install
+	$(BIN)/backdrop infra status
+
+clean: down
+	rm -rf .backdrop

@@ -1,0 +1,1 @@
+"""The read-model HTTP API (FastAPI over PostgreSQL) and its Server-Sent Events."""

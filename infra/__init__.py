@@ -1,0 +1,1 @@
+"""Fetch, build, start and stop the real servers Backdrop runs on: Kafka, PostgreSQL, Redis, MinIO."""

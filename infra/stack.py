@@ -1,0 +1,44 @@
+"""The four servers together: up in dependency order, down in reverse, status of each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from backdrop.settings import Settings
+from infra.kafka_server import KafkaServer
+from infra.minio_server import MinioServer
+from infra.postgres_server import PostgresServer
+from infra.redis_server import RedisServer
+from infra.service import Health, Service
+
+
+def services(settings: Settings) -> list[Service]:
+    """Start order: MinIO comes after Kafka because its notification target connects at start."""
+    return [PostgresServer(settings), RedisServer(settings), KafkaServer(settings), MinioServer(settings)]
+
+
+def up(settings: Settings, on_step: Callable[[str], None] = lambda _: None) -> list[Health]:
+    """Start whatever is not running and healthy, then provision each server. Idempotent."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    for service in services(settings):
+        on_step(f"{service.name} on {service.endpoint}")
+        service.up()
+    return status(settings)
+
+
+def provision(settings: Settings, on_step: Callable[[str], None] = lambda _: None) -> None:
+    """Only the in-server part of ``up`` (database, topics, buckets), for servers someone else runs."""
+    for service in services(settings):
+        on_step(f"{service.name} on {service.endpoint}")
+        service.provision()
+
+
+def down(settings: Settings, on_step: Callable[[str], None] = lambda _: None) -> None:
+    """Stop the servers ``up`` started (found by their pid files), in reverse order."""
+    for service in reversed(services(settings)):
+        on_step(service.name)
+        service.stop()
+
+
+def status(settings: Settings) -> list[Health]:
+    return [service.health() for service in services(settings)]

@@ -1,0 +1,1 @@
+"""Versioned event models; imports only pydantic and the standard library."""

@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic declarations, provisioning and (later) the stream apps."""

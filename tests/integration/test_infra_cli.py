@@ -1,0 +1,89 @@
+"""`backdrop infra up | status | down` as a user runs them: real processes, a stack of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from backdrop.settings import Settings
+from infra.processes import pid_alive
+
+pytestmark = pytest.mark.integration
+
+BACKDROP = [sys.executable, "-m", "backdrop"]
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BACKDROP, *args], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def _status(env: dict[str, str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    result = _cli("infra", "status", "--json", env=env)
+    return result.returncode, orjson.loads(result.stdout)
+
+
+def test_status_lists_the_four_servers_healthy(infra: Settings) -> None:
+    code, rows = _status()
+    assert code == 0, rows
+    assert {row["name"]: row["endpoint"] for row in rows} == {
+        "postgres": f"127.0.0.1:{infra.postgres_port}",
+        "redis": f"127.0.0.1:{infra.redis_port}",
+        "kafka": f"127.0.0.1:{infra.kafka_port}",
+        "minio": f"127.0.0.1:{infra.s3_port}",
+    }
+    assert all(row["healthy"] and row["pid"] for row in rows)
+
+
+@pytest.fixture
+def second_state_dir(infra: Settings) -> Iterator[Path]:
+    # Inside the main state folder: the postgres user can reach it (pytest's tmp_path is private to root).
+    path = infra.state_dir / f"second-stack-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_second_stack_on_other_ports_goes_up_twice_and_down_cleanly(
+    second_state_dir: Path, infra: Settings
+) -> None:
+    # Overriding every endpoint by environment is itself part of what this checks.
+    env = {
+        **os.environ,
+        "BACKDROP_STATE_DIR": str(second_state_dir),
+        "BACKDROP_KAFKA_PORT": "29192",
+        "BACKDROP_KAFKA_CONTROLLER_PORT": "29193",
+        "BACKDROP_POSTGRES_PORT": "25532",
+        "BACKDROP_REDIS_PORT": "26479",
+        "BACKDROP_S3_PORT": "29100",
+    }
+    first = _cli("infra", "up", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = _cli("infra", "up", env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+
+    code, rows = _status(env)
+    assert code == 0, rows
+    assert sorted(row["endpoint"] for row in rows) == [
+        "127.0.0.1:25532", "127.0.0.1:26479", "127.0.0.1:29100", "127.0.0.1:29192",
+    ]  # fmt: skip
+    pids = [row["pid"] for row in rows]
+
+    down = _cli("infra", "down", env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not [pid for pid in pids if pid_alive(pid)]
+    code, rows = _status(env)
+    assert code == 1
+    assert not any(row["healthy"] for row in rows)
+    # The session's own stack was not touched.
+    assert _status()[0] == 0

@@ -1,0 +1,80 @@
+"""docker-compose.kafka.yml cannot run here; check that it agrees with the settings object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from backdrop.settings import Settings
+from streams.topics import STORAGE_EVENTS
+
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.kafka.yml"
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, Any]:
+    parsed: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return parsed["services"]  # type: ignore[no-any-return]
+
+
+def _host_ports(service: dict[str, Any]) -> set[int]:
+    # "127.0.0.1:HOST:CONTAINER" → HOST
+    return {int(str(mapping).split(":")[-2]) for mapping in service.get("ports", [])}
+
+
+def test_the_four_servers_are_there(services: dict[str, Any]) -> None:
+    assert {"kafka", "postgres", "redis", "minio"} <= services.keys()
+
+
+def test_host_ports_match_the_settings_defaults(services: dict[str, Any]) -> None:
+    s = Settings()
+    assert _host_ports(services["kafka"]) == {s.kafka_port}
+    assert _host_ports(services["postgres"]) == {s.postgres_port}
+    assert _host_ports(services["redis"]) == {s.redis_port}
+    assert _host_ports(services["minio"]) == {s.s3_port}
+    for service in ("kafka", "postgres", "redis", "minio"):
+        assert all(str(p).startswith("127.0.0.1:") for p in services[service]["ports"]), service
+
+
+def test_kafka_advertises_the_settings_bootstrap_to_the_host(services: dict[str, Any]) -> None:
+    env = services["kafka"]["environment"]
+    assert f"EXTERNAL://{Settings().kafka_bootstrap}" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_credentials_match_the_settings(services: dict[str, Any]) -> None:
+    s = Settings()
+    pg = services["postgres"]["environment"]
+    assert (pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]) == (
+        s.postgres_user,
+        s.postgres_password.get_secret_value(),
+        s.postgres_db,
+    )
+    minio = services["minio"]["environment"]
+    assert minio["MINIO_ROOT_USER"] == s.s3_access_key
+    assert minio["MINIO_ROOT_PASSWORD"] == s.s3_secret_key.get_secret_value()
+    assert minio["MINIO_REGION"] == s.s3_region
+
+
+def test_minio_notifies_the_declared_topic_under_the_settings_target(services: dict[str, Any]) -> None:
+    target = Settings().minio_kafka_target
+    env = services["minio"]["environment"]
+    assert env[f"MINIO_NOTIFY_KAFKA_ENABLE_{target}"] == "on"
+    assert env[f"MINIO_NOTIFY_KAFKA_TOPIC_{target}"] == STORAGE_EVENTS.name
+    assert env[f"MINIO_NOTIFY_KAFKA_BROKERS_{target}"].split(",")[0].startswith("kafka:")
+
+
+def test_provision_points_at_every_compose_server(services: dict[str, Any]) -> None:
+    env = services["provision"]["environment"]
+    fields = Settings.model_fields
+    for name in env:
+        assert name.startswith("BACKDROP_"), name
+        assert name.removeprefix("BACKDROP_").lower() in fields, name
+    assert {
+        env["BACKDROP_KAFKA_HOST"],
+        env["BACKDROP_POSTGRES_HOST"],
+        env["BACKDROP_S3_HOST"],
+    } <= services.keys()
