@@ -23,3 +23,47 @@ class MissingSystemPackage(InfraError):
     """A Debian package is missing and we may not install it (not root)."""
 
     code = "missing_system_package"
+
+
+class InputError(BackdropError):
+    """The input cannot be processed as given: the job fails with this reason and is not retried."""
+
+    code = "input_error"
+
+
+class InputNotFound(InputError):
+    code = "input_not_found"
+
+
+class InputEmpty(InputError):
+    code = "input_empty"
+
+
+class CorruptInput(InputError):
+    """Corrupt, truncated or not media at all."""
+
+    code = "input_corrupt"
+
+
+class UnsupportedInput(InputError):
+    """Valid media we cannot handle (codec, pixel format, no video stream)."""
+
+    code = "input_unsupported"
+
+
+class LimitExceeded(InputError):
+    """Resolution, duration, frame count or file size over the configured limits."""
+
+    code = "input_limit_exceeded"
+
+
+class OutputError(BackdropError):
+    """The output cannot be written (unwritable path, unknown extension)."""
+
+    code = "output_unwritable"
+
+
+class ModelUnavailable(BackdropError):
+    """A model or inference backend cannot be loaded here (missing weights, no GPU, no TensorRT)."""
+
+    code = "model_unavailable"
