@@ -1,0 +1,36 @@
+"""Limits checked against a probe, before any decoding, so an oversized job fails fast and cheaply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.extract.probe import MediaInfo
+from backdrop.errors import LimitExceeded
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The largest input a job may have."""
+
+    max_width: int = 4096
+    max_height: int = 4096
+    max_duration_s: float = 3 * 3600.0
+    max_frames: int = 3 * 3600 * 60  # three hours at 60 fps
+    max_bytes: int = 20 * 1024**3
+
+
+def validate(info: MediaInfo, limits: Limits) -> None:
+    """Raise LimitExceeded naming the first limit ``info`` exceeds and how to raise it."""
+    checks = [
+        ("width", info.width, limits.max_width, "px", "max_width"),
+        ("height", info.height, limits.max_height, "px", "max_height"),
+        ("duration", info.duration_s, limits.max_duration_s, "s", "max_duration_s"),
+        ("frame count", info.frame_count, limits.max_frames, "frames", "max_frames"),
+        ("file size", info.size_bytes, limits.max_bytes, "bytes", "max_bytes"),
+    ]
+    for what, value, limit, unit, field in checks:
+        if value > limit:
+            raise LimitExceeded(
+                f"{info.path.name}: {what} {value:g} {unit} is over the limit of {limit:g} {unit}; "
+                f"cut or downscale the input, or raise the limit (Limits.{field})"
+            )
