@@ -1,0 +1,127 @@
+"""TensorRT: an engine built from the ONNX file, cached per GPU, input shape and TensorRT version."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from backdrop.errors import ModelUnavailable
+
+
+def _tensorrt() -> Any:
+    try:
+        return importlib.import_module("tensorrt")
+    except ImportError as error:
+        raise ModelUnavailable(
+            "the tensorrt backend needs the TensorRT Python package: `pip install 'backdrop[gpu]'`, "
+            "or choose --backend torch / onnxruntime"
+        ) from error
+
+
+def engine_path(onnx: Path, input_size: tuple[int, int], max_batch: int, half: bool, cache_dir: Path) -> Path:
+    """Where the engine for this ONNX file, shape, GPU and TensorRT version is cached."""
+    trt = _tensorrt()
+    gpu = re.sub(r"[^A-Za-z0-9]+", "-", torch.cuda.get_device_name()).strip("-")
+    digest = hashlib.sha256(onnx.read_bytes()).hexdigest()[:16]
+    height, width = input_size
+    precision = "fp16" if half else "fp32"
+    return (
+        cache_dir
+        / "tensorrt"
+        / f"{digest}-{height}x{width}-b{max_batch}-{precision}-{gpu}-trt{trt.__version__}.engine"
+    )
+
+
+def _build(onnx: Path, input_size: tuple[int, int], max_batch: int, half: bool) -> bytes:
+    trt = _tensorrt()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise ModelUnavailable(f"TensorRT cannot parse {onnx}: {errors}")
+    config = builder.create_builder_config()
+    if half:
+        config.set_flag(trt.BuilderFlag.FP16)
+    height, width = input_size
+    profile = builder.create_optimization_profile()
+    name = network.get_input(0).name
+    profile.set_shape(
+        name, (1, 3, height, width), (max_batch, 3, height, width), (max_batch, 3, height, width)
+    )
+    config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise ModelUnavailable(f"TensorRT failed to build an engine from {onnx}; see its log above")
+    return bytes(serialized)
+
+
+class TensorRtRunner:
+    """Runs a TensorRT engine on torch CUDA tensors (no pycuda needed)."""
+
+    name = "tensorrt"
+
+    def __init__(self, engine_bytes: bytes, device: torch.device, output_index: int) -> None:
+        trt = _tensorrt()
+        self.device = device
+        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.runtime.deserialize_cuda_engine(engine_bytes)
+        if self.engine is None:
+            raise ModelUnavailable(
+                "TensorRT could not load the cached engine; delete the cache's tensorrt/ folder"
+            )
+        self.context = self.engine.create_execution_context()
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        self.input_name = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
+        self.output_names = [n for n in names if n != self.input_name]
+        self.output_index = output_index
+        self.dtypes = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}
+
+    @classmethod
+    def build(
+        cls,
+        onnx: Path,
+        input_size: tuple[int, int],
+        device: torch.device,
+        max_batch: int,
+        output_index: int,
+        cache_dir: Path,
+        half: bool,
+    ) -> TensorRtRunner:
+        """Load the cached engine, building (minutes) and caching it first if needed."""
+        with torch.cuda.device(device):
+            path = engine_path(onnx, input_size, max_batch, half, cache_dir)
+            if not path.is_file():
+                data = _build(onnx, input_size, max_batch, half)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as handle:
+                    handle.write(data)
+                os.replace(handle.name, path)
+            return cls(path.read_bytes(), device, output_index)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(batch).to(self.device).contiguous()  # [B, 3, h, w] float32
+        self.context.set_input_shape(self.input_name, tuple(x.shape))
+        self.context.set_tensor_address(self.input_name, x.data_ptr())
+        outputs = []
+        for name in self.output_names:
+            shape = tuple(self.context.get_tensor_shape(name))
+            dtype = self.dtypes.get(self.engine.get_tensor_dtype(name), torch.float32)
+            output = torch.empty(shape, dtype=dtype, device=self.device)
+            self.context.set_tensor_address(name, output.data_ptr())
+            outputs.append(output)
+        stream = torch.cuda.current_stream(self.device)
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise ModelUnavailable("TensorRT failed to run the engine")
+        stream.synchronize()
+        result: np.ndarray = outputs[self.output_index].float().cpu().numpy()
+        return result
