@@ -1,0 +1,197 @@
+"""The matte stage core: low-resolution person probability → full-resolution alpha and foreground colour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from agents.matte import foreground, guided, temporal
+from agents.matte.tiles import ragged, tiles_of
+from agents.matte.upsample import TileUpsampler
+from backdrop.errors import CorruptInput, InputEmpty, UnsupportedInput
+
+
+@dataclass(frozen=True)
+class MatteParams:
+    """Tuning of `refine`; the defaults were chosen by measurement (see tests/unit/matte)."""
+
+    work_long_side: int = 320
+    """Long side, in pixels, of the scale where the guided filter is fitted and the probability smoothed."""
+    radius: int = 2
+    """Guided-filter box radius at the working scale."""
+    eps: float = 1e-3
+    """Guided-filter regularisation on [0, 1] colours: larger follows the probability, smaller the colours."""
+    alpha_range: tuple[float, float] = (0.02, 0.98)
+    """Filtered values at or below the first become 0, at or above the second 1, linear between."""
+    still_weight: float = 0.3
+    """Weight of the new probability where nothing moves (1 disables temporal smoothing)."""
+    motion_levels: tuple[float, float] = (2.0, 8.0)
+    """Mean absolute grey change (0..255) at which a pixel starts to count as moving, and fully moving."""
+    jump_levels: tuple[float, float] = (0.4, 0.8)
+    """Probability change at which a pixel starts to count as changed, and fully changed."""
+    motion_radius: int = 2
+    """Box radius, at the working scale, over which the frame difference is averaged."""
+    fg_coarse_radius: int = 16
+    """Blur-fusion first-pass radius at the working scale."""
+    fg_fine_radius: int = 1
+    """Blur-fusion second-pass radius at the working scale."""
+    tile: int = 16
+    """Side of the full-resolution tiles; only tiles that may hold partial alpha get per-pixel arithmetic."""
+
+
+@dataclass(frozen=True)
+class MatteState:
+    """What the next frame needs from the previous one."""
+
+    prob: np.ndarray  # [h, w] float32 smoothed probability at the working scale
+    grey: np.ndarray  # [h, w] uint8 grey frame at the working scale
+
+
+def _work_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    scale = min(1.0, long_side / max(height, width))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _check(frames: np.ndarray, probs: np.ndarray, cuts: np.ndarray | None) -> None:
+    if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
+        raise UnsupportedInput(
+            f"matte needs frames as uint8 [T, H, W, 3] RGB, got {frames.dtype} {frames.shape}; "
+            "decode to RGB24 first"
+        )
+    if probs.ndim != 3 or probs.dtype != np.float32:
+        raise UnsupportedInput(
+            f"matte needs probabilities as float32 [T, h, w], got {probs.dtype} {probs.shape}"
+        )
+    if frames.shape[0] == 0:
+        raise InputEmpty("matte got a chunk with no frames; skip empty chunks before the matte stage")
+    if probs.shape[0] != frames.shape[0]:
+        raise CorruptInput(
+            f"matte got {frames.shape[0]} frames but {probs.shape[0]} probability maps; "
+            "re-run the segment stage for this chunk"
+        )
+    if cuts is not None and cuts.shape != (frames.shape[0],):
+        raise CorruptInput(
+            f"matte got cuts of shape {cuts.shape} for {frames.shape[0]} frames; re-run the score stage"
+        )
+
+
+def refine(
+    frames: np.ndarray,
+    probs: np.ndarray,
+    state: MatteState | None,
+    cuts: np.ndarray | None = None,
+    params: MatteParams = MatteParams(),
+) -> tuple[np.ndarray, np.ndarray, MatteState]:
+    """Refine a chunk: alpha [T, H, W] uint8, foreground colour [T, H, W, 3] uint8, state for the next."""
+    # frames: [T, H, W, 3] uint8 RGB; probs: [T, h, w] float32 in [0, 1], each covering the whole frame at any
+    # size or aspect; state: from the previous chunk's refine, or None to start fresh; cuts: [T] bool, True
+    # where a scene cut lies before frame t (the smoothing restarts there)
+    _check(frames, probs, cuts)
+    count, height, width = frames.shape[:3]
+    work = _work_size(height, width, params.work_long_side)
+    if state is not None and state.prob.shape != (work[1], work[0]):
+        raise CorruptInput(
+            f"matte state is for a {state.prob.shape[::-1]} working size, this chunk needs {work}; "
+            "start the chunk with state=None"
+        )
+    alphas = np.empty((count, height, width), np.uint8)
+    fgs = np.empty((count, height, width, 3), np.uint8)
+    upsampler = TileUpsampler.build((height, width), (work[1], work[0]), params.tile)
+    for t in range(count):
+        previous = None if cuts is not None and cuts[t] else state
+        state = last = _refine_frame(
+            frames[t], probs[t], previous, work, params, upsampler, alphas[t], fgs[t]
+        )
+    return alphas, fgs, last
+
+
+def _refine_frame(
+    frame: np.ndarray,
+    prob: np.ndarray,
+    state: MatteState | None,
+    work: tuple[int, int],
+    params: MatteParams,
+    upsampler: TileUpsampler,
+    alpha: np.ndarray,
+    fg: np.ndarray,
+) -> MatteState:
+    """Fill `alpha` [H, W] and `fg` [H, W, 3] for one frame; return the state for the next."""
+    # frame: [H, W, 3] uint8; prob: [h_model, w_model] float32; work: (w, h) of the working scale
+    small = _shrink(frame, work)  # [h, w, 3] uint8
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    prob = cv2.resize(prob, work, interpolation=cv2.INTER_LINEAR)  # [h, w] float32
+    if state is not None:
+        weight = temporal.blend_weight(
+            grey,
+            state.grey,
+            prob,
+            state.prob,
+            params.still_weight,
+            params.motion_levels,
+            params.jump_levels,
+            params.motion_radius,
+        )
+        prob = temporal.stabilise(prob, state.prob, weight)
+    small_f = small.astype(np.float32)  # [h, w, 3] 0..255
+    coef = guided.fit(small_f * np.float32(1 / 255), prob, params.radius, params.eps)  # [4, h, w]
+    low, high = params.alpha_range
+    gain = 255.0 / (high - low)
+
+    def to_alpha(rgb: np.ndarray, c: np.ndarray) -> np.ndarray:
+        # near-certain values become exact 0 and 255, which later stages can skip
+        value = guided.evaluate(c, rgb)
+        value -= low
+        value *= gain
+        value += 0.5
+        return np.clip(value, 0.0, 255.0, out=value).astype(np.uint8)
+
+    small_rgb = np.ascontiguousarray(small_f.transpose(2, 0, 1))  # [3, h, w]
+    small_alpha = to_alpha(small_rgb, coef).astype(np.float32) * np.float32(1 / 255)  # [h, w]
+    means = foreground.local_colours(small_f, small_alpha, params.fg_coarse_radius, params.fg_fine_radius)
+
+    # a tile needs full-size arithmetic unless every coefficient it reads gives 0 (or 1) for any colour
+    lows, highs = guided.saturation(coef, low, high)  # [h, w] bool each
+    any_low = upsampler.any_read(lows)  # [rows, cols]
+    any_high = upsampler.any_read(highs)
+    active = upsampler.any_read(~(lows | highs)) | (any_low & any_high)
+    fill = np.where(any_high & ~active, np.uint8(255), np.uint8(0))  # [rows, cols] uint8
+    blocks = tiles_of(alpha, params.tile)
+    blocks[...] = fill[:, None, :, None]
+    np.copyto(fg, frame)
+    ti, tj = np.nonzero(active)
+    if len(ti):
+        rgb = _planar(tiles_of(frame, params.tile)[ti, :, tj])  # [3, n, tile, tile]
+        a = to_alpha(rgb, upsampler.tiles(coef, ti, tj))  # [n, tile, tile] uint8
+        blocks[ti, :, tj] = a
+        # where alpha is exactly 1 the correction gives the frame itself, and where it is 0 no colour shows
+        partial = ((a > 0) & (a < 255)).any(axis=(1, 2))
+        ti, tj, rgb, a = ti[partial], tj[partial], rgb[:, partial], a[partial]
+        fused = foreground.fuse(rgb, a, upsampler.tiles(means, ti, tj))  # [3, n, tile, tile]
+        tiles_of(fg, params.tile)[ti, :, tj] = _interleaved(fused)
+    for rs, cs in ragged(alpha.shape, params.tile):
+        rgb = _planar(frame[rs, cs])
+        alpha[rs, cs] = to_alpha(rgb, upsampler.strip(coef, rs, cs))
+        fg[rs, cs] = _interleaved(foreground.fuse(rgb, alpha[rs, cs], upsampler.strip(means, rs, cs)))
+    return MatteState(prob=prob, grey=grey)
+
+
+def _planar(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(
+        np.moveaxis(rgb, -1, 0), dtype=np.float32
+    )  # [..., 3] uint8 → [3, ...] float32
+
+
+def _interleaved(planes: np.ndarray) -> np.ndarray:
+    """[3, ...] uint8 → [..., 3] uint8; OpenCV's merge is several times faster than a numpy transpose."""
+    shape = planes.shape[1:]
+    flat = planes.reshape(3, -1, shape[-1])
+    return cv2.merge(list(flat)).reshape(*shape, 3)  # type: ignore[no-any-return]
+
+
+def _shrink(frame: np.ndarray, work: tuple[int, int]) -> np.ndarray:
+    # halving first takes OpenCV's fast 2×2 path; INTER_AREA at odd ratios is several times slower
+    while frame.shape[1] >= 2 * work[0] and frame.shape[0] >= 2 * work[1]:
+        frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(frame, work, interpolation=cv2.INTER_AREA)
