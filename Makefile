@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: install lint test unit run up down status clean
+.PHONY: install models lint test unit run up down status clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -13,20 +13,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The default segmentation model, from the mediapipe wheel on PyPI; offline once cached.
+models: install
+	$(BIN)/backdrop models fetch
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # Lint, type-check, then every test: the integration tests start the real servers themselves.
-test: lint
+test: lint models
 	$(BIN)/pytest
 
-unit: install
+unit: models
 	$(BIN)/pytest tests/unit
 
 # The main job, as far as it goes today: start the servers, send an upload through S3 into Kafka.
-run: install
+run: models
 	$(BIN)/backdrop infra up
 	$(BIN)/backdrop infra smoke
 

@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import functools
+import resource
 import time
 import uuid
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar, cast, get_args
 
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from backdrop.errors import BackdropError
 from backdrop.settings import Settings
 from infra.service import Health
+
+if TYPE_CHECKING:
+    from agents.segment.backends import BackendName
+    from agents.segment.registry import ModelRegistry
 
 app = typer.Typer(
     help="Backdrop replaces the background of videos and images, as a Kafka pipeline or on one machine.",
@@ -28,6 +46,12 @@ infra_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(infra_app, name="infra")
+models_app = typer.Typer(
+    help="The segmentation models: fetch the default one, list what is available.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_app, name="models")
 
 console = Console(stderr=True)
 P = ParamSpec("P")
@@ -56,6 +80,244 @@ def _print_health(rows: list[Health], as_json: bool) -> None:
     for row in rows:
         health = "[green]healthy[/]" if row.healthy else "[red]down[/]"
         table.add_row(row.name, row.endpoint, health, str(row.pid or "-"), row.detail)
+    Console().print(table)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' → (1280, 720)."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise typer.BadParameter("width and height must be even and at least 16")
+    return width, height
+
+
+def parse_rate(text: str) -> Fraction:
+    """'30', '29.97' or '24000/1001' → an exact Fraction."""
+    try:
+        rate = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise typer.BadParameter(f"expected a frame rate such as 30 or 24000/1001, got {text!r}") from None
+    if not 1 <= rate <= 240:
+        raise typer.BadParameter("the frame rate must be between 1 and 240")
+    return rate
+
+
+@app.command("sample")
+@user_errors
+def sample(
+    output: Annotated[
+        Path, typer.Argument(help="Where to write the clip (.mp4, .mov, .mkv) or a still (.png, .jpg).")
+    ],
+    seconds: Annotated[float, typer.Option(min=0.1, max=3600, help="Length of the clip.")] = 10.0,
+    size: Annotated[str, typer.Option(help="Frame size, WIDTHxHEIGHT.")] = "1280x720",
+    fps: Annotated[str, typer.Option(help="Frame rate, e.g. 30 or 24000/1001.")] = "30",
+) -> None:
+    """Write a realistic test clip offline: a photographed person moving over a moving photo, with sound."""
+    from backdrop.sample import write_sample
+
+    width, height = parse_size(size)
+    rate = parse_rate(fps)
+    total = max(1, round(seconds * rate))
+    with _progress() as progress:
+        task = progress.add_task("sample", total=total)
+        frames = write_sample(
+            output,
+            seconds=seconds,
+            width=width,
+            height=height,
+            fps=rate,
+            on_frame=lambda: progress.advance(task),
+        )
+    console.print(f"wrote {output} ({frames} frames, {width}x{height}, {rate} fps)")
+
+
+class FpsColumn(ProgressColumn):
+    """Frames per second over rich's recent-speed window."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:5.1f} fps" if task.speed else "", style="cyan")
+
+
+@app.command("process")
+@user_errors
+def process_command(
+    source: Annotated[Path, typer.Argument(help="A video (MP4, MOV, MKV, WebM, …) or a still (PNG, JPEG).")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Result; the extension picks the format: .mp4 (H.264), .webm (VP9, alpha), "
+            ".mov (ProRes 4444, alpha), a folder or frame_%06d.png (PNG sequence, alpha), "
+            ".png/.jpg for stills.",
+        ),
+    ],
+    background: Annotated[
+        str | None,
+        typer.Option(
+            "--background",
+            "-b",
+            help="#RRGGBB, a colour name, an image or video path ('contain:PATH' letterboxes an image), "
+            "'blur' or 'blur:SIGMA', or 'transparent'. Default: transparent where the output holds alpha, "
+            "else white.",
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="Segmentation model: a built-in name (selfie, selfie-landscape).")
+    ] = ("selfie"),
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda (cuda:N).")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto, onnxruntime, torch or tensorrt.")] = "auto",
+    stills: Annotated[
+        Path | None,
+        typer.Option(help="Write the best stills (hero frames) and a poster JPEG into this folder."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the timings.")] = False,
+) -> None:
+    """Replace the background of a video or image on this machine, no servers needed."""
+    from agents.segment.backends import load_segmenter
+    from backdrop.runner import ProcessOptions, process
+
+    settings = Settings()
+    name, registry = _model_registry(model)
+    options = ProcessOptions(background=background, stills_dir=stills)
+    with _progress(disable=as_json) as progress:
+        task = progress.add_task(source.name, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = process(
+            source,
+            output,
+            lambda: load_segmenter(
+                name, _backend(backend), device, cache_dir=settings.cache_dir, registry=registry
+            ),
+            options,
+            on_progress=advance,
+        )
+    result = {**report.as_dict(), "model": model, "peak_rss_mb": peak_rss_mb()}
+    if as_json:
+        typer.echo(orjson.dumps(result).decode())
+    else:
+        console.print(
+            f"wrote {output}: {report.frames} frames in {report.seconds:.1f} s ({report.output_fps:.1f} fps, "
+            f"{report.backend})"
+        )
+
+
+def _model_registry(model: str) -> tuple[str, ModelRegistry]:
+    """A built-in name as is; a .json model card registered beside the built-ins."""
+    from agents.segment.registry import builtin_registry, user_model_spec
+
+    registry = builtin_registry()
+    if not model.lower().endswith(".json"):
+        return model, registry
+    card_path = Path(model)
+    try:
+        card = orjson.loads(card_path.read_bytes())
+        path = Path(card.pop("path"))
+        if not path.is_absolute():
+            path = card_path.parent / path
+        name = card.pop("name", path.stem)
+        size = tuple(card.pop("input_size"))
+        for key in ("mean", "std"):
+            if key in card:
+                card[key] = tuple(card[key])
+        spec = user_model_spec(name, path, (int(size[0]), int(size[1])), **card)
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise typer.BadParameter(
+            f"cannot use model card {model}: {exc}. A card is JSON with at least "
+            '"path" and "input_size" [height, width].'
+        ) from None
+    registry.register_model(spec, replace=True)
+    return name, registry
+
+
+def _backend(name: str) -> BackendName:
+    from agents.segment.backends import BackendName
+
+    if name not in get_args(BackendName):
+        raise typer.BadParameter(f"--backend must be one of {', '.join(get_args(BackendName))}; got {name!r}")
+    return cast(BackendName, name)
+
+
+@app.command("bench")
+@user_errors
+def bench_command(
+    size: Annotated[str, typer.Option(help="Sample clip size, WIDTHxHEIGHT.")] = "1280x720",
+    seconds: Annotated[float, typer.Option(min=0.5, max=3600, help="Sample clip length.")] = 10.0,
+    source: Annotated[
+        Path | None, typer.Option("--input", help="Benchmark this file instead of a generated sample.")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="Segmentation backend for `process`.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure `process` against the decode+encode-only floor on the same clip (fps, ratio, peak memory)."""
+    from backdrop.bench import bench
+
+    width, height = parse_size(size)
+    with console.status("benchmarking: sample, floor, process"):
+        result = bench(
+            width=width, height=height, seconds=seconds, source=source, process_args=["--backend", backend]
+        )
+    if as_json:
+        typer.echo(orjson.dumps(result).decode())
+        return
+    table = Table("measure", "value")
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _progress(disable: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames"),
+        FpsColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=disable,
+    )
+
+
+@models_app.command("fetch")
+@user_errors
+def models_fetch() -> None:
+    """Fetch the default models once (from the mediapipe wheel on PyPI) and build their ONNX files."""
+    from agents.segment.assets import ensure_selfie_tflites
+    from agents.segment.onnx_cache import onnx_file
+    from agents.segment.registry import builtin_registry
+
+    settings = Settings()
+    with console.status("fetching the selfie segmentation models"):
+        ensure_selfie_tflites(settings.cache_dir, ("general", "landscape"))
+        registry = builtin_registry()
+        for name in registry.names():
+            console.print(f"{name}: {onnx_file(registry.get(name), settings.cache_dir)}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The built-in models, their input size and source."""
+    from agents.segment.registry import builtin_registry
+
+    table = Table("name", "input (h×w)", "source")
+    registry = builtin_registry()
+    for name in registry.names():
+        spec = registry.get(name)
+        table.add_row(name, f"{spec.input_size[0]}×{spec.input_size[1]}", spec.source)
     Console().print(table)
 
 

@@ -1,0 +1,84 @@
+"""`backdrop bench`: `process` against the decode+encode floor on the same clip, in one run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agents.encode import VideoWriter
+from agents.extract import iter_frames, probe
+from backdrop.errors import BackdropError
+from backdrop.sample import write_sample
+from backdrop.stages import Stage
+
+
+def decode_encode_floor(source: Path, output: Path, batch_frames: int = 8) -> tuple[int, float]:
+    """Decode and re-encode with the same writer and settings as `process`, nothing in between."""
+    info = probe(source)
+    started = time.perf_counter()
+    frames = 0
+    decode = Stage("decode", iter_frames(source, batch_frames), lambda b: [b], source_is_work=True)
+    try:
+        with VideoWriter(
+            output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=source
+        ) as w:
+            for batch in decode:
+                w.write(batch.frames, batch.pts)
+                frames += len(batch.pts)
+    finally:
+        decode.stop()
+    return frames, time.perf_counter() - started
+
+
+def run_process(source: Path, output: Path, extra: list[str]) -> dict[str, Any]:
+    """`backdrop process --json` in a child process, so its peak memory is its own."""
+    result = subprocess.run(
+        [sys.executable, "-m", "backdrop", "process", str(source), "-o", str(output), "--json", *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BackdropError(f"`backdrop process` failed during the benchmark:\n{result.stderr[-2000:]}")
+    report: dict[str, Any] = orjson.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def bench(
+    *,
+    width: int,
+    height: int,
+    seconds: float,
+    fps: Fraction = Fraction(30),
+    source: Path | None = None,
+    process_args: list[str] | None = None,
+) -> dict[str, Any]:
+    label = str(source) if source is not None else "sample"
+    with tempfile.TemporaryDirectory(prefix="backdrop-bench-") as tmp:
+        work = Path(tmp)
+        if source is None:
+            source = work / "sample.mp4"
+            write_sample(source, seconds=seconds, width=width, height=height, fps=fps)
+        info = probe(source)
+        floor_frames, floor_s = decode_encode_floor(source, work / "floor.mp4")
+        report = run_process(source, work / "process.mp4", process_args or [])
+    floor_fps = floor_frames / floor_s
+    return {
+        "input": label,
+        "size": f"{info.width}x{info.height}",
+        "frames": report["frames"],
+        "source_fps": str(info.fps),
+        "floor_fps": round(floor_fps, 2),
+        "process_fps": report["fps"],
+        "ratio": round(report["fps"] / floor_fps, 3),
+        "peak_rss_mb": report["peak_rss_mb"],
+        "backend": report["backend"],
+        "stage_seconds": report["stage_seconds"],
+    }

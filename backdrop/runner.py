@@ -1,0 +1,328 @@
+"""`backdrop process`: the stage cores chained in one process, overlapped by threads with bounded queues.
+
+decode ─► segment + score ─► matte + composite ─► encode (this thread)
+
+Chunk borders are the pipeline's: at each chunk start the matte state is reset and re-settled over the
+chunk's warm-up frames, exactly as a matte worker that only sees that chunk does. So `process` and the
+Kafka pipeline produce the same frames.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from agents.composite import Background, Transparent, composite, open_background, parse_background
+from agents.encode import VideoWriter, output_format
+from agents.encode.formats import is_sequence
+from agents.encode.images import write_image, write_poster
+from agents.extract import (
+    ChunkSpec,
+    FrameBatch,
+    Limits,
+    MediaInfo,
+    iter_frames,
+    plan_chunks,
+    probe,
+    read_image,
+)
+from agents.extract import validate as validate_limits
+from agents.matte import MatteParams, MatteState, refine
+from agents.score import HeroPicker, ScoreState, score
+from backdrop.errors import OutputError
+from backdrop.stages import Stage
+
+U8 = np.ndarray
+
+
+class FrameSegmenter(Protocol):
+    """What the runner needs of a segmenter (agents.segment.Segmenter is one)."""
+
+    @property
+    def backend(self) -> str: ...
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        """[T, H, W, 3] uint8 RGB → [T, h, w] float32 probabilities."""
+        ...
+
+
+STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    background: str | None = None  # None: transparent where the output holds alpha, else white
+    batch_frames: int = 8
+    chunk_seconds: float = 2.0
+    warmup_frames: int = 8
+    stills_dir: Path | None = None  # hero frames and a poster go here when set
+    heroes: int = 5
+    limits: Limits = field(default_factory=Limits)
+    matte: MatteParams = field(default_factory=MatteParams)
+
+
+@dataclass
+class ProcessReport:
+    input: Path
+    output: Path
+    frames: int
+    width: int
+    height: int
+    fps: str
+    seconds: float
+    stage_seconds: dict[str, float]
+    stills: list[Path]
+    backend: str
+
+    @property
+    def output_fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "input": str(self.input),
+            "output": str(self.output),
+            "frames": self.frames,
+            "width": self.width,
+            "height": self.height,
+            "source_fps": self.fps,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.output_fps, 2),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "stills": [str(p) for p in self.stills],
+            "backend": self.backend,
+        }
+
+
+@dataclass
+class _Inferred:
+    batch: FrameBatch
+    probs: np.ndarray  # [T, h, w]
+    cuts: np.ndarray  # [T]
+    quality: np.ndarray  # [T]
+
+
+@dataclass
+class _Rendered:
+    frames: U8  # [T, H, W, 3 or 4]
+    pts: np.ndarray
+
+
+def default_background(output: Path) -> str:
+    """Transparent where the output can hold alpha, white where it cannot."""
+    if output.suffix.lower() in {".jpg", ".jpeg", ".mp4", ".m4v"}:
+        return "white"
+    return "transparent"
+
+
+def process(
+    source: Path,
+    output: Path,
+    load_segmenter: Callable[[], FrameSegmenter],
+    options: ProcessOptions = ProcessOptions(),
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> ProcessReport:
+    """Replace the background of ``source`` (video or still) and write ``output``.
+
+    The model is loaded (``load_segmenter``) only once the input has passed its checks.
+    """
+    started = time.perf_counter()
+    info = probe(source)
+    validate_limits(info, options.limits)
+    spec = parse_background(options.background or default_background(output))
+    if isinstance(spec, Transparent) and not _holds_alpha(output):
+        raise OutputError(
+            f"{output.name} cannot hold transparency: write .webm, .mov, .png or a PNG folder, "
+            "or choose a background colour, image, video or blur"
+        )
+    background = open_background(spec, info.width, info.height, info.fps)
+    try:
+        segmenter = load_segmenter()
+        if info.is_image or _still_output(output):
+            stages, stills = _process_still(info, output, segmenter, background, options)
+            frames = 1
+        else:
+            frames, stages, stills = _process_video(info, output, segmenter, background, options, on_progress)
+    finally:
+        background.close()
+    return ProcessReport(
+        source,
+        output,
+        frames,
+        info.width,
+        info.height,
+        str(info.fps),
+        time.perf_counter() - started,
+        stages,
+        stills,
+        segmenter.backend,
+    )
+
+
+def _still_output(output: Path) -> bool:
+    return output.suffix.lower() in STILL_SUFFIXES and not is_sequence(output)
+
+
+def _holds_alpha(output: Path) -> bool:
+    if _still_output(output):
+        return output.suffix.lower() in {".png", ".webp"}
+    return output_format(output).alpha_pix_fmt is not None
+
+
+def _process_still(
+    info: MediaInfo, output: Path, segmenter: FrameSegmenter, background: Background, options: ProcessOptions
+) -> tuple[dict[str, float], list[Path]]:
+    clock: dict[str, float] = collections.defaultdict(float)
+    with _timed(clock, "decode"):
+        frames = read_image(info.path) if info.is_image else next(iter_frames(info.path, 1)).frames[:1]
+    with _timed(clock, "segment"):
+        probs = segmenter.predict(frames)
+    with _timed(clock, "matte"):
+        alpha, fg, _ = refine(frames, probs, None, None, options.matte)
+    with _timed(clock, "composite"):
+        out = _composite(background, fg, alpha, np.zeros(1, np.int64), frames)
+    with _timed(clock, "encode"):
+        write_image(output, out[0])
+    return dict(clock), []
+
+
+def _process_video(
+    info: MediaInfo,
+    output: Path,
+    segmenter: FrameSegmenter,
+    background: Background,
+    options: ProcessOptions,
+    on_progress: Callable[[int, int], None],
+) -> tuple[int, dict[str, float], list[Path]]:
+    chunks = plan_chunks(info, options.chunk_seconds, options.warmup_frames)
+    total = chunks[-1].stop if chunks else info.frame_count
+    heroes = HeroPicker(total, options.heroes) if options.stills_dir else None
+    decode = Stage("decode", iter_frames(info.path, options.batch_frames), lambda b: [b], source_is_work=True)
+    infer = Stage("segment", decode, _Inference(segmenter))
+    render = Stage("matte", infer, _Renderer(chunks, background, options.matte, heroes))
+    done = 0
+    writer = VideoWriter(
+        output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=info.path
+    )
+    encode_s = 0.0
+    try:
+        for item in render:
+            tick = time.perf_counter()
+            writer.write(item.frames, item.pts)
+            encode_s += time.perf_counter() - tick
+            done += len(item.pts)
+            on_progress(done, total)
+        tick = time.perf_counter()
+        writer.close()
+        encode_s += time.perf_counter() - tick
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        for stage in (render, infer, decode):
+            stage.stop()
+    stills: list[Path] = []
+    if heroes is not None and options.stills_dir is not None:
+        stills = _write_stills(options.stills_dir, heroes)
+    clock = {
+        "decode": decode.busy_s,
+        "segment+score": infer.busy_s,
+        "matte+composite": render.busy_s,
+        "encode": encode_s,
+    }
+    return done, clock, stills
+
+
+class _Inference:
+    """Segment and score one batch; the score state runs on across batches."""
+
+    def __init__(self, segmenter: FrameSegmenter) -> None:
+        self.segmenter = segmenter
+        self.state: ScoreState | None = None
+
+    def __call__(self, batch: FrameBatch) -> Iterator[_Inferred]:
+        probs = self.segmenter.predict(batch.frames)
+        scores, self.state = score(batch.frames, self.state)
+        yield _Inferred(batch, probs, scores.cut, scores.quality())
+
+
+class _Renderer:
+    """Matte and composite, resetting the matte state at each chunk start as a chunked worker would."""
+
+    def __init__(
+        self, chunks: list[ChunkSpec], background: Background, params: MatteParams, heroes: HeroPicker | None
+    ) -> None:
+        self.starts = {c.start: c for c in chunks}
+        self.background, self.params, self.heroes = background, params, heroes
+        self.state: MatteState | None = None
+        longest_warmup = max((c.start - c.warmup_start for c in chunks), default=0)
+        # The tail of the previous chunk, replayed as the next chunk's warm-up: kept, not decoded again.
+        self.tail: collections.deque[tuple[int, U8, np.ndarray, bool]] = collections.deque(
+            maxlen=max(longest_warmup, 1)
+        )
+
+    def __call__(self, item: _Inferred) -> Iterator[_Rendered]:
+        batch = item.batch
+        bounds = [0, *(i for i, index in enumerate(batch.indices) if int(index) in self.starts and i > 0)]
+        for lo, hi in zip(bounds, [*bounds[1:], len(batch.indices)], strict=True):
+            first = int(batch.indices[lo])
+            if first in self.starts:
+                self._settle(self.starts[first])
+            frames, probs, cuts = batch.frames[lo:hi], item.probs[lo:hi], item.cuts[lo:hi]
+            alpha, fg, self.state = refine(frames, probs, self.state, cuts, self.params)
+            out = _composite(self.background, fg, alpha, batch.indices[lo:hi], frames)
+            for i in range(hi - lo):
+                self.tail.append((int(batch.indices[lo + i]), frames[i], probs[i], bool(cuts[i])))
+                if self.heroes is not None:
+                    self.heroes.offer(int(batch.indices[lo + i]), float(item.quality[lo + i]), out[i])
+            yield _Rendered(out, batch.pts[lo:hi])
+
+    def _settle(self, chunk: ChunkSpec) -> None:
+        self.state = None
+        warm = [entry for entry in self.tail if chunk.warmup_start <= entry[0] < chunk.start]
+        if warm:
+            frames = np.stack([entry[1] for entry in warm])
+            probs = np.stack([entry[2] for entry in warm])
+            cuts = np.array([entry[3] for entry in warm])
+            _, _, self.state = refine(frames, probs, None, cuts, self.params)
+
+
+def _composite(background: Background, fg: U8, alpha: U8, indices: np.ndarray, source: U8) -> U8:
+    return composite(fg, alpha, background.frames(indices, source))
+
+
+def _write_stills(folder: Path, heroes: HeroPicker) -> list[Path]:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {exc.strerror}") from exc
+    written = []
+    picked = heroes.heroes()
+    for rank, (index, image) in enumerate(picked, start=1):
+        path = folder / f"hero-{rank:02d}-frame{index:06d}.png"
+        write_image(path, image)
+        written.append(path)
+    if picked:
+        best = max(heroes.slots, key=lambda slot: slot.quality)
+        if best.image is not None:
+            poster = folder / "poster.jpg"
+            write_poster(poster, best.image)
+            written.append(poster)
+    return written
+
+
+class _timed:
+    def __init__(self, clock: dict[str, float], name: str) -> None:
+        self.clock, self.name = clock, name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.clock[self.name] += time.perf_counter() - self.started

@@ -1,0 +1,109 @@
+"""The in-process runner's orchestration, with a stand-in segmenter (the real model has its own tests)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from agents.extract import decode_chunk, plan_chunks, probe
+from agents.matte import refine
+from backdrop.errors import CorruptInput, OutputError
+from backdrop.runner import ProcessOptions, process
+from backdrop.sample import write_sample
+
+
+class EllipseSegmenter:
+    """A person-shaped blob whose size follows the frame's brightness: deterministic, content-dependent."""
+
+    backend = "test-ellipse"
+
+    def predict(self, frames: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(frames), 64, 64), np.float32)
+        for i, frame in enumerate(frames):
+            radius = 12 + int(frame.mean()) % 8
+            cv2.ellipse(out[i], (32, 40), (radius, 2 * radius), 0, 0, 360, 1.0, -1)
+            out[i] = cv2.GaussianBlur(out[i], (0, 0), 2)
+        return out
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "sample.mp4"
+    write_sample(path, seconds=2.6, width=160, height=96, fps=Fraction(24000, 1001))
+    return path
+
+
+def test_output_keeps_frame_count_rate_timestamps_and_audio(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    report = process(clip, out, EllipseSegmenter, ProcessOptions(background="blur"))
+    source, result = probe(clip), probe(out)
+    assert report.frames == result.frame_count == source.frame_count == 62
+    assert result.fps == Fraction(24000, 1001)
+    assert source.audio is not None
+    assert result.audio is not None
+    assert result.audio.duration_s == pytest.approx(source.audio.duration_s, abs=1024 / 48000)
+    with av.open(str(clip)) as a, av.open(str(out)) as b:
+        assert [f.pts for f in a.decode(video=0)] == [f.pts for f in b.decode(video=0)]
+
+
+def test_chunk_borders_match_a_worker_that_sees_one_chunk(clip: Path, tmp_path: Path) -> None:
+    """`process` resets the matte state per chunk like the pipeline does, so both give the same alpha."""
+    out = tmp_path / "frames" / "frame_%06d.png"
+    options = ProcessOptions(background="transparent", chunk_seconds=1.0, warmup_frames=4)
+    process(clip, out, EllipseSegmenter, options)
+    written = sorted((tmp_path / "frames").glob("*.png"))
+    chunks = plan_chunks(clip, 1.0, 4)
+    assert len(chunks) >= 2
+    segmenter = EllipseSegmenter()
+    for chunk in chunks:
+        frames = np.concatenate([b.frames for b in decode_chunk(clip, chunk)])
+        alpha, _, _ = refine(frames, segmenter.predict(frames), None, np.zeros(len(frames), bool))
+        warmup = chunk.start - chunk.warmup_start
+        for offset, index in enumerate(range(chunk.start, chunk.stop)):
+            rgba = cv2.imread(str(written[index]), cv2.IMREAD_UNCHANGED)
+            np.testing.assert_array_equal(rgba[..., 3], alpha[warmup + offset], err_msg=f"frame {index}")
+
+
+def test_still_image_to_transparent_png(tmp_path: Path) -> None:
+    still, out = tmp_path / "in.jpg", tmp_path / "out.png"
+    write_sample(still, width=160, height=96)
+    report = process(still, out, EllipseSegmenter)
+    rgba = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert report.frames == 1
+    assert rgba.shape == (96, 160, 4)
+    assert rgba[..., 3].min() == 0
+    assert rgba[..., 3].max() == 255
+
+
+def test_hero_stills_and_poster(clip: Path, tmp_path: Path) -> None:
+    report = process(
+        clip, tmp_path / "out.mp4", EllipseSegmenter, ProcessOptions(stills_dir=tmp_path / "stills")
+    )
+    names = sorted(p.name for p in report.stills)
+    assert len(names) == 6
+    assert names[-1] == "poster.jpg"
+    assert all((tmp_path / "stills" / n).stat().st_size > 0 for n in names)
+
+
+def test_transparent_into_mp4_is_refused_before_any_work(clip: Path, tmp_path: Path) -> None:
+    def never() -> EllipseSegmenter:
+        raise AssertionError("the model must not load for a request that cannot succeed")
+
+    with pytest.raises(OutputError, match=r"\.webm"):
+        process(clip, tmp_path / "out.mp4", never, ProcessOptions(background="transparent"))
+
+
+def test_corrupt_input_fails_before_the_model_loads(tmp_path: Path) -> None:
+    bad = tmp_path / "upload.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+
+    def never() -> EllipseSegmenter:
+        raise AssertionError("the model must not load for a corrupt input")
+
+    with pytest.raises(CorruptInput):
+        process(bad, tmp_path / "out.mp4", never)

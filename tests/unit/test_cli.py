@@ -1,0 +1,110 @@
+"""`backdrop` as a user runs it: real subprocesses, the real default model, tiny clips."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import orjson
+import pytest
+import torch
+from torch import Tensor, nn
+
+from agents.extract import probe
+from agents.segment.networks import export_onnx
+from backdrop.sample import write_sample
+
+
+def backdrop(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "backdrop", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "clip.mp4"
+    write_sample(path, seconds=1.0, width=192, height=108, fps=Fraction(30000, 1001))
+    return path
+
+
+def test_process_json_report(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    result = backdrop("process", str(clip), "-o", str(out), "--background", "#00ff00", "--json")
+    assert result.returncode == 0, result.stderr
+    report = orjson.loads(result.stdout)
+    assert report["frames"] == probe(out).frame_count == probe(clip).frame_count
+    assert report["backend"] == "onnxruntime"
+    assert report["fps"] > 0
+    assert report["peak_rss_mb"] > 0
+    assert set(report["stage_seconds"]) == {"decode", "segment+score", "matte+composite", "encode"}
+
+
+def test_sample_then_process_a_still(tmp_path: Path) -> None:
+    still, out = tmp_path / "person.jpg", tmp_path / "cut-out.png"
+    assert backdrop("sample", str(still), "--size", "320x180").returncode == 0
+    result = backdrop("process", str(still), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    rgba = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert rgba.shape == (180, 320, 4)
+    # the person (centre bottom) is kept, the top corners are background
+    assert rgba[150, 160, 3] == 255
+    assert rgba[5, 5, 3] == 0
+
+
+@pytest.mark.parametrize(
+    ("make_input", "code"),
+    [
+        (lambda p: p.write_bytes(b""), "input_empty"),
+        (lambda p: p.write_bytes(b"this is a text file, not a video\n" * 50), "input_corrupt"),
+        (lambda p: None, "input_not_found"),
+    ],
+)
+def test_bad_input_is_a_clear_error_without_traceback(tmp_path: Path, make_input: object, code: str) -> None:
+    source = tmp_path / "upload.mp4"
+    make_input(source)  # type: ignore[operator]
+    result = backdrop("process", str(source), "-o", str(tmp_path / "out.mp4"))
+    assert result.returncode == 1
+    assert code in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_output(clip: Path, tmp_path: Path) -> None:
+    result = backdrop("process", str(clip), "-o", str(tmp_path / "no" / "such" / "dir" / "out.avi"))
+    assert result.returncode == 1
+    assert "output_unwritable" in result.stderr
+
+
+class _Brightness(nn.Module):
+    """A user's 'model': foreground where the red channel is bright."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid((x[:, 0:1] - 0.5) * 20)
+
+
+def test_a_users_onnx_model_by_model_card(tmp_path: Path) -> None:
+    export_onnx(_Brightness(), (64, 64), tmp_path / "bright.onnx")
+    card = tmp_path / "bright.json"
+    card.write_bytes(
+        orjson.dumps({"path": "bright.onnx", "input_size": [64, 64], "mean": [0, 0, 0], "std": [1, 1, 1]})
+    )
+    image = tmp_path / "in.png"
+    picture = np.zeros((64, 96, 3), np.uint8)  # BGR: the left half bright red
+    picture[:, :48, 2] = 255
+    cv2.imwrite(str(image), picture)
+    result = backdrop("process", str(image), "-o", str(tmp_path / "out.png"), "--model", str(card))
+    assert result.returncode == 0, result.stderr
+    alpha = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)[..., 3]
+    assert alpha[:, :20].min() == 255  # the red half is foreground
+    assert alpha[:, -20:].max() == 0
+
+
+def test_every_command_has_help() -> None:
+    for command in ("process", "sample", "bench", "models", "infra"):
+        result = backdrop(command, "--help")
+        assert result.returncode == 0, command
+        assert "Usage" in result.stdout
