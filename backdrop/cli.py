@@ -192,8 +192,9 @@ def process_command(
         report = process(
             source,
             output,
+            # One inference thread: decode, matte, composite and encode run beside it on the other core.
             lambda: load_segmenter(
-                name, _backend(backend), device, cache_dir=settings.cache_dir, registry=registry
+                name, _backend(backend), device, cache_dir=settings.cache_dir, registry=registry, threads=1
             ),
             options,
             on_progress=advance,

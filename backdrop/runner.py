@@ -109,6 +109,16 @@ class _Inferred:
 
 
 @dataclass
+class _Matted:
+    source: U8  # [T, H, W, 3] the original frames
+    alpha: U8  # [T, H, W]
+    fg: U8  # [T, H, W, 3]
+    indices: np.ndarray  # [T] int64
+    pts: np.ndarray  # [T] int64
+    quality: np.ndarray  # [T] float32
+
+
+@dataclass
 class _Rendered:
     frames: U8  # [T, H, W, 3 or 4]
     pts: np.ndarray
@@ -141,10 +151,19 @@ def process(
             f"{output.name} cannot hold transparency: write .webm, .mov, .png or a PNG folder, "
             "or choose a background colour, image, video or blur"
         )
+    if info.is_image != _still_output(output):
+        raise OutputError(
+            f"{source.name} is a {'still' if info.is_image else 'video'}, so write "
+            + (
+                "a still: .png (keeps transparency) or .jpg"
+                if info.is_image
+                else "a video: .mp4, .webm, .mov or a PNG sequence (frames/frame_%06d.png)"
+            )
+        )
     background = open_background(spec, info.width, info.height, info.fps)
     try:
         segmenter = load_segmenter()
-        if info.is_image or _still_output(output):
+        if info.is_image:
             stages, stills = _process_still(info, output, segmenter, background, options)
             frames = 1
         else:
@@ -180,7 +199,7 @@ def _process_still(
 ) -> tuple[dict[str, float], list[Path]]:
     clock: dict[str, float] = collections.defaultdict(float)
     with _timed(clock, "decode"):
-        frames = read_image(info.path) if info.is_image else next(iter_frames(info.path, 1)).frames[:1]
+        frames = read_image(info.path)
     with _timed(clock, "segment"):
         probs = segmenter.predict(frames)
     with _timed(clock, "matte"):
@@ -205,7 +224,8 @@ def _process_video(
     heroes = HeroPicker(total, options.heroes) if options.stills_dir else None
     decode = Stage("decode", iter_frames(info.path, options.batch_frames), lambda b: [b], source_is_work=True)
     infer = Stage("segment", decode, _Inference(segmenter))
-    render = Stage("matte", infer, _Renderer(chunks, background, options.matte, heroes))
+    matte = Stage("matte", infer, _Matter(chunks, options.matte))
+    render = Stage("composite", matte, _Compositor(background, heroes))
     done = 0
     writer = VideoWriter(
         output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=info.path
@@ -225,7 +245,7 @@ def _process_video(
         writer.abort()
         raise
     finally:
-        for stage in (render, infer, decode):
+        for stage in (render, matte, infer, decode):
             stage.stop()
     stills: list[Path] = []
     if heroes is not None and options.stills_dir is not None:
@@ -233,7 +253,8 @@ def _process_video(
     clock = {
         "decode": decode.busy_s,
         "segment+score": infer.busy_s,
-        "matte+composite": render.busy_s,
+        "matte": matte.busy_s,
+        "composite": render.busy_s,
         "encode": encode_s,
     }
     return done, clock, stills
@@ -252,14 +273,13 @@ class _Inference:
         yield _Inferred(batch, probs, scores.cut, scores.quality())
 
 
-class _Renderer:
-    """Matte and composite, resetting the matte state at each chunk start as a chunked worker would."""
+class _Matter:
+    """Matte, resetting the state at each chunk start and re-settling it on the warm-up frames, as a
+    matte worker that sees only that chunk does."""
 
-    def __init__(
-        self, chunks: list[ChunkSpec], background: Background, params: MatteParams, heroes: HeroPicker | None
-    ) -> None:
+    def __init__(self, chunks: list[ChunkSpec], params: MatteParams) -> None:
         self.starts = {c.start: c for c in chunks}
-        self.background, self.params, self.heroes = background, params, heroes
+        self.params = params
         self.state: MatteState | None = None
         longest_warmup = max((c.start - c.warmup_start for c in chunks), default=0)
         # The tail of the previous chunk, replayed as the next chunk's warm-up: kept, not decoded again.
@@ -267,7 +287,7 @@ class _Renderer:
             maxlen=max(longest_warmup, 1)
         )
 
-    def __call__(self, item: _Inferred) -> Iterator[_Rendered]:
+    def __call__(self, item: _Inferred) -> Iterator[_Matted]:
         batch = item.batch
         bounds = [0, *(i for i, index in enumerate(batch.indices) if int(index) in self.starts and i > 0)]
         for lo, hi in zip(bounds, [*bounds[1:], len(batch.indices)], strict=True):
@@ -276,12 +296,9 @@ class _Renderer:
                 self._settle(self.starts[first])
             frames, probs, cuts = batch.frames[lo:hi], item.probs[lo:hi], item.cuts[lo:hi]
             alpha, fg, self.state = refine(frames, probs, self.state, cuts, self.params)
-            out = _composite(self.background, fg, alpha, batch.indices[lo:hi], frames)
             for i in range(hi - lo):
                 self.tail.append((int(batch.indices[lo + i]), frames[i], probs[i], bool(cuts[i])))
-                if self.heroes is not None:
-                    self.heroes.offer(int(batch.indices[lo + i]), float(item.quality[lo + i]), out[i])
-            yield _Rendered(out, batch.pts[lo:hi])
+            yield _Matted(frames, alpha, fg, batch.indices[lo:hi], batch.pts[lo:hi], item.quality[lo:hi])
 
     def _settle(self, chunk: ChunkSpec) -> None:
         self.state = None
@@ -291,6 +308,20 @@ class _Renderer:
             probs = np.stack([entry[2] for entry in warm])
             cuts = np.array([entry[3] for entry in warm])
             _, _, self.state = refine(frames, probs, None, cuts, self.params)
+
+
+class _Compositor:
+    """Put the matted foreground over the background; offer the results as hero stills."""
+
+    def __init__(self, background: Background, heroes: HeroPicker | None) -> None:
+        self.background, self.heroes = background, heroes
+
+    def __call__(self, item: _Matted) -> Iterator[_Rendered]:
+        out = _composite(self.background, item.fg, item.alpha, item.indices, item.source)
+        if self.heroes is not None:
+            for i, index in enumerate(item.indices):
+                self.heroes.offer(int(index), float(item.quality[i]), out[i])
+        yield _Rendered(out, item.pts)
 
 
 def _composite(background: Background, fg: U8, alpha: U8, indices: np.ndarray, source: U8) -> U8:

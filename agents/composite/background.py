@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -132,7 +131,7 @@ class Background:
         if isinstance(self.spec, Blur):
             return np.stack([_blurred(frame, self.spec.sigma) for frame in source])
         if self._video is not None:
-            return np.stack([self._video.at(float(i / self.fps)) for i in indices])
+            return np.stack([self._video.at(Fraction(int(i)) / self.fps) for i in indices])
         return None
 
     def close(self) -> None:
@@ -172,31 +171,35 @@ class _LoopingVideo:
             raise CorruptInput(f"cannot read background video {path}: {exc}") from exc
         stream.thread_type = "AUTO"
         self.stream = stream
-        duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
-        if duration <= 0 and self.container.duration:
-            duration = self.container.duration / av.time_base
+        # Exact fractions: a float clock drifts a frame early at every loop seam.
+        duration = Fraction(0)
+        if stream.duration and stream.time_base:
+            duration = stream.duration * Fraction(stream.time_base)
+        elif self.container.duration:
+            duration = Fraction(self.container.duration, av.time_base)
         if duration <= 0:
             raise CorruptInput(f"background video {path} has no duration")
         self.duration = duration
         self._frames = self._decode()
-        self._current: tuple[float, U8] | None = None
-        self._next: tuple[float, U8] | None = None
+        self._current: tuple[Fraction, U8] | None = None
+        self._next: tuple[Fraction, U8] | None = None
 
-    def _decode(self) -> Iterator[tuple[float, av.VideoFrame]]:
+    def _decode(self) -> Iterator[tuple[Fraction, av.VideoFrame]]:
+        start = self.stream.start_time or 0
         for frame in self.container.decode(self.stream):
-            if frame.time is None:
+            if frame.pts is None or frame.time_base is None:
                 continue
-            yield frame.time, frame
+            yield (frame.pts - start) * Fraction(frame.time_base), frame
 
-    def _advance(self) -> tuple[float, U8] | None:
+    def _advance(self) -> tuple[Fraction, U8] | None:
         try:
             time, frame = next(self._frames)
         except StopIteration:
             return None
         return time, fit_image(frame.to_ndarray(format="rgb24"), self.width, self.height, "cover")
 
-    def at(self, clip_time: float) -> U8:
-        target = math.fmod(clip_time, self.duration)
+    def at(self, clip_time: Fraction) -> U8:
+        target = clip_time % self.duration
         if self._current is None or target < self._current[0]:
             self.container.seek(0, stream=self.stream)
             self._frames = self._decode()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +16,7 @@ import numpy as np
 
 from agents.encode.audio_mux import AudioMux
 from agents.encode.formats import PNG_SEQUENCE, OutputFormat, output_format, sequence_pattern
+from agents.extract.audio import MP4_SIDE_CODECS, extract_audio
 from backdrop.errors import OutputError
 
 # veryfast: at 720p on 2 cores it still runs well above real time (~60 fps) and its files are markedly
@@ -26,7 +26,6 @@ DEFAULT_CRF = {"mp4": 20, "webm": 32}
 BT709 = 1  # AVCOL_SPC_BT709 = AVCOL_PRI_BT709 = AVCOL_TRC_BT709
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 PNG_COMPRESSION = 3  # zlib level: 3 is several times faster than 9 for a few per cent more bytes
-AUDIO_SIDE_NAME = "audio.mka"
 
 
 class VideoWriter:
@@ -108,8 +107,8 @@ class VideoWriter:
                     self.audio.finish()
                 self._container.close()
             elif self.audio_source is not None:
-                # A PNG sequence cannot carry sound: keep the untouched audio beside the frames.
-                shutil.copyfile(self.audio_source, self._pattern.parent / AUDIO_SIDE_NAME)
+                # A PNG sequence cannot carry sound: keep the untouched audio stream beside the frames.
+                _audio_beside(self.audio_source, self._pattern.parent)
         except (OSError, av.error.FFmpegError) as exc:
             raise OutputError(
                 f"could not finish {self.path} ({exc}): check free space and permissions"
@@ -257,3 +256,12 @@ def _add_video_stream(
     elif fmt.codec == "prores_ks":
         ctx.options = {"profile": "4444", "vendor": "apl0"}
     return stream
+
+
+def _audio_beside(source: Path, folder: Path) -> None:
+    """The source's audio stream, copied into ``folder`` as audio.m4a or audio.mka (by codec)."""
+    side = folder / "audio.part"
+    info = extract_audio(source, side)
+    if info is None:
+        return
+    side.rename(folder / ("audio.m4a" if info.codec in MP4_SIDE_CODECS else "audio.mka"))

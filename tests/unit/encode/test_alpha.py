@@ -67,3 +67,19 @@ def test_mp4_refuses_alpha(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="transparency"):
         _write(tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_png_sequence_keeps_only_the_audio_stream_beside_the_frames(tmp_path: Path) -> None:
+    source = clips.make_clip(tmp_path / "in.mp4", frames=4, audio="aac").path
+    with VideoWriter(
+        tmp_path / "frames" / "f_%03d.png", 64, 48, time_base=Fraction(1, 25), fps=Fraction(25), audio=source
+    ) as writer:
+        writer.write(FRAMES, np.arange(4))
+    side = tmp_path / "frames" / "audio.m4a"
+    with av.open(str(side)) as container:
+        assert [s.type for s in container.streams] == ["audio"]
+        assert container.streams.audio[0].codec_context.name == "aac"
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [
+        "audio.m4a",
+        *(f"f_{i:03d}.png" for i in range(4)),
+    ]

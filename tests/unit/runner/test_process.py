@@ -107,3 +107,12 @@ def test_corrupt_input_fails_before_the_model_loads(tmp_path: Path) -> None:
 
     with pytest.raises(CorruptInput):
         process(bad, tmp_path / "out.mp4", never)
+
+
+def test_a_still_gives_a_still_and_a_video_a_video(clip: Path, tmp_path: Path) -> None:
+    still = tmp_path / "in.png"
+    write_sample(still, width=64, height=48)
+    with pytest.raises(OutputError, match=r"write a still"):
+        process(still, tmp_path / "out.mp4", EllipseSegmenter)
+    with pytest.raises(OutputError, match=r"write a video"):
+        process(clip, tmp_path / "out.png", EllipseSegmenter)
