@@ -29,10 +29,16 @@ test: lint models
 unit: models
 	$(BIN)/pytest tests/unit
 
-# The main job, as far as it goes today: start the servers, send an upload through S3 into Kafka.
+# The main job, as far as it goes today: start the servers and send an upload through S3 into Kafka,
+# then make the sample clip and replace its background with the stage cores in one process.
+DEMO := .backdrop/demo
 run: models
 	$(BIN)/backdrop infra up
 	$(BIN)/backdrop infra smoke
+	$(BIN)/backdrop sample $(DEMO)/sample.mp4 --seconds 10
+	$(BIN)/backdrop process $(DEMO)/sample.mp4 -o $(DEMO)/sample-blurred.mp4 --background blur --stills $(DEMO)/stills
+	$(BIN)/backdrop process $(DEMO)/sample.mp4 -o $(DEMO)/sample-cutout.webm --background transparent
+	@echo "outputs in $(DEMO)/"
 
 up: install
 	$(BIN)/backdrop infra up

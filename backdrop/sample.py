@@ -105,15 +105,19 @@ def write_sample(
     on_frame: object = None,
 ) -> int:
     """Write the sample clip (H.264 + AAC in MP4, or one PNG/JPEG still); returns the number of frames."""
-    scene = SampleScene(width, height, fps)
     suffix = path.suffix.lower()
+    if suffix not in {".png", ".jpg", ".jpeg", ".mp4", ".mov", ".mkv"}:
+        raise OutputError(f"the sample is written as .mp4, .mov, .mkv, .png or .jpg; got {path.name!r}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {path.parent}: {exc.strerror}") from exc
+    scene = SampleScene(width, height, fps)
     if suffix in {".png", ".jpg", ".jpeg"}:
         still = scene.frame(0).image
         if not cv2.imwrite(str(path), cv2.cvtColor(still, cv2.COLOR_RGB2BGR)):
             raise OutputError(f"cannot write {path}: check that the folder exists and is writable")
         return 1
-    if suffix not in {".mp4", ".mov", ".mkv"}:
-        raise OutputError(f"the sample is written as .mp4, .mov, .mkv, .png or .jpg; got {path.name!r}")
     count = max(1, round(seconds * fps))
     try:
         container = av.open(str(path), "w")
