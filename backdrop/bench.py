@@ -25,9 +25,10 @@ def decode_encode_floor(source: Path, output: Path, batch_frames: int = 8) -> tu
     started = time.perf_counter()
     frames = 0
     decode = Stage("decode", iter_frames(source, batch_frames), lambda b: [b], source_is_work=True)
+    audio = source if info.audio is not None else None
     try:
         with VideoWriter(
-            output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=source
+            output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=audio
         ) as w:
             for batch in decode:
                 w.write(batch.frames, batch.pts)

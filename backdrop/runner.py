@@ -58,7 +58,7 @@ STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 @dataclass(frozen=True)
 class ProcessOptions:
     background: str | None = None  # None: transparent where the output holds alpha, else white
-    batch_frames: int = 8
+    batch_frames: int | None = None  # None: about eight 720p frames' worth of pixels per batch
     chunk_seconds: float = 2.0
     warmup_frames: int = 8
     stills_dir: Path | None = None  # hero frames and a poster go here when set
@@ -222,14 +222,15 @@ def _process_video(
     chunks = plan_chunks(info, options.chunk_seconds, options.warmup_frames)
     total = chunks[-1].stop if chunks else info.frame_count
     heroes = HeroPicker(total, options.heroes) if options.stills_dir else None
-    decode = Stage("decode", iter_frames(info.path, options.batch_frames), lambda b: [b], source_is_work=True)
+    batch = options.batch_frames or max(1, round(8 * 1280 * 720 / (info.width * info.height)))
+    decode = Stage("decode", iter_frames(info.path, batch), lambda b: [b], source_is_work=True)
     infer = Stage("segment", decode, _Inference(segmenter))
-    matte = Stage("matte", infer, _Matter(chunks, options.matte))
-    render = Stage("composite", matte, _Compositor(background, heroes))
+    # The matted and composited batches are the largest (frames + alpha + foreground): queue one each.
+    matte = Stage("matte", infer, _Matter(chunks, options.matte), maxsize=1)
+    render = Stage("composite", matte, _Compositor(background, heroes), maxsize=1)
     done = 0
-    writer = VideoWriter(
-        output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=info.path
-    )
+    audio = info.path if info.audio is not None else None
+    writer = VideoWriter(output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=audio)
     encode_s = 0.0
     try:
         for item in render:

@@ -15,6 +15,7 @@ from agents.matte import refine
 from backdrop.errors import CorruptInput, OutputError
 from backdrop.runner import ProcessOptions, process
 from backdrop.sample import write_sample
+from tests import clips
 
 
 class EllipseSegmenter:
@@ -116,3 +117,11 @@ def test_a_still_gives_a_still_and_a_video_a_video(clip: Path, tmp_path: Path) -
         process(still, tmp_path / "out.mp4", EllipseSegmenter)
     with pytest.raises(OutputError, match=r"write a video"):
         process(clip, tmp_path / "out.png", EllipseSegmenter)
+
+
+def test_a_clip_without_sound_gives_an_output_without_sound(tmp_path: Path) -> None:
+    silent = clips.make_clip(tmp_path / "silent.mp4", width=96, height=64, frames=12).path
+    report = process(silent, tmp_path / "out.mp4", EllipseSegmenter)
+    result = probe(tmp_path / "out.mp4")
+    assert report.frames == result.frame_count == 12
+    assert result.audio is None
