@@ -1,0 +1,172 @@
+"""Public lifecycle events on ``backdrop.jobs``, keyed by job id so each job's events stay in order."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, HttpUrl, TypeAdapter, model_validator
+
+from schemas.common import Envelope, Model
+from schemas.media import MediaFacts
+from schemas.options import JobOptions
+from schemas.stage import PipelineStage
+from schemas.submit import Source
+
+TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})
+
+
+class JobAccepted(Envelope):
+    """The input passed its checks and was cut into chunks; work has started."""
+
+    event_type: Literal["accepted"] = Field(
+        description="Event discriminator; always 'accepted'.", examples=["accepted"]
+    )
+    source: Source = Field(
+        description="The input as submitted.",
+        examples=[{"object": {"bucket": "backdrop-uploads", "key": "incoming/interview.mp4"}}],
+    )
+    options: JobOptions = Field(
+        description="The options the job runs with, defaults filled in.",
+        examples=[{"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}],
+    )
+    media: MediaFacts = Field(
+        description="What the input holds.",
+        examples=[
+            {
+                "width": 1280,
+                "height": 720,
+                "fps": "24000/1001",
+                "time_base": "1/24000",
+                "frame_count": 1440,
+                "duration_s": 60.06,
+                "has_audio": True,
+            }
+        ],
+    )
+    chunk_count: int = Field(gt=0, description="Number of chunks the job was cut into.", examples=[30])
+    owner: str | None = Field(
+        default=None,
+        description="Id of the API key that owns the job; null for direct Kafka or bucket submissions.",
+        examples=["key_7Qm2", None],
+    )
+    webhook_url: HttpUrl | None = Field(
+        default=None,
+        description="Where the job's end is announced, as submitted.",
+        examples=["https://hooks.example.com/backdrop", None],
+    )
+
+
+class _Counts(Model):
+    chunks_done: int = Field(ge=0, description="Chunks finished so far.", examples=[12])
+    chunks_total: int = Field(gt=0, description="Chunks in the job.", examples=[30])
+
+    @model_validator(mode="after")
+    def _done_within_total(self) -> _Counts:
+        if self.chunks_done > self.chunks_total:
+            raise ValueError(f"chunks_done {self.chunks_done} exceeds chunks_total {self.chunks_total}")
+        return self
+
+
+class StageProgress(Envelope, _Counts):
+    """A stage finished another chunk of the job."""
+
+    event_type: Literal["stage_progress"] = Field(
+        description="Event discriminator; always 'stage_progress'.", examples=["stage_progress"]
+    )
+    stage: PipelineStage = Field(description="The stage that made progress.", examples=["segment"])
+
+
+class ChunkDone(Envelope, _Counts):
+    """A chunk passed every stage: its encoded segment is stored."""
+
+    event_type: Literal["chunk_done"] = Field(
+        description="Event discriminator; always 'chunk_done'.", examples=["chunk_done"]
+    )
+    chunk: int = Field(ge=0, description="Index of the finished chunk.", examples=[3])
+
+
+class JobMetrics(Model):
+    """How big the job was and how fast it ran."""
+
+    frames: int = Field(gt=0, description="Frames in the output.", examples=[1440])
+    duration_s: float = Field(ge=0, description="Duration of the output in seconds.", examples=[60.06])
+    processing_s: float = Field(
+        ge=0, description="Seconds from acceptance to completion, wall clock.", examples=[41.3]
+    )
+    fps: float = Field(ge=0, description="Frames processed per second of processing_s.", examples=[34.9])
+
+
+class JobCompleted(Envelope):
+    """The output is written; the job is over."""
+
+    event_type: Literal["completed"] = Field(
+        description="Event discriminator; always 'completed'.", examples=["completed"]
+    )
+    output_key: str = Field(
+        min_length=1,
+        description="Object key of the result.",
+        examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/output.mp4"],
+    )
+    hero_keys: list[str] = Field(
+        default_factory=list,
+        description="Object keys of the hero stills, best first.",
+        examples=[["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/heroes/00.jpg"]],
+    )
+    poster_key: str | None = Field(
+        default=None,
+        description="Object key of the poster JPEG; null when no poster was made.",
+        examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/poster.jpg"],
+    )
+    metrics: JobMetrics = Field(
+        description="Size and speed of the job.",
+        examples=[{"frames": 1440, "duration_s": 60.06, "processing_s": 41.3, "fps": 34.9}],
+    )
+
+
+class JobFailed(Envelope):
+    """The job cannot finish; ``message`` tells the user what to do."""
+
+    event_type: Literal["failed"] = Field(
+        description="Event discriminator; always 'failed'.", examples=["failed"]
+    )
+    code: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        max_length=64,
+        description="Stable machine-readable reason, as Backdrop's error codes.",
+        examples=["input_corrupt", "input_limit_exceeded"],
+    )
+    message: str = Field(
+        min_length=1,
+        description="What went wrong and what to do about it, for a person.",
+        examples=["interview.mp4 is truncated or not a video: upload the complete file again"],
+    )
+    stage: PipelineStage | None = Field(
+        default=None,
+        description="The stage that failed; null when the failure belongs to no stage.",
+        examples=["extract", None],
+    )
+
+
+class JobCancelled(Envelope):
+    """The job was stopped before it finished."""
+
+    event_type: Literal["cancelled"] = Field(
+        description="Event discriminator; always 'cancelled'.", examples=["cancelled"]
+    )
+    reason: str = Field(
+        min_length=1,
+        description="Why the job was stopped.",
+        examples=["cancelled by the owner"],
+    )
+
+
+LifecycleEvent = Annotated[
+    JobAccepted | StageProgress | ChunkDone | JobCompleted | JobFailed | JobCancelled,
+    Field(discriminator="event_type"),
+]
+LIFECYCLE_ADAPTER: TypeAdapter[LifecycleEvent] = TypeAdapter(LifecycleEvent)
+
+
+def parse_lifecycle(data: bytes | str) -> LifecycleEvent:
+    """Parse a lifecycle event from JSON; an unknown ``event_type`` raises pydantic's ValidationError."""
+    return LIFECYCLE_ADAPTER.validate_json(data)

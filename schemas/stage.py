@@ -1,0 +1,98 @@
+"""Internal stage events on ``backdrop.stage.<stage>``: ids, object keys, shapes and metrics, never pixels."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from schemas.common import Envelope
+from schemas.media import ChunkRef, MediaFacts
+from schemas.options import JobOptions
+
+PipelineStage = Literal["extract", "score", "segment", "matte", "composite", "encode", "assemble"]
+ChunkStage = Literal["score", "segment", "matte", "composite", "encode"]
+
+_CHUNK_EXAMPLE = {"index": 3, "start": 144, "stop": 192, "warmup_start": 136, "count": 30}
+_MEDIA_EXAMPLE = {
+    "width": 1280,
+    "height": 720,
+    "fps": "24000/1001",
+    "time_base": "1/24000",
+    "frame_count": 1440,
+    "duration_s": 60.06,
+    "has_audio": True,
+    "rotation": 0,
+    "is_image": False,
+}
+_OPTIONS_EXAMPLE = {"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}
+
+
+class ChunkTask(Envelope):
+    """Work on one chunk for one stage; each stage adds its outputs to ``artifacts`` and passes it on."""
+
+    event_type: Literal["chunk_task"] = Field(
+        description="Event discriminator; always 'chunk_task'.", examples=["chunk_task"]
+    )
+    stage: ChunkStage = Field(description="The stage this task is addressed to.", examples=["segment"])
+    chunk: ChunkRef = Field(
+        description="Which frames of the job this chunk covers.", examples=[_CHUNK_EXAMPLE]
+    )
+    media: MediaFacts = Field(description="Facts about the whole source video.", examples=[_MEDIA_EXAMPLE])
+    options: JobOptions = Field(description="The job's rendering options.", examples=[_OPTIONS_EXAMPLE])
+    source_key: str = Field(
+        min_length=1,
+        description="Object key of this chunk's source segment (warm-up frames included).",
+        examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/extract/00003.mp4"],
+    )
+    artifacts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Object keys the earlier stages produced for this chunk, by name.",
+        examples=[{"scores": "jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/score/00003.json"}],
+    )
+    metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="Measurements so far for this chunk, by name (e.g. seconds spent per stage).",
+        examples=[{"score_s": 0.41, "segment_s": 1.87}],
+    )
+    attempt: int = Field(
+        default=0,
+        ge=0,
+        description="How many times this task was retried before (0: first try).",
+        examples=[0],
+    )
+
+
+class AssembleTask(Envelope):
+    """One chunk's encoded segment is stored; assemble gathers them until all ``chunk.count`` are there."""
+
+    event_type: Literal["assemble_task"] = Field(
+        description="Event discriminator; always 'assemble_task'.", examples=["assemble_task"]
+    )
+    chunk: ChunkRef = Field(description="Which chunk this segment holds.", examples=[_CHUNK_EXAMPLE])
+    segment_key: str = Field(
+        min_length=1,
+        description="Object key of the chunk's encoded segment (output frames only, no warm-up).",
+        examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/encode/00003.mp4"],
+    )
+    media: MediaFacts = Field(description="Facts about the whole source video.", examples=[_MEDIA_EXAMPLE])
+    options: JobOptions = Field(description="The job's rendering options.", examples=[_OPTIONS_EXAMPLE])
+    artifacts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other object keys of this chunk that assemble needs (e.g. hero candidates), by name.",
+        examples=[{"heroes": "jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/score/00003-heroes.json"}],
+    )
+    metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="Measurements of this chunk, by name (e.g. seconds spent per stage).",
+        examples=[{"segment_s": 1.87, "encode_s": 0.92}],
+    )
+
+
+StageEvent = Annotated[ChunkTask | AssembleTask, Field(discriminator="event_type")]
+STAGE_ADAPTER: TypeAdapter[StageEvent] = TypeAdapter(StageEvent)
+
+
+def parse_stage(data: bytes | str) -> StageEvent:
+    """Parse a stage event from JSON; raises pydantic's ValidationError when it is not one."""
+    return STAGE_ADAPTER.validate_json(data)
