@@ -45,4 +45,43 @@ STAGES: tuple[TopicSpec, ...] = tuple(
     )
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (UPLOADS, STORAGE_EVENTS, JOBS, *STAGES)
+# A dead-letter topic per consumed input: the original event bytes as the value, the error in headers.
+# Retention is long so an operator has time to read, fix and replay them.
+DEAD_LETTER_UPLOADS = TopicSpec(
+    "backdrop.dlq.uploads", 3, 30 * DAY_MS, "Submit events and bucket notifications that failed."
+)
+DEAD_LETTERS: tuple[TopicSpec, ...] = (
+    DEAD_LETTER_UPLOADS,
+    *(
+        TopicSpec(
+            spec.name.replace("backdrop.stage.", "backdrop.dlq."),
+            3,
+            30 * DAY_MS,
+            f"Events the {spec.name.removeprefix('backdrop.stage.')} stage gave up on.",
+        )
+        for spec in STAGES
+    ),
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (UPLOADS, STORAGE_EVENTS, JOBS, *STAGES, *DEAD_LETTERS)
+
+
+def stage_topic(stage: str) -> TopicSpec:
+    """The input topic of a stage, e.g. ``segment`` → ``backdrop.stage.segment``."""
+    for spec in STAGES:
+        if spec.name == f"backdrop.stage.{stage}":
+            return spec
+    names = ", ".join(spec.name.removeprefix("backdrop.stage.") for spec in STAGES)
+    raise KeyError(f"no stage named {stage!r}; stages are {names}")
+
+
+def dead_letter_topic(source_topic: str) -> TopicSpec:
+    """Where events that failed on ``source_topic`` go; both ingest topics share ``backdrop.dlq.uploads``."""
+    if source_topic in (UPLOADS.name, STORAGE_EVENTS.name):
+        return DEAD_LETTER_UPLOADS
+    if source_topic.startswith("backdrop.stage."):
+        name = source_topic.replace("backdrop.stage.", "backdrop.dlq.")
+        for spec in DEAD_LETTERS:
+            if spec.name == name:
+                return spec
+    raise KeyError(f"no dead-letter topic for {source_topic!r}: only uploads and stage inputs are consumed")

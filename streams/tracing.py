@@ -1,0 +1,116 @@
+"""OpenTelemetry context carried in Kafka headers (W3C ``traceparent``), so one trace spans every hop.
+
+Telemetry never fails a message: a propagation error is logged at debug level and the message goes on
+without trace context.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter, Setter, TextMapPropagator
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from streams.headers import Headers
+
+logger = logging.getLogger(__name__)
+
+
+class _HeadersGetter(Getter[Headers]):
+    def get(self, carrier: Headers, key: str) -> list[str] | None:
+        values = [value.decode("utf-8", errors="replace") for name, value in carrier if name == key]
+        return values or None
+
+    def keys(self, carrier: Headers) -> list[str]:
+        return [name for name, _ in carrier]
+
+
+class _HeadersSetter(Setter[Headers]):
+    def set(self, carrier: Headers, key: str, value: str) -> None:
+        # Replace rather than append: a re-published event must not carry its old parent as well.
+        carrier[:] = [(name, old) for name, old in carrier if name != key]
+        carrier.append((key, value.encode()))
+
+
+_GETTER = _HeadersGetter()
+_SETTER = _HeadersSetter()
+
+
+def inject(
+    headers: Headers, context: Context | None = None, propagator: TextMapPropagator | None = None
+) -> Headers:
+    """A copy of ``headers`` carrying the current (or given) trace context; the input is untouched."""
+    carried = list(headers)
+    try:
+        (propagator or propagate.get_global_textmap()).inject(carried, context=context, setter=_SETTER)
+    except Exception:  # telemetry must never fail a message
+        logger.debug("could not inject trace context into Kafka headers", exc_info=True)
+        return list(headers)
+    return carried
+
+
+def extract(headers: Headers, propagator: TextMapPropagator | None = None) -> Context:
+    """The trace context the producer put in ``headers``; an empty context if there is none or it is bad."""
+    try:
+        return (propagator or propagate.get_global_textmap()).extract(headers, getter=_GETTER)
+    except Exception:  # telemetry must never fail a message
+        logger.debug("could not extract trace context from Kafka headers", exc_info=True)
+        return Context()
+
+
+@contextmanager
+def stage_span(
+    tracer: Tracer,
+    stage: str,
+    job_id: str,
+    chunk: int | None,
+    headers: Headers,
+    *,
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    key: bytes | str | None = None,
+    consumer_group: str | None = None,
+    propagator: TextMapPropagator | None = None,
+) -> Iterator[Span]:
+    """A CONSUMER span for one event, child of the producer's span; events published inside it continue it.
+
+    An exception from the body is recorded on the span (status ERROR) and re-raised.
+    """
+    destination = topic or f"backdrop.stage.{stage}"
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": destination,
+        "backdrop.stage": stage,
+        "backdrop.job_id": job_id,
+    }
+    if chunk is not None:
+        attributes["backdrop.chunk"] = chunk
+    if partition is not None:
+        attributes["messaging.destination.partition.id"] = str(partition)
+    if offset is not None:
+        attributes["messaging.kafka.offset"] = offset
+    if key is not None:
+        attributes["messaging.kafka.message.key"] = (
+            key.decode(errors="replace") if isinstance(key, bytes) else key
+        )
+    if consumer_group is not None:
+        attributes["messaging.consumer.group.name"] = consumer_group
+
+    parent = extract(headers, propagator)
+    span: Span
+    try:
+        span = tracer.start_span(
+            f"process {destination}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+        )
+    except Exception:  # telemetry must never fail a message
+        logger.debug("could not start the %s span", stage, exc_info=True)
+        span = trace.INVALID_SPAN
+    with trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
+        yield span
