@@ -278,12 +278,12 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _progress(disable: bool = False) -> Progress:
+def _progress(disable: bool = False, unit: str = "frames") -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("frames"),
+        TextColumn(unit),
         FpsColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
@@ -320,6 +320,134 @@ def models_list() -> None:
         spec = registry.get(name)
         table.add_row(name, f"{spec.input_size[0]}×{spec.input_size[1]}", spec.source)
     Console().print(table)
+
+
+@app.command("worker")
+@user_errors
+def worker_command(
+    stage: Annotated[
+        str, typer.Argument(help="extract, score, segment, matte, composite, encode or assemble.")
+    ],
+    max_messages: Annotated[int | None, typer.Option(help="Stop after this many messages (tests).")] = None,
+) -> None:
+    """Run one stage's worker: its own consumer group (backdrop-STAGE); scale by starting more."""
+    import logging
+
+    from agents.pipeline import StageContext
+    from agents.workers import STAGES, build_handler
+    from streams.worker import Worker
+
+    if stage not in STAGES:
+        raise typer.BadParameter(f"STAGE must be one of {', '.join(STAGES)}; got {stage!r}")
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
+    settings = Settings()
+    context = StageContext.open(settings)
+    try:
+        worker = Worker(build_handler(stage, settings, context), settings)
+        worker.install_signal_handlers()
+        worker.run(max_messages=max_messages)
+    finally:
+        context.close()
+
+
+@app.command("submit")
+@user_errors
+def submit_command(
+    source: Annotated[Path, typer.Argument(help="The video to process; uploaded to the uploads bucket.")],
+    background: Annotated[
+        str,
+        typer.Option("--background", "-b", help="#RRGGBB, a colour name, blur[:SIGMA] or s3://bucket/key."),
+    ] = "blur",
+    wait: Annotated[bool, typer.Option(help="Follow the job until it ends, with a progress bar.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="With --wait: download the result here.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 1800,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the submit (and final) event as JSON.")
+    ] = False,
+) -> None:
+    """Submit a job to the Kafka pipeline (the servers and workers must run: `backdrop up`)."""
+    from backdrop.submit import follow_from_now, submit, wait_for
+    from schemas import JobCompleted, JobFailed, JobOptions
+    from streams.s3_store import s3_store
+
+    settings = Settings()
+    try:
+        options = JobOptions(background=background)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    consumer = follow_from_now(settings) if wait else None
+    try:
+        event = submit(settings, source, options)
+        if as_json:
+            typer.echo(event.model_dump_json())
+        else:
+            console.print(f"submitted {event.job_id}")
+        if consumer is None:
+            return
+        with _progress(disable=as_json, unit="chunks") as progress:
+            task = progress.add_task(event.job_id, total=None)
+
+            def show(update: object) -> None:
+                done, total = getattr(update, "chunks_done", None), getattr(update, "chunks_total", None)
+                if getattr(update, "event_type", "") == "chunk_done" and total:
+                    progress.update(task, completed=done, total=total)
+
+            final = wait_for(consumer, event.job_id, timeout_s=timeout, on_event=show)
+    finally:
+        if consumer is not None:
+            consumer.close()
+    if as_json:
+        typer.echo(final.model_dump_json())
+    if isinstance(final, JobFailed):
+        console.print(f"[bold red]failed[/] [dim]({final.code})[/] {final.message}")
+        raise typer.Exit(1)
+    if isinstance(final, JobCompleted):
+        if output is not None:
+            s3_store(settings).get_file(final.output_key, output)
+            console.print(f"completed: wrote {output}")
+        else:
+            console.print(f"completed: s3://{settings.artifacts_bucket}/{final.output_key}")
+        return
+    console.print(f"job ended: {final.event_type}")
+    raise typer.Exit(1)
+
+
+@app.command("up")
+@user_errors
+def up_command(
+    segment_workers: Annotated[int, typer.Option(min=1, max=16, help="Segment workers to start.")] = 1,
+) -> None:
+    """Start the servers and one background worker per stage (logs in the state folder)."""
+    from agents.workers import STAGES
+    from infra import stack
+    from infra.workers import start_workers
+
+    settings = Settings()
+    with console.status("starting the servers"):
+        rows = stack.up(settings)
+    if not all(row.healthy for row in rows):
+        _print_health(rows, False)
+        raise typer.Exit(1)
+    pids = start_workers(settings, {"segment": segment_workers})
+    console.print(
+        f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in STAGES)}; logs in {settings.state_dir}/logs"
+    )
+
+
+@app.command("down")
+@user_errors
+def down_command() -> None:
+    """Stop the workers (each finishes its current message), then the servers."""
+    from infra import stack
+    from infra.workers import stop_workers
+
+    settings = Settings()
+    with console.status("stopping"):
+        stop_workers(settings)
+        stack.down(settings)
+    console.print("down")
 
 
 @infra_app.command("up")

@@ -1,0 +1,1 @@
+"""Assemble stage: join a job's encoded chunks, mux the audio, publish completion."""

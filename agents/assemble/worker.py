@@ -1,0 +1,114 @@
+"""The assemble worker: when every chunk of a job is encoded, join them, mux the audio, publish completion.
+
+Stateless: which chunks are done is read from the object store (the encode stage's segment objects), so
+a restarted worker loses nothing; the output is written once, and a redone task republishes the same
+completion event (same id).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import orjson
+
+from agents.encode.images import write_poster
+from agents.encode.join import join_segments
+from agents.pipeline import StageContext, stage_prefix
+from schemas import STAGE_ADAPTER, AssembleTask, JobCompleted, JobMetrics, StageProgress
+from streams.codec import decode
+from streams.store import object_key
+from streams.topics import JOBS, stage_topic
+from streams.worker import Handled, Outgoing, event_id
+
+
+def output_key(job_id: str) -> str:
+    return object_key(job_id, "assemble", None, "output.mp4")
+
+
+class AssembleHandler:
+    stage = "assemble"
+    topics = (stage_topic("assemble").name,)
+
+    def __init__(self, context: StageContext) -> None:
+        self.context = context
+
+    def decode(self, topic: str, value: bytes | None) -> AssembleTask:
+        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
+
+    def handle(self, task: AssembleTask) -> Handled:
+        store = self.context.artifacts
+        count = task.chunk.count
+        segments = [object_key(task.job_id, "encode", i, "segment.mp4") for i in range(count)]
+        present = set(store.list(stage_prefix(task.job_id, "encode")))
+        done = sum(1 for key in segments if key in present)
+        if done < count:
+            progress = StageProgress(
+                event_type="stage_progress",
+                event_id=event_id(task.job_id, "progress", "assemble", task.chunk.index),
+                job_id=task.job_id,
+                stage="assemble",
+                chunks_done=done,
+                chunks_total=count,
+            )
+            return Handled([Outgoing(JOBS.name, task.job_id, progress)])
+        work = self.context.cache_dir / f"assemble-{task.job_id}"
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            heroes = self._heroes(task, present)
+            poster_key = object_key(task.job_id, "assemble", None, "poster.jpg")
+            if not store.exists(output_key(task.job_id)):
+                self._join(task, segments, work)
+                if heroes:
+                    best = work / "best.png"
+                    store.get_file(heroes[0], best)
+                    image = cv2.imread(str(best))
+                    if image is not None:
+                        write_poster(work / "poster.jpg", cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+                        store.put_file(poster_key, work / "poster.jpg", "image/jpeg")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        # A chunk task keeps the time extract first published it: the job's start, near enough.
+        processing_s = max((datetime.now(UTC) - task.occurred_at).total_seconds(), 1e-3)
+        completed = JobCompleted(
+            event_type="completed",
+            event_id=event_id(task.job_id, "completed"),
+            job_id=task.job_id,
+            output_key=output_key(task.job_id),
+            hero_keys=heroes,
+            poster_key=poster_key if heroes else None,
+            metrics=JobMetrics(
+                frames=task.media.frame_count,
+                duration_s=task.media.duration_s,
+                processing_s=round(processing_s, 3),
+                fps=round(task.media.frame_count / processing_s, 2),
+            ),
+        )
+        return Handled([Outgoing(JOBS.name, task.job_id, completed)])
+
+    def _join(self, task: AssembleTask, segments: list[str], folder: Path) -> None:
+        local = []
+        for index, key in enumerate(segments):
+            path = folder / f"{index:05d}.mp4"
+            self.context.artifacts.get_file(key, path)
+            local.append(path)
+        audio = None
+        if task.media.has_audio:
+            audio = folder / "audio"
+            self.context.artifacts.get_file(object_key(task.job_id, "extract", None, "audio"), audio)
+        out = folder / "output.mp4"
+        join_segments(local, out, audio=audio)
+        self.context.artifacts.put_file(output_key(task.job_id), out, "video/mp4")
+
+    def _heroes(self, task: AssembleTask, present: set[str]) -> list[str]:
+        """The chunks' best stills, best first, at most ``options.heroes``."""
+        ranked = []
+        for i in range(task.chunk.count):
+            key = object_key(task.job_id, "encode", i, "hero.png")
+            facts = object_key(task.job_id, "encode", i, "hero.json")
+            if key in present and facts in present:
+                ranked.append((orjson.loads(self.context.artifacts.get_bytes(facts))["quality"], key))
+        ranked.sort(reverse=True)
+        return [key for _, key in ranked[: task.options.heroes]]

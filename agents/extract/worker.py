@@ -1,0 +1,161 @@
+"""The extract worker: a submitted job (event or bucket upload) → probed, checked, stored, cut in chunks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import urllib.parse
+from pathlib import Path
+
+import orjson
+
+from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
+from agents.pipeline import CHUNK_SECONDS, WARMUP_FRAMES, StageContext, source_key
+from backdrop.errors import UnsupportedInput
+from schemas import (
+    SUBMIT_ADAPTER,
+    ChunkRef,
+    ChunkTask,
+    JobAccepted,
+    JobOptions,
+    MediaFacts,
+    ObjectRef,
+    ObjectSource,
+    SubmitJob,
+)
+from streams.codec import decode
+from streams.errors import PoisonMessage
+from streams.store import object_key
+from streams.topics import JOBS, STORAGE_EVENTS, UPLOADS, stage_topic
+from streams.worker import Handled, Outgoing, event_id
+
+# Objects that `backdrop submit` and the API upload go here and are announced by their own submit
+# event; a bucket notification for them must not start a second job.
+SUBMITTED_PREFIX = "submitted/"
+
+
+def job_id_for_object(bucket: str, key: str, etag: str) -> str:
+    """The same upload always maps to the same job, so a redelivered notification starts no second job."""
+    digest = hashlib.sha256(f"{bucket}/{key}/{etag}".encode()).digest()[:15]
+    return "job_" + base64.b32encode(digest).decode().lower()
+
+
+def submit_from_notification(value: bytes) -> SubmitJob | None:
+    """A MinIO/S3 `ObjectCreated` notification → a submit event with default options (None: not for us)."""
+    try:
+        record = orjson.loads(value)["Records"][0]
+        bucket = record["s3"]["bucket"]["name"]
+        key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+        etag = record["s3"]["object"].get("eTag", "")
+        name = record.get("eventName", "")
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+        raise PoisonMessage(f"not a bucket notification: {exc}", value) from exc
+    if not name.startswith("s3:ObjectCreated:") or key.startswith(SUBMITTED_PREFIX):
+        return None
+    job_id = job_id_for_object(bucket, key, etag)
+    return SubmitJob(
+        event_type="submit",
+        event_id=event_id(job_id, "submit"),
+        job_id=job_id,
+        source=ObjectSource(object=ObjectRef(bucket=bucket, key=key)),
+        options=JobOptions(),
+    )
+
+
+class ExtractHandler:
+    stage = "extract"
+    topics = (UPLOADS.name, STORAGE_EVENTS.name)
+
+    def __init__(self, context: StageContext, limits: Limits | None = None) -> None:
+        self.context = context
+        self.limits = limits or Limits()
+
+    def decode(self, topic: str, value: bytes | None) -> SubmitJob | None:
+        if topic == STORAGE_EVENTS.name:
+            if value is None:
+                raise PoisonMessage("a bucket notification with no value", value)
+            return submit_from_notification(value)
+        return decode(value, SUBMIT_ADAPTER)
+
+    def handle(self, submit: SubmitJob | None) -> Handled:
+        if submit is None:
+            return Handled()
+        started = time.perf_counter()
+        if not isinstance(submit.source, ObjectSource):
+            raise UnsupportedInput(
+                "URL sources are not fetched by the pipeline yet: upload the file to the uploads bucket "
+                "(or use `backdrop submit FILE`)"
+            )
+        if submit.options.output_format != "mp4":
+            raise UnsupportedInput(
+                f"the pipeline writes mp4 for now; {submit.options.output_format} comes later — "
+                "use `backdrop process` on one machine for webm/mov outputs"
+            )
+        ref = submit.source.object
+        local = self.context.cache_dir / f"{submit.job_id}{Path(ref.key).suffix.lower() or '.bin'}"
+        self.context.store_for(ref.bucket).get_file(ref.key, local)
+        try:
+            return self._extract(submit, local, started)
+        finally:
+            local.unlink(missing_ok=True)
+
+    def _extract(self, submit: SubmitJob, local: Path, started: float) -> Handled:
+        info = probe(local)
+        validate(info, self.limits)
+        if info.is_image:
+            raise UnsupportedInput("stills are not run through the pipeline yet: use `backdrop process`")
+        chunks = plan_chunks(info, CHUNK_SECONDS, WARMUP_FRAMES)
+        # The job keeps its own copy: chunk workers decode their frames from it, assemble muxes its audio.
+        key = source_key(submit.job_id, local.suffix)
+        self.context.artifacts.put_file(key, local)
+        if info.audio is not None:
+            side = local.with_suffix(".audio")
+            extract_audio(local, side)
+            self.context.artifacts.put_file(object_key(submit.job_id, "extract", None, "audio"), side)
+            side.unlink(missing_ok=True)
+        media = MediaFacts(
+            width=info.width,
+            height=info.height,
+            fps=f"{info.fps.numerator}/{info.fps.denominator}",
+            time_base=f"{info.time_base.numerator}/{info.time_base.denominator}",
+            frame_count=chunks[-1].stop,
+            duration_s=info.duration_s,
+            has_audio=info.audio is not None,
+            rotation=info.rotation,
+            is_image=False,
+        )
+        accepted = JobAccepted(
+            event_type="accepted",
+            event_id=event_id(submit.job_id, "accepted"),
+            job_id=submit.job_id,
+            source=submit.source,
+            options=submit.options,
+            media=media,
+            chunk_count=len(chunks),
+            owner=submit.owner,
+            webhook_url=submit.webhook_url,
+        )
+        seconds = time.perf_counter() - started
+        events = [Outgoing(JOBS.name, submit.job_id, accepted)]
+        for spec in chunks:
+            task = ChunkTask(
+                event_type="chunk_task",
+                event_id=event_id(submit.job_id, "score", spec.index),
+                job_id=submit.job_id,
+                stage="score",
+                chunk=ChunkRef(
+                    index=spec.index,
+                    start=spec.start,
+                    stop=spec.stop,
+                    warmup_start=spec.warmup_start,
+                    count=len(chunks),
+                ),
+                media=media,
+                options=submit.options,
+                source_key=key,
+                metrics={"extract_s": round(seconds, 4)},
+            )
+            # Keyed by chunk, so one job's chunks spread over partitions and so over workers.
+            events.append(Outgoing(stage_topic("score").name, f"{submit.job_id}/{spec.index}", task))
+        return Handled(events)

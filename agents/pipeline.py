@@ -1,0 +1,144 @@
+"""What the stage workers share: where a job's objects live, its source on local disk, a chunk's frames.
+
+This is adapter code (object-store reads, local files); the math stays in the stage cores.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from agents.extract import ChunkSpec, FrameBatch, decode_chunk, plan_chunks
+from backdrop.settings import Settings
+from schemas import ChunkTask, MediaFacts, StageProgress
+from streams.s3_store import s3_store
+from streams.store import ObjectStore, object_key
+from streams.topics import JOBS
+from streams.worker import Outgoing, event_id
+
+# The chunking every worker agrees on: about two seconds, eight warm-up frames for the temporal stages.
+CHUNK_SECONDS = 2.0
+WARMUP_FRAMES = 8
+# Frames of one job's source kept on a worker's disk; a worker sees few jobs at a time.
+SOURCES_KEPT = 4
+
+
+def source_key(job_id: str, suffix: str) -> str:
+    return object_key(job_id, "extract", None, f"source{suffix}")
+
+
+def chunk_key(job_id: str, stage: str, index: int, name: str) -> str:
+    return object_key(job_id, stage, index, name)
+
+
+def stage_prefix(job_id: str, stage: str) -> str:
+    """The prefix under which a stage stores a job's objects (for listing)."""
+    return object_key(job_id, stage, None, "x")[: -len("x")]
+
+
+@dataclass
+class ChunkFrames:
+    frames: np.ndarray  # [T, H, W, 3] uint8: warm-up frames first, then the chunk's own
+    pts: np.ndarray  # [T] int64, source time_base
+    warmup: int  # how many leading frames only warm up
+
+    @property
+    def output(self) -> slice:
+        return slice(self.warmup, None)
+
+
+@dataclass
+class StageContext:
+    """A worker's connections and its local cache of job sources."""
+
+    settings: Settings
+    artifacts: ObjectStore
+    cache_dir: Path
+    _sources: OrderedDict[str, Path] = field(default_factory=OrderedDict)
+    _plans: dict[str, list[ChunkSpec]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings) -> StageContext:
+        return cls(settings, s3_store(settings), Path(tempfile.mkdtemp(prefix="backdrop-worker-")))
+
+    def store_for(self, bucket: str) -> ObjectStore:
+        return s3_store(self.settings, bucket)
+
+    def source(self, key: str) -> Path:
+        """The job's source on local disk, downloaded once per worker (decoding beats storing frames)."""
+        if key in self._sources:
+            self._sources.move_to_end(key)
+            return self._sources[key]
+        local = self.cache_dir / key.replace("/", "_")
+        self.artifacts.get_file(key, local)
+        self._sources[key] = local
+        while len(self._sources) > SOURCES_KEPT:
+            old_key, old = self._sources.popitem(last=False)
+            old.unlink(missing_ok=True)
+            self._plans.pop(old_key, None)
+        return local
+
+    def chunk_frames(self, task: ChunkTask) -> ChunkFrames:
+        """The task's chunk decoded from the source, warm-up frames included."""
+        local = self.source(task.source_key)
+        if task.source_key not in self._plans:
+            self._plans[task.source_key] = plan_chunks(local, CHUNK_SECONDS, WARMUP_FRAMES)
+        spec = self._plans[task.source_key][task.chunk.index]
+        batches: list[FrameBatch] = list(decode_chunk(local, spec))
+        frames = np.concatenate([b.frames for b in batches])
+        pts = np.concatenate([b.pts for b in batches])
+        return ChunkFrames(frames, pts, spec.start - spec.warmup_start)
+
+    def put_array(self, key: str, **arrays: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, allow_pickle=False, **arrays)
+        self.artifacts.put_bytes(key, buffer.getvalue(), "application/x-npz")
+
+    def get_arrays(self, key: str) -> dict[str, np.ndarray]:
+        with np.load(io.BytesIO(self.artifacts.get_bytes(key))) as data:
+            return {name: data[name] for name in data.files}
+
+    def progress(self, task: ChunkTask, stage: str, marker: str) -> Outgoing:
+        """A progress event counting this stage's finished chunks of the job (by their stored markers)."""
+        prefix = stage_prefix(task.job_id, stage)
+        done = sum(1 for key in self.artifacts.list(prefix) if key.endswith("/" + marker))
+        event = StageProgress(
+            event_type="stage_progress",
+            event_id=event_id(task.job_id, "progress", stage, task.chunk.index),
+            job_id=task.job_id,
+            stage=stage,
+            chunks_done=min(max(done, 1), task.chunk.count),
+            chunks_total=task.chunk.count,
+        )
+        return Outgoing(JOBS.name, task.job_id, event)
+
+    def close(self) -> None:
+        shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+
+def next_task(task: ChunkTask, stage: str, artifacts: dict[str, str], seconds: float) -> Outgoing:
+    """The same chunk, addressed to ``stage``, with this stage's outputs and time added."""
+    from streams.topics import stage_topic
+
+    event = task.model_copy(
+        update={
+            "stage": stage,
+            "event_id": event_id(task.job_id, stage, task.chunk.index),
+            "artifacts": {**task.artifacts, **artifacts},
+            "metrics": {**task.metrics, f"{task.stage}_s": round(seconds, 4)},
+            "attempt": 0,
+        }
+    )
+    return Outgoing(stage_topic(stage).name, f"{task.job_id}/{task.chunk.index}", event)
+
+
+def rate(media: MediaFacts) -> tuple[Fraction, Fraction]:
+    """(fps, time_base) of the source, exact."""
+    return Fraction(media.fps), Fraction(media.time_base)

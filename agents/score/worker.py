@@ -1,0 +1,42 @@
+"""The score worker: a chunk's frames → per-frame scores and scene cuts, stored as JSON."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from agents.pipeline import StageContext, chunk_key, next_task
+from agents.score.core import score
+from schemas import STAGE_ADAPTER, ChunkTask
+from streams.codec import decode
+from streams.topics import stage_topic
+from streams.worker import Handled
+
+MARKER = "scores.json"
+
+
+class ScoreHandler:
+    stage = "score"
+    topics = (stage_topic("score").name,)
+
+    def __init__(self, context: StageContext) -> None:
+        self.context = context
+
+    def decode(self, topic: str, value: bytes | None) -> ChunkTask:
+        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
+
+    def handle(self, task: ChunkTask) -> Handled:
+        started = time.perf_counter()
+        chunk = self.context.chunk_frames(task)
+        scores, _ = score(chunk.frames)
+        key = chunk_key(task.job_id, "score", task.chunk.index, MARKER)
+        # Warm-up frames included: the matte stage replays them with their cuts.
+        document = {"cut": scores.cut.tolist(), "quality": scores.quality().tolist(), "warmup": chunk.warmup}
+        self.context.artifacts.put_bytes(key, orjson.dumps(document), "application/json")
+        return Handled(
+            [
+                self.context.progress(task, "score", MARKER),
+                next_task(task, "segment", {"scores": key}, time.perf_counter() - started),
+            ]
+        )

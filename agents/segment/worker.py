@@ -1,0 +1,42 @@
+"""The segment worker: a chunk's frames → person probability at the model's size, batched, stored as npz."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from agents.pipeline import StageContext, chunk_key, next_task
+from agents.segment.backends import Segmenter
+from schemas import STAGE_ADAPTER, ChunkTask
+from streams.codec import decode
+from streams.topics import stage_topic
+from streams.worker import Handled
+
+MARKER = "probs.npz"
+
+
+class SegmentHandler:
+    stage = "segment"
+    topics = (stage_topic("segment").name,)
+
+    def __init__(self, context: StageContext, segmenter: Segmenter) -> None:
+        self.context, self.segmenter = context, segmenter
+
+    def decode(self, topic: str, value: bytes | None) -> ChunkTask:
+        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
+
+    def handle(self, task: ChunkTask) -> Handled:
+        started = time.perf_counter()
+        chunk = self.context.chunk_frames(task)
+        probs = self.segmenter.predict(chunk.frames)  # [T, h, w] float32
+        key = chunk_key(task.job_id, "segment", task.chunk.index, MARKER)
+        # float16 keeps the probabilities to ~1e-3 (what matte sees from `process` too, within rounding)
+        # at half the bytes; 256×256 maps compress to a few kB per frame.
+        self.context.put_array(key, probs=probs.astype(np.float16))
+        return Handled(
+            [
+                self.context.progress(task, "segment", MARKER),
+                next_task(task, "matte", {"probs": key}, time.perf_counter() - started),
+            ]
+        )

@@ -1,0 +1,96 @@
+"""`backdrop submit`: upload a file, publish the submit event, follow the job on `backdrop.jobs`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from pydantic import ValidationError
+
+from backdrop.errors import BackdropError, InputNotFound
+from backdrop.settings import Settings
+from schemas import (
+    LIFECYCLE_ADAPTER,
+    TERMINAL_TYPES,
+    JobOptions,
+    LifecycleEvent,
+    ObjectRef,
+    ObjectSource,
+    SubmitJob,
+    new_job_id,
+)
+from streams.codec import encode
+from streams.s3_store import s3_store
+from streams.topics import JOBS, UPLOADS
+
+
+class JobTimedOut(BackdropError):
+    code = "job_timed_out"
+
+
+def follow_from_now(settings: Settings) -> Consumer:
+    """A consumer on `backdrop.jobs` positioned at each partition's end: it sees only what comes next."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": "backdrop-submit",
+            "enable.auto.commit": False,
+        }
+    )
+    metadata = consumer.list_topics(JOBS.name, timeout=10)
+    partitions = []
+    for p in metadata.topics[JOBS.name].partitions:
+        _, high = consumer.get_watermark_offsets(TopicPartition(JOBS.name, p), timeout=10)
+        partitions.append(TopicPartition(JOBS.name, p, high))
+    consumer.assign(partitions)
+    return consumer
+
+
+def submit(settings: Settings, source: Path, options: JobOptions) -> SubmitJob:
+    """Upload ``source`` to the uploads bucket and publish its submit event; returns the event."""
+    if not source.is_file():
+        raise InputNotFound(f"{source} does not exist")
+    job_id = new_job_id()
+    # Under submitted/: the bucket notification ignores these, the submit event below starts the job.
+    key = f"submitted/{job_id}/{source.name}"
+    s3_store(settings, settings.uploads_bucket).put_file(key, source)
+    event = SubmitJob(
+        event_type="submit",
+        job_id=job_id,
+        source=ObjectSource(object=ObjectRef(bucket=settings.uploads_bucket, key=key)),
+        options=options,
+    )
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer.produce(UPLOADS.name, value=encode(event), key=job_id.encode())
+    if producer.flush(30):
+        raise BackdropError(
+            f"could not publish to {UPLOADS.name} at {settings.kafka_bootstrap}: is Kafka up?"
+        )
+    return event
+
+
+def wait_for(
+    consumer: Consumer,
+    job_id: str,
+    *,
+    timeout_s: float,
+    on_event: Callable[[LifecycleEvent], None] = lambda event: None,
+) -> LifecycleEvent:
+    """Lifecycle events of ``job_id`` until the terminal one, which is returned."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is None or message.error() or message.key() != job_id.encode():
+            continue
+        try:
+            event = LIFECYCLE_ADAPTER.validate_json(message.value() or b"")
+        except ValidationError:
+            continue  # a newer event type we do not know: not ours to judge
+        on_event(event)
+        if event.event_type in TERMINAL_TYPES:
+            return event
+    raise JobTimedOut(
+        f"job {job_id} did not finish within {timeout_s:.0f} s; are the workers up (`backdrop up`)?"
+    )

@@ -1,0 +1,53 @@
+"""One background worker process per stage, started and stopped by pid like the servers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from agents.workers import STAGES
+from backdrop.settings import Settings
+from infra.processes import read_pid, spawn, stop_pid
+
+
+def _files(settings: Settings, stage: str, replica: int) -> tuple[Path, Path]:
+    state = settings.state_dir.resolve()
+    name = f"worker-{stage}-{replica}"
+    return state / "run" / f"{name}.pid", state / "logs" / f"{name}.log"
+
+
+def start_workers(settings: Settings, replicas: dict[str, int] | None = None) -> dict[str, list[int]]:
+    """Start what is not running: ``replicas`` workers for a stage (default 1 each). Returns the pids."""
+    pids: dict[str, list[int]] = {}
+    for stage in STAGES:
+        pids[stage] = []
+        for replica in range((replicas or {}).get(stage, 1)):
+            pid_file, log_file = _files(settings, stage, replica)
+            pid = read_pid(pid_file)
+            if pid is None:
+                pid = spawn(
+                    [sys.executable, "-m", "backdrop", "worker", stage], pid_file=pid_file, log_file=log_file
+                )
+            pids[stage].append(pid)
+    return pids
+
+
+def running_workers(settings: Settings) -> dict[str, int]:
+    """Pid of each live worker, by its name (worker-<stage>-<replica>)."""
+    run = settings.state_dir.resolve() / "run"
+    found = {}
+    for pid_file in sorted(run.glob("worker-*.pid")) if run.exists() else []:
+        pid = read_pid(pid_file)
+        if pid is not None:
+            found[pid_file.stem] = pid
+    return found
+
+
+def stop_workers(settings: Settings) -> None:
+    """SIGTERM each worker (it finishes its current message), SIGKILL after a grace period."""
+    run = settings.state_dir.resolve() / "run"
+    for pid_file in sorted(run.glob("worker-*.pid")) if run.exists() else []:
+        pid = read_pid(pid_file)
+        if pid is not None:
+            stop_pid(pid, grace_s=60)
+        pid_file.unlink(missing_ok=True)
