@@ -1,0 +1,155 @@
+"""The event-driven pipeline end to end: real Kafka and MinIO, one OS process per stage worker."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from agents.extract import iter_frames, probe
+from agents.extract.worker import job_id_for_object
+from backdrop.runner import ProcessOptions, process
+from backdrop.sample import write_sample
+from backdrop.settings import Settings
+from backdrop.submit import follow_from_now, submit, wait_for
+from infra.minio_server import s3_client
+from infra.processes import pid_alive
+from infra.workers import running_workers, start_workers, stop_workers
+from schemas import JobCompleted, JobFailed, JobOptions
+from streams.delivery import read_dead_letter
+from streams.headers import normalize
+from streams.s3_store import s3_store
+from streams.topics import DEAD_LETTER_UPLOADS, UPLOADS
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def workers(infra: Settings) -> Iterator[dict[str, int]]:
+    start_workers(infra)
+    time.sleep(2)  # let the groups form before the first job
+    yield running_workers(infra)
+    stop_workers(infra)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pipeline") / "clip.mp4"
+    write_sample(path, seconds=5, width=320, height=180, fps=Fraction(24000, 1001))
+    return path
+
+
+def _frames(path: Path) -> np.ndarray:
+    return np.concatenate([batch.frames for batch in iter_frames(path)]).astype(np.float64)
+
+
+def test_submit_gives_the_same_video_as_process(
+    infra: Settings, workers: dict[str, int], clip: Path, tmp_path: Path
+) -> None:
+    from agents.segment.backends import load_segmenter
+
+    follower = follow_from_now(infra)
+    try:
+        event = submit(infra, clip, JobOptions(background="blur"))
+        final = wait_for(follower, event.job_id, timeout_s=300)
+    finally:
+        follower.close()
+    assert isinstance(final, JobCompleted), final
+    out = tmp_path / "pipeline.mp4"
+    s3_store(infra).get_file(final.output_key, out)
+    reference = tmp_path / "process.mp4"
+    process(
+        clip,
+        reference,
+        lambda: load_segmenter(cache_dir=infra.cache_dir, threads=1),
+        ProcessOptions(background="blur"),
+    )
+    source, result = probe(clip), probe(out)
+    assert result.frame_count == source.frame_count
+    assert result.fps == Fraction(24000, 1001)
+    assert source.audio is not None
+    assert result.audio is not None
+    assert result.audio.duration_s == pytest.approx(source.audio.duration_s, abs=0.03)
+    a, b = _frames(out), _frames(reference)
+    psnr = 10 * np.log10(255**2 / np.mean((a - b) ** 2))
+    assert psnr > 35, f"pipeline and process differ more than two encodes should: {psnr:.1f} dB"
+    assert final.hero_keys
+    assert final.poster_key is not None
+
+
+def test_bad_input_fails_its_own_job_and_nothing_else(
+    infra: Settings, workers: dict[str, int], clip: Path, tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "broken.mp4"
+    corrupt.write_bytes(clip.read_bytes()[:4000])  # the header and a few packets of a real upload
+    dlq = _consumer_at_end(infra, DEAD_LETTER_UPLOADS.name)
+    follower = follow_from_now(infra)
+    try:
+        good = submit(infra, clip, JobOptions(background="#2040a0"))
+        bad = submit(infra, corrupt, JobOptions())
+        poison = b'{"event_type": "submit", "job_id": "not a valid id!"}'
+        producer = Producer({"bootstrap.servers": infra.kafka_bootstrap})
+        producer.produce(UPLOADS.name, value=poison, key=b"poison")
+        assert producer.flush(10) == 0
+        failed = wait_for(follower, bad.job_id, timeout_s=120)
+        completed = wait_for(follower, good.job_id, timeout_s=300)
+    finally:
+        follower.close()
+    assert isinstance(failed, JobFailed)
+    assert failed.code in {"input_corrupt", "input_unsupported"}
+    assert failed.stage == "extract"
+    assert isinstance(completed, JobCompleted)
+    dead = _read_until(dlq, lambda value: value == poison)
+    assert dead is not None
+    letter = read_dead_letter(dead)
+    assert (letter.error_code, letter.stage, letter.source_topic) == (
+        "poison_message",
+        "extract",
+        UPLOADS.name,
+    )
+    assert all(pid_alive(pid) for pid in workers.values()), "a worker exited"
+
+
+def test_an_upload_to_the_bucket_starts_a_job(infra: Settings, workers: dict[str, int], clip: Path) -> None:
+    follower = follow_from_now(infra)
+    try:
+        key = f"incoming/{uuid.uuid4().hex}.mp4"
+        data = clip.read_bytes()
+        put = s3_client(infra).put_object(infra.uploads_bucket, key, io.BytesIO(data), len(data))
+        job_id = job_id_for_object(infra.uploads_bucket, key, put.etag or "")
+        final = wait_for(follower, job_id, timeout_s=300)
+    finally:
+        follower.close()
+    assert isinstance(final, JobCompleted), final
+    assert final.metrics.frames == probe(clip).frame_count
+
+
+def _consumer_at_end(settings: Settings, topic: str) -> Consumer:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{uuid.uuid4().hex}"})
+    metadata = consumer.list_topics(topic, timeout=10)
+    partitions = []
+    for p in metadata.topics[topic].partitions:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        partitions.append(TopicPartition(topic, p, high))
+    consumer.assign(partitions)
+    return consumer
+
+
+def _read_until(consumer: Consumer, wanted: object, timeout_s: float = 60) -> list[tuple[str, bytes]] | None:
+    """The headers of the first message whose value ``wanted`` accepts."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error() and wanted(message.value()):  # type: ignore[operator]
+                return normalize(message.headers())
+    finally:
+        consumer.close()
+    return None
