@@ -1,5 +1,5 @@
-# The Backdrop package and its CLI; the compose file runs `backdrop infra provision` from it
-# today and the API and stage workers later.
+# The Backdrop package and its CLI; the compose file runs `backdrop infra provision` and one
+# `backdrop worker STAGE` per stage from it.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -9,6 +9,9 @@ COPY agents agents
 COPY api api
 COPY schemas schemas
 COPY infra infra
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+ && BACKDROP_CACHE_DIR=/opt/backdrop-cache backdrop models fetch \
+ && chmod -R a+rX /opt/backdrop-cache
+ENV BACKDROP_CACHE_DIR=/opt/backdrop-cache
 USER nobody
 ENTRYPOINT []

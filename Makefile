@@ -29,22 +29,22 @@ test: lint models
 unit: models
 	$(BIN)/pytest tests/unit
 
-# The main job, as far as it goes today: start the servers and send an upload through S3 into Kafka,
-# then make the sample clip and replace its background with the stage cores in one process.
+# The main job, end to end through the event-driven pipeline: start the servers and one worker per
+# stage, make the sample clip, submit it (upload to S3 + submit event on Kafka), follow its progress
+# on backdrop.jobs and download the result. `make down` stops everything.
 DEMO := .backdrop/demo
 run: models
-	$(BIN)/backdrop infra up
-	$(BIN)/backdrop infra smoke
+	$(BIN)/backdrop up
 	$(BIN)/backdrop sample $(DEMO)/sample.mp4 --seconds 10
-	$(BIN)/backdrop process $(DEMO)/sample.mp4 -o $(DEMO)/sample-blurred.mp4 --background blur --stills $(DEMO)/stills
+	$(BIN)/backdrop submit $(DEMO)/sample.mp4 --background blur --wait -o $(DEMO)/sample-blurred.mp4
 	$(BIN)/backdrop process $(DEMO)/sample.mp4 -o $(DEMO)/sample-cutout.webm --background transparent
-	@echo "outputs in $(DEMO)/"
+	@echo "outputs in $(DEMO)/ (pipeline: sample-blurred.mp4; one process: sample-cutout.webm); stop with make down"
 
-up: install
-	$(BIN)/backdrop infra up
+up: models
+	$(BIN)/backdrop up
 
 down: install
-	$(BIN)/backdrop infra down
+	$(BIN)/backdrop down
 
 status: install
 	$(BIN)/backdrop infra status

@@ -16,6 +16,7 @@ from agents.encode import VideoWriter
 from agents.extract import iter_frames, probe
 from backdrop.errors import BackdropError
 from backdrop.sample import write_sample
+from backdrop.settings import Settings
 from backdrop.stages import Stage
 
 
@@ -82,4 +83,45 @@ def bench(
         "peak_rss_mb": report["peak_rss_mb"],
         "backend": report["backend"],
         "stage_seconds": report["stage_seconds"],
+    }
+
+
+def bench_pipeline(settings: Settings, *, source: Path, timeout_s: float = 3600) -> dict[str, Any]:
+    """The same clip through the Kafka pipeline (servers and workers already up) and through `process`."""
+    from backdrop.submit import follow_from_now, submit, wait_for
+    from infra.workers import running_workers
+    from schemas import JobCompleted, JobOptions, LifecycleEvent
+
+    if not running_workers(settings):
+        raise BackdropError("no pipeline workers are running: start them with `backdrop up`")
+    info = probe(source)
+    follower = follow_from_now(settings)
+    first: list[float] = []
+
+    def note(event: LifecycleEvent) -> None:
+        if not first and event.event_type in {"accepted", "stage_progress"}:
+            first.append(time.perf_counter())
+
+    try:
+        started = time.perf_counter()
+        job = submit(settings, source, JobOptions(background="blur"))
+        submitted = time.perf_counter()
+        final = wait_for(follower, job.job_id, timeout_s=timeout_s, on_event=note)
+        pipeline_s = time.perf_counter() - started
+    finally:
+        follower.close()
+    if not isinstance(final, JobCompleted):
+        raise BackdropError(f"the benchmark job did not complete: {final.model_dump_json()}")
+    with tempfile.TemporaryDirectory(prefix="backdrop-bench-") as tmp:
+        report = run_process(source, Path(tmp) / "process.mp4", ["--background", "blur"])
+    pipeline_fps = info.frame_count / pipeline_s
+    return {
+        "size": f"{info.width}x{info.height}",
+        "frames": info.frame_count,
+        "pipeline_fps": round(pipeline_fps, 2),
+        "process_fps": report["fps"],
+        "ratio": round(pipeline_fps / report["fps"], 3),
+        "pipeline_seconds": round(pipeline_s, 2),
+        "submit_to_first_event_s": round(first[0] - submitted, 3) if first else None,
+        "workers": len(running_workers(settings)),
     }

@@ -254,16 +254,38 @@ def bench_command(
         Path | None, typer.Option("--input", help="Benchmark this file instead of a generated sample.")
     ] = None,
     backend: Annotated[str, typer.Option(help="Segmentation backend for `process`.")] = "auto",
+    pipeline: Annotated[
+        bool,
+        typer.Option(
+            "--pipeline", help="Compare the Kafka pipeline (run `backdrop up` first) with `process` instead."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure `process` against the decode+encode-only floor on the same clip (fps, ratio, peak memory)."""
-    from backdrop.bench import bench
+    from backdrop.bench import bench, bench_pipeline
+    from backdrop.sample import write_sample
 
     width, height = parse_size(size)
-    with console.status("benchmarking: sample, floor, process"):
-        result = bench(
-            width=width, height=height, seconds=seconds, source=source, process_args=["--backend", backend]
-        )
+    if pipeline:
+        settings = Settings()
+        clip = source
+        if clip is None:
+            clip = settings.state_dir / "bench" / f"sample-{width}x{height}-{seconds:g}s.mp4"
+            if not clip.exists():
+                with console.status("writing the sample clip"):
+                    write_sample(clip, seconds=seconds, width=width, height=height)
+        with console.status("benchmarking: pipeline, then process"):
+            result = bench_pipeline(settings, source=clip)
+    else:
+        with console.status("benchmarking: sample, floor, process"):
+            result = bench(
+                width=width,
+                height=height,
+                seconds=seconds,
+                source=source,
+                process_args=["--backend", backend],
+            )
     if as_json:
         typer.echo(orjson.dumps(result).decode())
         return

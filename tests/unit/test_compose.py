@@ -78,3 +78,12 @@ def test_provision_points_at_every_compose_server(services: dict[str, Any]) -> N
         env["BACKDROP_POSTGRES_HOST"],
         env["BACKDROP_S3_HOST"],
     } <= services.keys()
+
+
+def test_one_worker_service_per_stage(services: dict[str, Any]) -> None:
+    from agents.workers import STAGES
+
+    for stage in STAGES:
+        worker = services[f"worker-{stage}"]
+        assert worker["command"] == ["backdrop", "worker", stage]
+        assert worker["environment"] == services["provision"]["environment"]
