@@ -1,0 +1,165 @@
+"""Helpers for the pipeline fault tests: worker logs and pids, job runs, and reading videos back."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from backdrop.settings import Settings
+from backdrop.submit import follow_from_now, submit, wait_for
+from infra.processes import pid_alive, read_pid
+from schemas import JobCompleted, JobOptions, LifecycleEvent
+from streams.s3_store import s3_store
+
+HANDLED = re.compile(r"(\w+): handled (\w+) job=(\S+) chunk=(\S+) partition=(\d+) offset=(\d+)")
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One ``handled`` line of a worker log."""
+
+    stage: str
+    event: str
+    job_id: str
+    chunk: str
+    partition: int
+    offset: int
+
+
+def log_file(settings: Settings, stage: str, replica: int = 0) -> Path:
+    return settings.state_dir.resolve() / "logs" / f"worker-{stage}-{replica}.log"
+
+
+def pid_file(settings: Settings, stage: str, replica: int = 0) -> Path:
+    return settings.state_dir.resolve() / "run" / f"worker-{stage}-{replica}.pid"
+
+
+def worker_pid(settings: Settings, stage: str, replica: int = 0) -> int | None:
+    return read_pid(pid_file(settings, stage, replica))
+
+
+class LogWatch:
+    """A worker's log read from a given point on: what it handled since then."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.start = path.stat().st_size if path.exists() else 0
+
+    def text(self) -> str:
+        if not self.path.exists():
+            return ""
+        with self.path.open("rb") as f:
+            f.seek(self.start)
+            return f.read().decode(errors="replace")
+
+    def handled(self, job_id: str) -> list[Handled]:
+        return [
+            Handled(m[1], m[2], m[3], m[4], int(m[5]), int(m[6]))
+            for m in HANDLED.finditer(self.text())
+            if m[3] == job_id
+        ]
+
+    def wait_handled(self, job_id: str, timeout_s: float) -> Handled:
+        """The first message of ``job_id`` handled since the watch began."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = self.handled(job_id)
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise AssertionError(f"{self.path.name} handled nothing of {job_id} in {timeout_s:.0f} s")
+
+
+def kill_hard(pid: int) -> None:
+    """SIGKILL and wait until the process is gone (reaped when it is our child)."""
+    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    deadline = time.monotonic() + 10
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process {pid} survived SIGKILL")
+        time.sleep(0.05)
+
+
+def run_cli(*args: str) -> None:
+    """``backdrop ARGS`` in a child process, with this environment (the test stack's settings)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "backdrop", *args], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"backdrop {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+
+
+class JobRun:
+    """A job submitted through `backdrop.submit`, followed on `backdrop.jobs` from before its submission."""
+
+    def __init__(self, settings: Settings, source: Path, background: str = "blur") -> None:
+        self.settings = settings
+        self.consumer = follow_from_now(settings)
+        self.job_id = submit(settings, source, JobOptions(background=background)).job_id
+        self.events: list[LifecycleEvent] = []
+
+    def finish(self, output: Path, timeout_s: float) -> JobCompleted:
+        """Wait for the job's end; the result is downloaded to ``output``."""
+        try:
+            final = wait_for(self.consumer, self.job_id, timeout_s=timeout_s, on_event=self.events.append)
+        finally:
+            self.consumer.close()
+        assert isinstance(final, JobCompleted), f"job {self.job_id} ended {final.model_dump_json()}"
+        s3_store(self.settings).get_file(final.output_key, output)
+        return final
+
+
+@dataclass(frozen=True)
+class Video:
+    frames: np.ndarray  # [T, H, W, 3] uint8 RGB
+    pts: tuple[int, ...]
+    fps: Fraction
+    audio: bool
+
+
+def read_video(path: Path) -> Video:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames, pts = [], []
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            pts.append(int(frame.pts or 0))
+        fps = Fraction(stream.average_rate or 0)
+        audio = bool(container.streams.audio)
+    return Video(np.stack(frames), tuple(pts), fps, audio)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Over all frames together (the mean squared error of the whole clip)."""
+    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
+    return float("inf") if mse == 0 else 10 * float(np.log10(255.0**2 / mse))
+
+
+def chunk_partition(job_id: str, index: int, partitions: int) -> int:
+    """Where librdkafka's default partitioner (consistent_random: CRC-32 of the key) puts a chunk."""
+    return zlib.crc32(f"{job_id}/{index}".encode()) % partitions
+
+
+def spread_job_ids(chunks: int, partitions: int, distinct: int) -> Iterator[str]:
+    """Job ids whose chunk keys fall on at least ``distinct`` different partitions."""
+    from schemas import new_job_id
+
+    while True:
+        job_id = new_job_id()
+        if len({chunk_partition(job_id, i, partitions) for i in range(chunks)}) >= distinct:
+            yield job_id
