@@ -156,9 +156,15 @@ class Worker:
                     # Kafka or S3 unreachable after the work: read the message again and redo it.
                     log.warning("%s: %s; redoing the message", self.handler.stage, exc)
                     self.sleep(self.policy.delay(1))
-                    self.consumer.seek(
-                        TopicPartition(message.topic() or "", message.partition() or 0, message.offset() or 0)
-                    )
+                    try:
+                        self.consumer.seek(
+                            TopicPartition(
+                                message.topic() or "", message.partition() or 0, message.offset() or 0
+                            )
+                        )
+                    except KafkaException as seek_error:
+                        # The partition moved to another worker meanwhile: that worker redoes the message.
+                        log.warning("%s: seek failed (%s)", self.handler.stage, seek_error)
                     continue
                 handled += 1
         finally:

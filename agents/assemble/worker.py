@@ -1,8 +1,8 @@
 """The assemble worker: when every chunk of a job is encoded, join them, mux the audio, publish completion.
 
 Stateless: which chunks are done is read from the object store (the encode stage's segment objects), so
-a restarted worker loses nothing; the output is written once, and a redone task republishes the same
-completion event (same id).
+a restarted worker loses nothing. The completion event is recorded next to the output; a redone or
+late task republishes those exact bytes.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import orjson
 from agents.encode.images import write_poster
 from agents.encode.join import join_segments
 from agents.pipeline import StageContext, stage_prefix
-from schemas import STAGE_ADAPTER, AssembleTask, JobCompleted, JobMetrics, StageProgress
-from streams.codec import decode
+from schemas import STAGE_ADAPTER, AssembleTask, JobCompleted, JobMetrics, StageProgress, parse_lifecycle
+from streams.codec import decode, encode
 from streams.store import object_key
 from streams.topics import JOBS, stage_topic
 from streams.worker import Handled, Outgoing, event_id
@@ -54,23 +54,26 @@ class AssembleHandler:
                 chunks_total=count,
             )
             return Handled([Outgoing(JOBS.name, task.job_id, progress)])
+        recorded = object_key(task.job_id, "assemble", None, "completed.json")
+        if store.exists(recorded):
+            # Done before (a redelivered or late task): publish the very same event again.
+            return Handled([Outgoing(JOBS.name, task.job_id, parse_lifecycle(store.get_bytes(recorded)))])
         work = self.context.cache_dir / f"assemble-{task.job_id}"
         work.mkdir(parents=True, exist_ok=True)
         try:
             heroes = self._heroes(task, present)
             poster_key = object_key(task.job_id, "assemble", None, "poster.jpg")
-            if not store.exists(output_key(task.job_id)):
-                self._join(task, segments, work)
-                if heroes:
-                    best = work / "best.png"
-                    store.get_file(heroes[0], best)
-                    image = cv2.imread(str(best))
-                    if image is not None:
-                        write_poster(work / "poster.jpg", cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-                        store.put_file(poster_key, work / "poster.jpg", "image/jpeg")
+            self._join(task, segments, work)
+            if heroes:
+                best = work / "best.png"
+                store.get_file(heroes[0], best)
+                image = cv2.imread(str(best))
+                if image is not None:
+                    write_poster(work / "poster.jpg", cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+                    store.put_file(poster_key, work / "poster.jpg", "image/jpeg")
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        # A chunk task keeps the time extract first published it: the job's start, near enough.
+        # Chunk tasks carry the time extract first published them: the job's start.
         processing_s = max((datetime.now(UTC) - task.occurred_at).total_seconds(), 1e-3)
         completed = JobCompleted(
             event_type="completed",
@@ -86,6 +89,8 @@ class AssembleHandler:
                 fps=round(task.media.frame_count / processing_s, 2),
             ),
         )
+        # Recorded before it is published: every later publication repeats these exact bytes.
+        store.put_bytes(recorded, encode(completed), "application/json")
         return Handled([Outgoing(JOBS.name, task.job_id, completed)])
 
     def _join(self, task: AssembleTask, segments: list[str], folder: Path) -> None:

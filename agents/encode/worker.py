@@ -72,6 +72,7 @@ class EncodeHandler:
             event_type="assemble_task",
             event_id=event_id(task.job_id, "assemble", task.chunk.index),
             job_id=task.job_id,
+            occurred_at=task.occurred_at,  # the job's start, kept since extract: assemble times the job
             chunk=task.chunk,
             segment_key=segment_key,
             media=task.media,

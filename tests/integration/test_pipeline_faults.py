@@ -21,6 +21,7 @@ from backdrop.settings import Settings
 from infra.kafka_server import KafkaServer
 from infra.processes import pid_alive, stop_pid
 from infra.workers import start_workers, stop_workers
+from schemas import JobAccepted
 from streams.admin import admin_client
 from streams.topics import stage_topic
 from tests.integration.pipeline_fixtures import (
@@ -93,6 +94,17 @@ def assert_same_video(output: Path, clip: Clip) -> float:
     return db
 
 
+def kill_and_replace(settings: Settings, stage: str, pid: int) -> LogWatch:
+    """SIGKILL the stage's worker and start another as `backdrop up` would; its log from the kill on."""
+    kill_hard(pid)
+    after_kill = LogWatch(log_file(settings, stage))
+    start_workers(settings)
+    replacement = worker_pid(settings, stage)
+    assert replacement is not None
+    assert replacement != pid
+    return after_kill
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_job_survives_its_stage_worker_being_killed(
     pipeline: Settings, short_clip: Clip, stage: str, tmp_path: Path
@@ -104,23 +116,41 @@ def test_a_job_survives_its_stage_worker_being_killed(
     job = JobRun(pipeline, short_clip.path)
 
     first = before_kill.wait_handled(job.job_id, timeout_s=JOB_TIMEOUT_S)
-    kill_hard(old_pid)
-    after_kill = LogWatch(log_file(pipeline, stage))
+    after_kill = kill_and_replace(pipeline, stage, old_pid)
+    by_old = [h.chunk for h in before_kill.handled(job.job_id)]
     killed_at = time.monotonic() - started
-    start_workers(pipeline)
-    new_pid = worker_pid(pipeline, stage)
-    assert new_pid is not None
-    assert new_pid != old_pid
 
     job.finish(tmp_path / "out.mp4", timeout_s=JOB_TIMEOUT_S)
     db = assert_same_video(tmp_path / "out.mp4", short_clip)
-    by_old = [h.chunk for h in before_kill.handled(job.job_id)]
     by_new = [h.chunk for h in after_kill.handled(job.job_id)]
+    if stage != "extract":  # extract has one message per job: the one it handled before the kill
+        (accepted,) = [e for e in job.events if isinstance(e, JobAccepted)]
+        chunks = {str(i) for i in range(accepted.chunk_count)}
+        assert by_new, f"the replacement {stage} worker handled none of the job's chunks"
+        assert set(by_old) | set(by_new) == chunks, (by_old, by_new)
     log.info(
         f"{stage}: killed after {first.event} chunk={first.chunk} at {killed_at:.1f} s; "
         f"old handled {by_old}, replacement handled {by_new}; "
         f"job done in {time.monotonic() - started:.1f} s, {db:.1f} dB"
     )
+
+
+def test_a_submit_survives_the_extract_worker_being_killed_before_committing_it(
+    pipeline: Settings, short_clip: Clip, tmp_path: Path
+) -> None:
+    old_pid = worker_pid(pipeline, "extract")
+    assert old_pid is not None
+    before_kill = LogWatch(log_file(pipeline, "extract"))
+    started = time.monotonic()
+    job = JobRun(pipeline, short_clip.path)
+    # Right after the submit reached the broker: extract has at most begun it (it takes ~0.5 s).
+    after_kill = kill_and_replace(pipeline, "extract", old_pid)
+    assert not before_kill.handled(job.job_id), "extract finished before the kill: the race was lost"
+
+    job.finish(tmp_path / "out.mp4", timeout_s=JOB_TIMEOUT_S)
+    db = assert_same_video(tmp_path / "out.mp4", short_clip)
+    assert [h.event for h in after_kill.handled(job.job_id)] == ["SubmitJob"]
+    log.info(f"extract killed in flight; job done in {time.monotonic() - started:.1f} s, {db:.1f} dB")
 
 
 def test_a_job_survives_a_broker_restart(pipeline: Settings, short_clip: Clip, tmp_path: Path) -> None:
@@ -147,7 +177,8 @@ def test_a_job_survives_a_broker_restart(pipeline: Settings, short_clip: Clip, t
 
 
 def _segment_group(settings: Settings) -> ConsumerGroupDescription:
-    futures = admin_client(settings.kafka_bootstrap).describe_consumer_groups(["backdrop-segment"])
+    admin = admin_client(settings.kafka_bootstrap)  # kept referenced until the future resolves
+    futures = admin.describe_consumer_groups(["backdrop-segment"], request_timeout=10)
     group: ConsumerGroupDescription = futures["backdrop-segment"].result(timeout=10)
     return group
 
