@@ -12,15 +12,18 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from agents.extract import ChunkSpec, FrameBatch, decode_chunk, plan_chunks
 from backdrop.settings import Settings
-from schemas import ChunkTask, MediaFacts, StageProgress
+from schemas import STAGE_ADAPTER, AssembleTask, ChunkTask, MediaFacts, StageProgress
+from streams.codec import decode
+from streams.errors import PoisonMessage
 from streams.s3_store import s3_store
 from streams.store import ObjectStore, object_key
-from streams.topics import JOBS
+from streams.topics import JOBS, stage_topic
 from streams.worker import Outgoing, event_id
 
 # The chunking every worker agrees on: about two seconds, eight warm-up frames for the temporal stages.
@@ -123,10 +126,30 @@ class StageContext:
         shutil.rmtree(self.cache_dir, ignore_errors=True)
 
 
+class StageTaskHandler:
+    """What the handlers of ``backdrop.stage.<stage>`` share: the context, their topic, decoding."""
+
+    stage: ClassVar[str]
+    expects: ClassVar[type[ChunkTask] | type[AssembleTask]] = ChunkTask
+
+    def __init__(self, context: StageContext) -> None:
+        self.context = context
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (stage_topic(self.stage).name,)
+
+    def decode(self, topic: str, value: bytes | None) -> Any:
+        event = decode(value, STAGE_ADAPTER)
+        if not isinstance(event, self.expects):
+            raise PoisonMessage(
+                f"the {self.stage} stage takes {self.expects.__name__}, not {event.event_type}", value
+            )
+        return event
+
+
 def next_task(task: ChunkTask, stage: str, artifacts: dict[str, str], seconds: float) -> Outgoing:
     """The same chunk, addressed to ``stage``, with this stage's outputs and time added."""
-    from streams.topics import stage_topic
-
     event = task.model_copy(
         update={
             "stage": stage,

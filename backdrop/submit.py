@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from pydantic import ValidationError
 
 from backdrop.errors import BackdropError, InputNotFound
@@ -22,6 +22,7 @@ from schemas import (
     new_job_id,
 )
 from streams.codec import encode
+from streams.follow import consumer_at_end
 from streams.s3_store import s3_store
 from streams.topics import JOBS, UPLOADS
 
@@ -31,21 +32,8 @@ class JobTimedOut(BackdropError):
 
 
 def follow_from_now(settings: Settings) -> Consumer:
-    """A consumer on `backdrop.jobs` positioned at each partition's end: it sees only what comes next."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": "backdrop-submit",
-            "enable.auto.commit": False,
-        }
-    )
-    metadata = consumer.list_topics(JOBS.name, timeout=10)
-    partitions = []
-    for p in metadata.topics[JOBS.name].partitions:
-        _, high = consumer.get_watermark_offsets(TopicPartition(JOBS.name, p), timeout=10)
-        partitions.append(TopicPartition(JOBS.name, p, high))
-    consumer.assign(partitions)
-    return consumer
+    """A consumer on `backdrop.jobs` that sees only what comes next."""
+    return consumer_at_end(settings.kafka_bootstrap, JOBS.name, "backdrop-submit")
 
 
 def submit(settings: Settings, source: Path, options: JobOptions) -> SubmitJob:

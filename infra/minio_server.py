@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -79,6 +80,9 @@ class MinioServer(Service):
             f"MINIO_NOTIFY_KAFKA_ENABLE_{target}": "on",
             f"MINIO_NOTIFY_KAFKA_BROKERS_{target}": s.kafka_bootstrap,
             f"MINIO_NOTIFY_KAFKA_TOPIC_{target}": STORAGE_EVENTS.name,
+            # Events wait on disk while Kafka is unreachable (a broker restart loses no upload), and the
+            # target registers even when Kafka is slow to answer at MinIO's start.
+            f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{target}": str(self.home / "notify-queue"),
         }
         spawn(
             [str(self.binary), "server", str(data), "--address", self.endpoint, "--quiet"],
@@ -109,21 +113,29 @@ class MinioServer(Service):
             for bucket in (s.uploads_bucket, s.artifacts_bucket):
                 if not client.bucket_exists(bucket):
                     client.make_bucket(bucket)
-            # Every object created in the uploads bucket becomes an event on the storage-events topic.
-            client.set_bucket_notification(
-                s.uploads_bucket,
-                NotificationConfig(
-                    queue_config_list=[
-                        QueueConfig(
-                            ["s3:ObjectCreated:*"],
-                            config_id="backdrop-uploads",
-                            queue=s.minio_notification_arn,
-                        )
-                    ]
-                ),
-            )
         except S3Error as exc:
             raise InfraError(f"preparing the buckets failed: {exc.code}: {exc.message}") from exc
+        # Every object created in the uploads bucket becomes an event on the storage-events topic. The
+        # Kafka target can register a moment after MinIO answers health checks: retry until it is there.
+        config = NotificationConfig(
+            queue_config_list=[
+                QueueConfig(
+                    ["s3:ObjectCreated:*"], config_id="backdrop-uploads", queue=s.minio_notification_arn
+                )
+            ]
+        )
+        deadline = time.monotonic() + s.ready_timeout_s
+        while True:
+            try:
+                client.set_bucket_notification(s.uploads_bucket, config)
+                return
+            except S3Error as exc:
+                if exc.code != "InvalidArgument" or time.monotonic() > deadline:
+                    raise InfraError(
+                        f"setting the upload notification failed: {exc.code}: {exc.message} "
+                        f"(see {self.log_file})"
+                    ) from exc
+                time.sleep(0.5)
 
 
 def _base_env() -> dict[str, str]:

@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
 
 from backdrop.errors import InfraError
 from backdrop.settings import Settings
 from infra.minio_server import s3_client
+from streams.follow import consumer_at_end
 from streams.topics import STORAGE_EVENTS
 
 
@@ -19,22 +19,9 @@ def upload_and_await_event(
     settings: Settings, key: str, body: bytes, *, timeout_s: float = 10.0
 ) -> tuple[dict[str, Any], float]:
     """Upload ``body`` as ``key``; return the bucket notification for it and the seconds it took."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": "backdrop-smoke",
-            "enable.auto.commit": False,
-        }
-    )
+    # From each partition's current end, so only events after our upload are seen.
+    consumer = consumer_at_end(settings.kafka_bootstrap, STORAGE_EVENTS.name, "backdrop-smoke")
     try:
-        # Read from each partition's current end, so only events after our upload are seen.
-        metadata = consumer.list_topics(STORAGE_EVENTS.name, timeout=10)
-        partitions = []
-        for p in metadata.topics[STORAGE_EVENTS.name].partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(STORAGE_EVENTS.name, p), timeout=10)
-            partitions.append(TopicPartition(STORAGE_EVENTS.name, p, high))
-        consumer.assign(partitions)
-
         started = time.monotonic()
         s3_client(settings).put_object(settings.uploads_bucket, key, io.BytesIO(body), len(body))
         wanted = f"{settings.uploads_bucket}/{key}"

@@ -16,11 +16,11 @@ import orjson
 
 from agents.encode.images import write_poster
 from agents.encode.join import join_segments
-from agents.pipeline import StageContext, stage_prefix
-from schemas import STAGE_ADAPTER, AssembleTask, JobCompleted, JobMetrics, StageProgress, parse_lifecycle
-from streams.codec import decode, encode
+from agents.pipeline import StageTaskHandler, stage_prefix
+from schemas import AssembleTask, JobCompleted, JobMetrics, StageProgress, parse_lifecycle
+from streams.codec import encode
 from streams.store import object_key
-from streams.topics import JOBS, stage_topic
+from streams.topics import JOBS
 from streams.worker import Handled, Outgoing, event_id
 
 
@@ -28,15 +28,9 @@ def output_key(job_id: str) -> str:
     return object_key(job_id, "assemble", None, "output.mp4")
 
 
-class AssembleHandler:
+class AssembleHandler(StageTaskHandler):
     stage = "assemble"
-    topics = (stage_topic("assemble").name,)
-
-    def __init__(self, context: StageContext) -> None:
-        self.context = context
-
-    def decode(self, topic: str, value: bytes | None) -> AssembleTask:
-        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
+    expects = AssembleTask
 
     def handle(self, task: AssembleTask) -> Handled:
         store = self.context.artifacts

@@ -10,24 +10,15 @@ import numpy as np
 from agents.composite import Background, composite, open_background
 from agents.encode.intermediate import write_intermediate
 from agents.matte.worker import foreground
-from agents.pipeline import StageContext, chunk_key, next_task, rate
-from schemas import STAGE_ADAPTER, ChunkTask
-from streams.codec import decode
-from streams.topics import stage_topic
+from agents.pipeline import StageTaskHandler, chunk_key, next_task, rate
+from schemas import ChunkTask
 from streams.worker import Handled
 
 MARKER = "frames.nut"
 
 
-class CompositeHandler:
+class CompositeHandler(StageTaskHandler):
     stage = "composite"
-    topics = (stage_topic("composite").name,)
-
-    def __init__(self, context: StageContext) -> None:
-        self.context = context
-
-    def decode(self, topic: str, value: bytes | None) -> ChunkTask:
-        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
 
     def background(self, task: ChunkTask) -> Background:
         """The job's background; an ``s3://bucket/key`` image or video is fetched to local disk first."""

@@ -10,24 +10,16 @@ import orjson
 from agents.encode import VideoWriter
 from agents.encode.images import write_image
 from agents.encode.intermediate import read_intermediate
-from agents.pipeline import StageContext, chunk_key, rate, stage_prefix
-from schemas import STAGE_ADAPTER, AssembleTask, ChunkDone, ChunkTask
-from streams.codec import decode
+from agents.pipeline import StageTaskHandler, chunk_key, rate, stage_prefix
+from schemas import AssembleTask, ChunkDone, ChunkTask
 from streams.topics import JOBS, stage_topic
 from streams.worker import Handled, Outgoing, event_id
 
 MARKER = "segment.mp4"
 
 
-class EncodeHandler:
+class EncodeHandler(StageTaskHandler):
     stage = "encode"
-    topics = (stage_topic("encode").name,)
-
-    def __init__(self, context: StageContext) -> None:
-        self.context = context
-
-    def decode(self, topic: str, value: bytes | None) -> ChunkTask:
-        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()

@@ -12,10 +12,8 @@ import numpy as np
 import orjson
 
 from agents.matte import refine
-from agents.pipeline import StageContext, chunk_key, next_task
-from schemas import STAGE_ADAPTER, ChunkTask
-from streams.codec import decode
-from streams.topics import stage_topic
+from agents.pipeline import StageTaskHandler, chunk_key, next_task
+from schemas import ChunkTask
 from streams.worker import Handled
 
 MARKER = "matte.npz"
@@ -56,15 +54,8 @@ def foreground(frames: np.ndarray, stored: dict[str, np.ndarray]) -> np.ndarray:
     return fg
 
 
-class MatteHandler:
+class MatteHandler(StageTaskHandler):
     stage = "matte"
-    topics = (stage_topic("matte").name,)
-
-    def __init__(self, context: StageContext) -> None:
-        self.context = context
-
-    def decode(self, topic: str, value: bytes | None) -> ChunkTask:
-        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()

@@ -6,25 +6,16 @@ import time
 
 import orjson
 
-from agents.pipeline import StageContext, chunk_key, next_task
+from agents.pipeline import StageTaskHandler, chunk_key, next_task
 from agents.score.core import score
-from schemas import STAGE_ADAPTER, ChunkTask
-from streams.codec import decode
-from streams.topics import stage_topic
+from schemas import ChunkTask
 from streams.worker import Handled
 
 MARKER = "scores.json"
 
 
-class ScoreHandler:
+class ScoreHandler(StageTaskHandler):
     stage = "score"
-    topics = (stage_topic("score").name,)
-
-    def __init__(self, context: StageContext) -> None:
-        self.context = context
-
-    def decode(self, topic: str, value: bytes | None) -> ChunkTask:
-        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()

@@ -6,25 +6,20 @@ import time
 
 import numpy as np
 
-from agents.pipeline import StageContext, chunk_key, next_task
+from agents.pipeline import StageContext, StageTaskHandler, chunk_key, next_task
 from agents.segment.backends import Segmenter
-from schemas import STAGE_ADAPTER, ChunkTask
-from streams.codec import decode
-from streams.topics import stage_topic
+from schemas import ChunkTask
 from streams.worker import Handled
 
 MARKER = "probs.npz"
 
 
-class SegmentHandler:
+class SegmentHandler(StageTaskHandler):
     stage = "segment"
-    topics = (stage_topic("segment").name,)
 
     def __init__(self, context: StageContext, segmenter: Segmenter) -> None:
-        self.context, self.segmenter = context, segmenter
-
-    def decode(self, topic: str, value: bytes | None) -> ChunkTask:
-        return decode(value, STAGE_ADAPTER)  # type: ignore[return-value]
+        super().__init__(context)
+        self.segmenter = segmenter
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()

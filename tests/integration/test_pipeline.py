@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 
 from agents.extract import iter_frames, probe
 from agents.extract.worker import job_id_for_object
@@ -24,6 +24,7 @@ from infra.processes import pid_alive
 from infra.workers import running_workers, start_workers, stop_workers
 from schemas import JobCompleted, JobFailed, JobOptions
 from streams.delivery import read_dead_letter
+from streams.follow import consumer_at_end
 from streams.headers import normalize
 from streams.s3_store import s3_store
 from streams.topics import DEAD_LETTER_UPLOADS, UPLOADS
@@ -89,7 +90,7 @@ def test_bad_input_fails_its_own_job_and_nothing_else(
 ) -> None:
     corrupt = tmp_path / "broken.mp4"
     corrupt.write_bytes(clip.read_bytes()[:4000])  # the header and a few packets of a real upload
-    dlq = _consumer_at_end(infra, DEAD_LETTER_UPLOADS.name)
+    dlq = consumer_at_end(infra.kafka_bootstrap, DEAD_LETTER_UPLOADS.name, f"t-{uuid.uuid4().hex}")
     follower = follow_from_now(infra)
     try:
         good = submit(infra, clip, JobOptions(background="#2040a0"))
@@ -129,17 +130,6 @@ def test_an_upload_to_the_bucket_starts_a_job(infra: Settings, workers: dict[str
         follower.close()
     assert isinstance(final, JobCompleted), final
     assert final.metrics.frames == probe(clip).frame_count
-
-
-def _consumer_at_end(settings: Settings, topic: str) -> Consumer:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{uuid.uuid4().hex}"})
-    metadata = consumer.list_topics(topic, timeout=10)
-    partitions = []
-    for p in metadata.topics[topic].partitions:
-        _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        partitions.append(TopicPartition(topic, p, high))
-    consumer.assign(partitions)
-    return consumer
 
 
 def _read_until(consumer: Consumer, wanted: object, timeout_s: float = 60) -> list[tuple[str, bytes]] | None:
