@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, HttpUrl, TypeAdapter, model_validator
 
 from schemas.common import Envelope, Model
-from schemas.media import MediaFacts
-from schemas.options import JobOptions
+from schemas.media import MEDIA_EXAMPLE, MediaFacts
+from schemas.options import OPTIONS_EXAMPLE, JobOptions
 from schemas.stage import PipelineStage
 from schemas.submit import Source
 
@@ -27,21 +27,11 @@ class JobAccepted(Envelope):
     )
     options: JobOptions = Field(
         description="The options the job runs with, defaults filled in.",
-        examples=[{"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}],
+        examples=[OPTIONS_EXAMPLE],
     )
     media: MediaFacts = Field(
         description="What the input holds.",
-        examples=[
-            {
-                "width": 1280,
-                "height": 720,
-                "fps": "24000/1001",
-                "time_base": "1/24000",
-                "frame_count": 1440,
-                "duration_s": 60.06,
-                "has_audio": True,
-            }
-        ],
+        examples=[MEDIA_EXAMPLE],
     )
     chunk_count: int = Field(gt=0, description="Number of chunks the job was cut into.", examples=[30])
     owner: str | None = Field(

@@ -12,6 +12,21 @@ from schemas.common import Model
 FRACTION_PATTERN = r"^[1-9][0-9]*/[1-9][0-9]*$"
 
 
+# Examples shared by every event that carries these values (JSON Schema `examples`).
+CHUNK_EXAMPLE = {"index": 3, "start": 144, "stop": 192, "warmup_start": 136, "count": 30}
+MEDIA_EXAMPLE = {
+    "width": 1280,
+    "height": 720,
+    "fps": "24000/1001",
+    "time_base": "1/24000",
+    "frame_count": 1440,
+    "duration_s": 60.06,
+    "has_audio": True,
+    "rotation": 0,
+    "is_image": False,
+}
+
+
 class MediaFacts(Model):
     """What the extract stage learned about the source; width and height are in display orientation."""
 

@@ -67,6 +67,9 @@ BackgroundSpec = Annotated[str, AfterValidator(_check_background)]
 OutputFormat = Literal["mp4", "webm", "mov"]
 
 
+OPTIONS_EXAMPLE = {"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}
+
+
 class JobOptions(Model):
     """How a job renders; every field has a default, so ``{}`` is a valid choice."""
 

@@ -7,25 +7,11 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from schemas.common import Envelope
-from schemas.media import ChunkRef, MediaFacts
-from schemas.options import JobOptions
+from schemas.media import CHUNK_EXAMPLE, MEDIA_EXAMPLE, ChunkRef, MediaFacts
+from schemas.options import OPTIONS_EXAMPLE, JobOptions
 
 PipelineStage = Literal["extract", "score", "segment", "matte", "composite", "encode", "assemble"]
 ChunkStage = Literal["score", "segment", "matte", "composite", "encode"]
-
-_CHUNK_EXAMPLE = {"index": 3, "start": 144, "stop": 192, "warmup_start": 136, "count": 30}
-_MEDIA_EXAMPLE = {
-    "width": 1280,
-    "height": 720,
-    "fps": "24000/1001",
-    "time_base": "1/24000",
-    "frame_count": 1440,
-    "duration_s": 60.06,
-    "has_audio": True,
-    "rotation": 0,
-    "is_image": False,
-}
-_OPTIONS_EXAMPLE = {"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}
 
 
 class ChunkTask(Envelope):
@@ -36,10 +22,10 @@ class ChunkTask(Envelope):
     )
     stage: ChunkStage = Field(description="The stage this task is addressed to.", examples=["segment"])
     chunk: ChunkRef = Field(
-        description="Which frames of the job this chunk covers.", examples=[_CHUNK_EXAMPLE]
+        description="Which frames of the job this chunk covers.", examples=[CHUNK_EXAMPLE]
     )
-    media: MediaFacts = Field(description="Facts about the whole source video.", examples=[_MEDIA_EXAMPLE])
-    options: JobOptions = Field(description="The job's rendering options.", examples=[_OPTIONS_EXAMPLE])
+    media: MediaFacts = Field(description="Facts about the whole source video.", examples=[MEDIA_EXAMPLE])
+    options: JobOptions = Field(description="The job's rendering options.", examples=[OPTIONS_EXAMPLE])
     source_key: str = Field(
         min_length=1,
         description="Object key of this chunk's source segment (warm-up frames included).",
@@ -69,14 +55,14 @@ class AssembleTask(Envelope):
     event_type: Literal["assemble_task"] = Field(
         description="Event discriminator; always 'assemble_task'.", examples=["assemble_task"]
     )
-    chunk: ChunkRef = Field(description="Which chunk this segment holds.", examples=[_CHUNK_EXAMPLE])
+    chunk: ChunkRef = Field(description="Which chunk this segment holds.", examples=[CHUNK_EXAMPLE])
     segment_key: str = Field(
         min_length=1,
         description="Object key of the chunk's encoded segment (output frames only, no warm-up).",
         examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/encode/00003.mp4"],
     )
-    media: MediaFacts = Field(description="Facts about the whole source video.", examples=[_MEDIA_EXAMPLE])
-    options: JobOptions = Field(description="The job's rendering options.", examples=[_OPTIONS_EXAMPLE])
+    media: MediaFacts = Field(description="Facts about the whole source video.", examples=[MEDIA_EXAMPLE])
+    options: JobOptions = Field(description="The job's rendering options.", examples=[OPTIONS_EXAMPLE])
     artifacts: dict[str, str] = Field(
         default_factory=dict,
         description="Other object keys of this chunk that assemble needs (e.g. hero candidates), by name.",

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from schemas.common import Envelope, Model
-from schemas.options import JobOptions
+from schemas.options import OPTIONS_EXAMPLE, JobOptions
 
 HttpsUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["https"], host_required=True, max_length=2083)]
 
@@ -113,7 +113,7 @@ class SubmitJob(Envelope):
     options: JobOptions = Field(
         default_factory=JobOptions,
         description="How to render the job; omitted fields take their defaults.",
-        examples=[{"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}],
+        examples=[OPTIONS_EXAMPLE],
     )
     webhook_url: HttpUrl | None = Field(
         default=None,
