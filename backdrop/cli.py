@@ -135,10 +135,14 @@ def sample(
 
 
 class FpsColumn(ProgressColumn):
-    """Frames per second over rich's recent-speed window."""
+    """Items per second over rich's recent-speed window."""
+
+    def __init__(self, unit: str = "fps") -> None:
+        super().__init__()
+        self.unit = unit
 
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:5.1f} fps" if task.speed else "", style="cyan")
+        return Text(f"{task.speed:5.1f} {self.unit}" if task.speed else "", style="cyan")
 
 
 @app.command("process")
@@ -306,7 +310,7 @@ def _progress(disable: bool = False, unit: str = "frames") -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn(unit),
-        FpsColumn(),
+        FpsColumn("fps" if unit == "frames" else f"{unit}/s"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,

@@ -326,7 +326,7 @@ class _Compositor:
 
 
 def _composite(background: Background, fg: U8, alpha: U8, indices: np.ndarray, source: U8) -> U8:
-    return composite(fg, alpha, background.frames(indices, source))
+    return composite(fg, alpha, background.frames(indices, source, alpha))
 
 
 def _write_stills(folder: Path, heroes: HeroPicker) -> list[Path]:

@@ -124,12 +124,19 @@ class Background:
     def transparent(self) -> bool:
         return isinstance(self.spec, Transparent)
 
-    def frames(self, indices: np.ndarray, source: U8) -> U8 | None:
-        """Background for frames ``indices`` of the clip; ``source`` [T,H,W,3] is the original (for blur)."""
+    def frames(self, indices: np.ndarray, source: U8, alpha: U8 | None = None) -> U8 | None:
+        """Background for frames ``indices`` of the clip.
+
+        ``source`` [T,H,W,3] is the original and ``alpha`` [T,H,W] its matte: a blurred background is
+        blurred from the original with the person left out, so no glow of them spreads around them.
+        """
         if self._still is not None:
             return self._still
         if isinstance(self.spec, Blur):
-            return np.stack([_blurred(frame, self.spec.sigma) for frame in source])
+            mattes = alpha if alpha is not None else [None] * len(source)
+            return np.stack(
+                [_blurred(frame, self.spec.sigma, a) for frame, a in zip(source, mattes, strict=True)]
+            )
         if self._video is not None:
             return np.stack([self._video.at(Fraction(int(i)) / self.fps) for i in indices])
         return None
@@ -150,13 +157,27 @@ def _read_image(path: Path) -> U8:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _blurred(frame: U8, sigma: float) -> U8:
+def _blurred(frame: U8, sigma: float, alpha: U8 | None) -> U8:
     # Blur at a quarter of the size: the same look for a large sigma at ~1/16 of the cost.
     h, w = frame.shape[:2]
     factor = 4 if sigma >= 4 else 1
-    small = cv2.resize(frame, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigma / factor)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    size = (max(1, w // factor), max(1, h // factor))
+    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    if alpha is None:
+        blurred = cv2.GaussianBlur(small, (0, 0), sigma / factor)
+    else:
+        # Normalised convolution: average only the background's pixels, weighted by 1 − alpha; where the
+        # person covers the whole window the weights vanish and the plain blur fills in.
+        weight = 1.0 - cv2.resize(alpha, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        total = cv2.GaussianBlur(weight, (0, 0), sigma / factor)
+        weighted = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma / factor)
+        plain = cv2.GaussianBlur(small, (0, 0), sigma / factor)
+        trust = np.clip(total * 4, 0, 1)[..., None]  # enough background under the window to rely on
+        blurred = trust * weighted / np.maximum(total, 1e-3)[..., None] + (1 - trust) * plain
+    result: U8 = cv2.resize(
+        np.clip(blurred + 0.5, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR
+    )
+    return result
 
 
 class _LoopingVideo:

@@ -45,7 +45,7 @@ class CompositeHandler(StageTaskHandler):
         indices = np.arange(task.chunk.start, task.chunk.stop, dtype=np.int64)
         background = self.background(task)
         try:
-            out = composite(fg, stored["alpha"], background.frames(indices, frames))
+            out = composite(fg, stored["alpha"], background.frames(indices, frames, stored["alpha"]))
         finally:
             background.close()
         _, time_base = rate(task.media)

@@ -92,3 +92,18 @@ def test_transparent_background_has_no_pixels() -> None:
     background = open_background("transparent", 8, 8, Fraction(25))
     assert background.transparent
     assert background.frames(np.arange(1), _frames(0, 1, 8, 8)) is None
+
+
+def test_blur_leaves_the_person_out_of_the_background() -> None:
+    source = np.zeros((1, 64, 64, 3), np.uint8)
+    source[0, 16:48, 16:48] = 250  # a bright person on a black background
+    alpha = np.zeros((1, 64, 64), np.uint8)
+    alpha[0, 16:48, 16:48] = 255
+    background = open_background(Blur(8.0), 64, 64, Fraction(25))
+    plain = background.frames(np.arange(1), source)
+    aware = background.frames(np.arange(1), source, alpha)
+    assert plain is not None
+    assert aware is not None
+    # just outside the person: the plain blur glows, the matte-aware one stays background-dark
+    assert plain[0, 32, 10].max() > 40
+    assert aware[0, 32, 10].max() < 10
