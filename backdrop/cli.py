@@ -462,6 +462,54 @@ def up_command(
     )
 
 
+@app.command("status")
+@user_errors
+def status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Servers, running workers and each stage's consumer lag; exit 1 unless the servers are healthy."""
+    from confluent_kafka import Consumer
+
+    from agents.workers import STAGES
+    from infra import stack
+    from infra.workers import running_workers
+    from streams.admin import admin_client
+    from streams.lag import group_lag
+    from streams.topics import STORAGE_EVENTS, UPLOADS, stage_topic
+
+    settings = Settings()
+    rows = stack.status(settings)
+    workers = running_workers(settings)
+    lag: dict[str, int | None] = {stage: None for stage in STAGES}
+    if all(row.healthy for row in rows):
+        admin = admin_client(settings.kafka_bootstrap)
+        consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "backdrop-status"})
+        try:
+            for stage in STAGES:
+                topics = (
+                    [UPLOADS.name, STORAGE_EVENTS.name] if stage == "extract" else [stage_topic(stage).name]
+                )
+                lag[stage] = group_lag(admin, consumer, f"backdrop-{stage}", topics)
+        finally:
+            consumer.close()
+    if as_json:
+        counts = {
+            stage: sum(1 for name in workers if name.startswith(f"worker-{stage}-")) for stage in STAGES
+        }
+        typer.echo(
+            orjson.dumps({"servers": [row.__dict__ for row in rows], "workers": counts, "lag": lag}).decode()
+        )
+    else:
+        _print_health(rows, False)
+        table = Table("stage", "workers", "lag")
+        for stage in STAGES:
+            pids = [str(pid) for name, pid in workers.items() if name.startswith(f"worker-{stage}-")]
+            table.add_row(stage, ", ".join(pids) or "-", "-" if lag[stage] is None else str(lag[stage]))
+        Console().print(table)
+    if not all(row.healthy for row in rows):
+        raise typer.Exit(1)
+
+
 @app.command("down")
 @user_errors
 def down_command() -> None:

@@ -104,7 +104,18 @@ def test_a_users_onnx_model_by_model_card(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ("process", "sample", "bench", "models", "infra"):
+    for command in (
+        "process",
+        "sample",
+        "bench",
+        "models",
+        "infra",
+        "worker",
+        "submit",
+        "up",
+        "down",
+        "status",
+    ):
         result = backdrop(command, "--help")
         assert result.returncode == 0, command
         assert "Usage" in result.stdout

@@ -1,0 +1,28 @@
+"""How far each stage's consumer group is behind: the number an autoscaler (and an operator) watches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+
+def group_lag(admin: AdminClient, consumer: Consumer, group: str, topics: Iterable[str]) -> int:
+    """Messages on ``topics`` not yet committed by ``group`` (a partition it never committed counts whole)."""
+    wanted = set(topics)
+    committed: dict[tuple[str, int], int] = {}
+    try:
+        futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+        for partition in futures[group].result().topic_partitions or []:
+            if partition.topic in wanted and partition.offset >= 0:
+                committed[(partition.topic, partition.partition)] = partition.offset
+    except KafkaException:
+        pass  # an unknown group has committed nothing
+    lag = 0
+    for topic in wanted:
+        metadata = consumer.list_topics(topic, timeout=10)
+        for index in metadata.topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, index), timeout=10)
+            lag += high - committed.get((topic, index), low)
+    return lag

@@ -1,0 +1,43 @@
+"""Consumer lag as `backdrop status` and an autoscaler see it, against the real broker."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from backdrop.settings import Settings
+from streams.admin import admin_client
+from streams.lag import group_lag
+
+pytestmark = pytest.mark.integration
+
+
+def test_lag_counts_what_the_group_has_not_committed(infra: Settings, scratch_topic: str) -> None:
+    producer = Producer({"bootstrap.servers": infra.kafka_bootstrap})
+    for i in range(3):
+        producer.produce(scratch_topic, value=f"task-{i}".encode())
+    assert producer.flush(10) == 0
+    group = f"test-{uuid.uuid4().hex}"
+    admin = admin_client(infra.kafka_bootstrap)
+    probe = Consumer({"bootstrap.servers": infra.kafka_bootstrap, "group.id": "test-lag-probe"})
+    worker = Consumer(
+        {
+            "bootstrap.servers": infra.kafka_bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        assert group_lag(admin, probe, group, [scratch_topic]) == 3  # never committed: all of it
+        worker.subscribe([scratch_topic])
+        message = None
+        while message is None or message.error():
+            message = worker.poll(1.0)
+        worker.commit(message=message, asynchronous=False)
+        assert group_lag(admin, probe, group, [scratch_topic]) == 2
+    finally:
+        worker.close()
+        probe.close()
