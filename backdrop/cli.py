@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from api.commands import api_command, db_app, keys_app
 from backdrop.errors import BackdropError
 from backdrop.settings import Settings
 from infra.service import Health
@@ -52,6 +53,9 @@ models_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models_app, name="models")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.command("api")(api_command)
 
 console = Console(stderr=True)
 P = ParamSpec("P")
@@ -352,28 +356,72 @@ def models_list() -> None:
 @user_errors
 def worker_command(
     stage: Annotated[
-        str, typer.Argument(help="extract, score, segment, matte, composite, encode or assemble.")
+        str,
+        typer.Argument(
+            help="A stage (extract, score, segment, matte, composite, encode, assemble), or projector "
+            "(lifecycle events → PostgreSQL) or webhooks (delivers job-end webhooks)."
+        ),
     ],
     max_messages: Annotated[int | None, typer.Option(help="Stop after this many messages (tests).")] = None,
 ) -> None:
-    """Run one stage's worker: its own consumer group (backdrop-STAGE); scale by starting more."""
+    """Run one worker: its own consumer group (backdrop-STAGE); scale by starting more."""
     import logging
 
-    from agents.pipeline import StageContext
-    from agents.workers import STAGES, build_handler
-    from streams.worker import Worker
+    from agents.workers import STAGES
 
-    if stage not in STAGES:
-        raise typer.BadParameter(f"STAGE must be one of {', '.join(STAGES)}; got {stage!r}")
+    if stage not in (*STAGES, "projector", "webhooks"):
+        raise typer.BadParameter(
+            f"STAGE must be one of {', '.join(STAGES)}, projector or webhooks; got {stage!r}"
+        )
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
     settings = Settings()
+    if stage == "projector":
+        _run_projector(settings, max_messages)
+    elif stage == "webhooks":
+        from api.dispatch import run_dispatcher
+
+        run_dispatcher(settings)
+    else:
+        _run_stage(stage, settings, max_messages)
+
+
+def _run_stage(stage: str, settings: Settings, max_messages: int | None) -> None:
+    from agents.pipeline import StageContext
+    from agents.workers import build_handler
+    from streams.cancel import CancelList
+    from streams.worker import Worker
+
     context = StageContext.open(settings)
     try:
-        worker = Worker(build_handler(stage, settings, context), settings)
+        worker = Worker(
+            build_handler(stage, settings, context), settings, cancelled=CancelList.open(settings)
+        )
         worker.install_signal_handlers()
         worker.run(max_messages=max_messages)
     finally:
         context.close()
+
+
+def _run_projector(settings: Settings, max_messages: int | None) -> None:
+    from api.migrate import upgrade
+    from api.projector import ProjectorHandler, projection_engine
+    from streams.delivery import RetryPolicy
+    from streams.worker import Worker
+
+    upgrade(settings)
+    engine = projection_engine(settings)
+    try:
+        worker = Worker(
+            ProjectorHandler(engine),
+            settings,
+            policy=RetryPolicy(max_attempts=5, max_delay_s=5.0),
+            fail_jobs=False,
+            transient_forever=True,
+        )
+        worker.install_signal_handlers()
+        worker.run(max_messages=max_messages)
+    finally:
+        engine.dispose()
 
 
 @app.command("submit")
@@ -445,10 +493,11 @@ def submit_command(
 def up_command(
     segment_workers: Annotated[int, typer.Option(min=1, max=16, help="Segment workers to start.")] = 1,
 ) -> None:
-    """Start the servers and one background worker per stage (logs in the state folder)."""
+    """Start the servers, a worker per stage, the projector, the webhook dispatcher and the API."""
     from agents.workers import STAGES
+    from api.migrate import upgrade
     from infra import stack
-    from infra.workers import start_workers
+    from infra.workers import SERVICES, start_workers
 
     settings = Settings()
     with console.status("starting the servers"):
@@ -456,9 +505,11 @@ def up_command(
     if not all(row.healthy for row in rows):
         _print_health(rows, False)
         raise typer.Exit(1)
-    pids = start_workers(settings, {"segment": segment_workers})
+    upgrade(settings)
+    pids = start_workers(settings, {"segment": segment_workers}, SERVICES)
     console.print(
-        f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in STAGES)}; logs in {settings.state_dir}/logs"
+        f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in STAGES)}; "
+        f"{', '.join(SERVICES)}; API at {settings.api_base_url}/docs; logs in {settings.state_dir}/logs"
     )
 
 

@@ -57,6 +57,18 @@ class LimitExceeded(InputError):
     code = "input_limit_exceeded"
 
 
+class UrlRefused(InputError):
+    """A source or webhook URL that is not plain http(s) or leads to a non-public address (SSRF guard)."""
+
+    code = "input_url_refused"
+
+
+class UrlUnreachable(InputError):
+    """A source URL that answered with an error, never answered, or redirected too often."""
+
+    code = "input_url_unreachable"
+
+
 class OutputError(BackdropError):
     """The output cannot be written (unwritable path, unknown extension)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,48 @@ class Settings(BaseSettings):
     # The id under which MinIO registers its Kafka notification target; it is part of the ARN.
     minio_kafka_target: str = "BACKDROP"
 
+    # The HTTP API (`backdrop api`).
+    api_host: str = Field("127.0.0.1", description="Address `backdrop api` binds to.")
+    api_port: int = Field(18000, description="Port `backdrop api` listens on.")
+    api_url: str | None = Field(
+        None,
+        description="Where clients (`backdrop submit --api`) reach the API [default: http://API_HOST:API_PORT].",
+    )
+    api_key: SecretStr | None = Field(None, description="The API key `backdrop submit --api` sends.")
+    upload_max_bytes: int = Field(2 * 1024**3, description="Largest file POST /v1/uploads accepts.")
+    rate_limit_per_minute: int = Field(
+        1200, description="Requests per minute an API key may make, unless the key sets its own limit."
+    )
+    sse_ping_s: float = Field(15.0, description="Seconds between keep-alive comments on an idle SSE stream.")
+    presign_expiry_s: int = Field(3600, description="How long presigned upload and download URLs stay valid.")
+    webhook_max_attempts: int = Field(12, description="Webhook POSTs tried before a delivery is given up.")
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Signs webhooks of jobs submitted without an API key (straight to Kafka); whsec_… form. "
+        "Jobs of an API key are signed with that key's secret.",
+    )
+
+    # Outgoing requests to user-given URLs (job sources, webhooks): see backdrop/ssrf.py.
+    url_allow_networks: tuple[IPvAnyNetwork, ...] = Field(
+        (),
+        description="Networks (CIDR) that source and webhook URLs may reach although they are private, "
+        "loopback or otherwise non-public; a JSON list, e.g. '[\"10.20.0.0/16\"]'. Empty: public "
+        "addresses only.",
+    )
+    url_max_bytes: int = Field(2 * 1024**3, gt=0, description="Largest source a URL may deliver, in bytes.")
+    url_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait to connect to a URL, or between two reads of its body."
+    )
+    url_deadline_s: float = Field(
+        600.0,
+        gt=0,
+        description="Longest a whole URL download may take, redirects included; keep it well under the "
+        "workers' max.poll.interval.ms (15 min).",
+    )
+    url_ca_file: Path | None = Field(
+        None, description="PEM file of extra CAs trusted for source and webhook URLs (a private CA)."
+    )
+
     # How long `infra up` waits for each server to answer a real client call.
     ready_timeout_s: float = 90.0
 
@@ -67,6 +109,10 @@ class Settings(BaseSettings):
             f"postgresql+psycopg://{self.postgres_user}:{self.postgres_password.get_secret_value()}"
             f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
         )
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.api_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def redis_url(self) -> str:

@@ -16,18 +16,28 @@ def _files(settings: Settings, stage: str, replica: int) -> tuple[Path, Path]:
     return state / "run" / f"{name}.pid", state / "logs" / f"{name}.log"
 
 
-def start_workers(settings: Settings, replicas: dict[str, int] | None = None) -> dict[str, list[int]]:
-    """Start what is not running: ``replicas`` workers for a stage (default 1 each). Returns the pids."""
+# Beside the stages: the read-model projector, the webhook dispatcher and the HTTP API.
+SERVICES: tuple[str, ...] = ("projector", "webhooks", "api")
+
+
+def _command(name: str) -> list[str]:
+    if name == "api":
+        return [sys.executable, "-m", "backdrop", "api"]
+    return [sys.executable, "-m", "backdrop", "worker", name]
+
+
+def start_workers(
+    settings: Settings, replicas: dict[str, int] | None = None, services: tuple[str, ...] = ()
+) -> dict[str, list[int]]:
+    """Start what is not running: ``replicas`` workers per stage (default 1 each), then ``services``."""
     pids: dict[str, list[int]] = {}
-    for stage in STAGES:
+    for stage in (*STAGES, *services):
         pids[stage] = []
         for replica in range((replicas or {}).get(stage, 1)):
             pid_file, log_file = _files(settings, stage, replica)
             pid = read_pid(pid_file)
             if pid is None:
-                pid = spawn(
-                    [sys.executable, "-m", "backdrop", "worker", stage], pid_file=pid_file, log_file=log_file
-                )
+                pid = spawn(_command(stage), pid_file=pid_file, log_file=log_file)
             pids[stage].append(pid)
     return pids
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import io
 import os
+import typing
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,13 @@ class S3Store:
         # Opened here, outside the error mapping, so a missing local file is not mistaken for the network.
         with path.open("rb") as source, self._errors(key):
             size = os.fstat(source.fileno()).st_size
+            self.client.put_object(self.bucket, key, source, size, content_type=content_type)
+
+    def put_stream(
+        self, key: str, source: typing.BinaryIO, size: int, content_type: str = OCTET_STREAM
+    ) -> None:
+        """Stream ``size`` bytes from an open file (a multipart upload above 5 MiB parts)."""
+        with self._errors(check_key(key)):
             self.client.put_object(self.bucket, key, source, size, content_type=content_type)
 
     def get_bytes(self, key: str) -> bytes:
@@ -114,6 +122,11 @@ class S3Store:
         # Signed locally (the region is configured), so this makes no request and cannot see a missing key.
         with self._errors(check_key(key)):
             return self.client.presigned_get_object(self.bucket, key, expires=expires)
+
+    def upload_url(self, key: str, expires: timedelta = DEFAULT_URL_EXPIRY) -> str:
+        """A presigned PUT for ``key``; like ``url`` it is signed locally."""
+        with self._errors(check_key(key)):
+            return self.client.presigned_put_object(self.bucket, key, expires=expires)
 
     @contextmanager
     def _errors(self, key: str) -> Iterator[None]:

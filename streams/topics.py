@@ -50,8 +50,12 @@ STAGES: tuple[TopicSpec, ...] = tuple(
 DEAD_LETTER_UPLOADS = TopicSpec(
     "backdrop.dlq.uploads", 3, 30 * DAY_MS, "Submit events and bucket notifications that failed."
 )
+DEAD_LETTER_JOBS = TopicSpec(
+    "backdrop.dlq.jobs", 3, 30 * DAY_MS, "Lifecycle events the read-model projector could not apply."
+)
 DEAD_LETTERS: tuple[TopicSpec, ...] = (
     DEAD_LETTER_UPLOADS,
+    DEAD_LETTER_JOBS,
     *(
         TopicSpec(
             spec.name.replace("backdrop.stage.", "backdrop.dlq."),
@@ -79,9 +83,13 @@ def dead_letter_topic(source_topic: str) -> TopicSpec:
     """Where events that failed on ``source_topic`` go; both ingest topics share ``backdrop.dlq.uploads``."""
     if source_topic in (UPLOADS.name, STORAGE_EVENTS.name):
         return DEAD_LETTER_UPLOADS
+    if source_topic == JOBS.name:
+        return DEAD_LETTER_JOBS
     if source_topic.startswith("backdrop.stage."):
         name = source_topic.replace("backdrop.stage.", "backdrop.dlq.")
         for spec in DEAD_LETTERS:
             if spec.name == name:
                 return spec
-    raise KeyError(f"no dead-letter topic for {source_topic!r}: only uploads and stage inputs are consumed")
+    raise KeyError(
+        f"no dead-letter topic for {source_topic!r}: only uploads, jobs and stage inputs are consumed"
+    )

@@ -118,9 +118,18 @@ class Worker:
         *,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        fail_jobs: bool = True,
+        transient_forever: bool = False,
+        cancelled: Callable[[str], bool] | None = None,
     ) -> None:
+        """``fail_jobs=False`` for consumers that only observe jobs (the projector): giving up on a message
+        dead-letters it but publishes no ``failed``. ``transient_forever`` retries a RetryableError until it
+        passes (a read model waits out a database restart rather than skip events). ``cancelled(job_id)``
+        says whether a job was cancelled: its messages are then committed without doing the work."""
         self.handler, self.settings = handler, settings
         self.policy = policy or RetryPolicy()
+        self.fail_jobs, self.transient_forever = fail_jobs, transient_forever
+        self.cancelled = cancelled
         self.sleep = sleep
         self.stopping = threading.Event()
         self.tracer = trace.get_tracer("backdrop.worker")
@@ -181,6 +190,12 @@ class Worker:
             self._commit(message)
             return
         job_id = getattr(event, "job_id", None)
+        if job_id is not None and self.cancelled is not None and self.cancelled(job_id):
+            log.info(
+                "%s: job %s was cancelled; skipping offset %s", self.handler.stage, job_id, message.offset()
+            )
+            self._commit(message)
+            return
         with stage_span(
             self.tracer,
             self.handler.stage,
@@ -220,7 +235,7 @@ class Worker:
             except RetryableError as exc:
                 if self.stopping.is_set():
                     raise  # shutting down: leave the message uncommitted, another worker redoes it
-                if attempt < self.policy.max_attempts:
+                if attempt < self.policy.max_attempts or self.transient_forever:
                     delay = self.policy.delay(attempt)
                     log.warning("%s: retry %d in %.1fs: %s", self.handler.stage, attempt, delay, exc)
                     self.sleep(delay)
@@ -248,7 +263,7 @@ class Worker:
         )
 
     def _fail_job(self, job_id: str | None, code: str, text: str, message: Message) -> None:
-        if job_id is None:
+        if job_id is None or not self.fail_jobs:
             return
         failed = JobFailed(
             event_type="failed",

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
+from agents.extract.fetch import UrlFetcher, url_suffix
 from agents.pipeline import CHUNK_SECONDS, WARMUP_FRAMES, StageContext, source_key
 from backdrop.errors import UnsupportedInput
 from schemas import (
@@ -23,6 +24,7 @@ from schemas import (
     ObjectRef,
     ObjectSource,
     SubmitJob,
+    UrlSource,
 )
 from streams.codec import decode
 from streams.errors import PoisonMessage
@@ -70,6 +72,7 @@ class ExtractHandler:
     def __init__(self, context: StageContext, limits: Limits | None = None) -> None:
         self.context = context
         self.limits = limits or Limits()
+        self.fetcher = UrlFetcher(context.settings)
 
     def decode(self, topic: str, value: bytes | None) -> SubmitJob | None:
         if topic == STORAGE_EVENTS.name:
@@ -82,23 +85,28 @@ class ExtractHandler:
         if submit is None:
             return Handled()
         started = time.perf_counter()
-        if not isinstance(submit.source, ObjectSource):
-            raise UnsupportedInput(
-                "URL sources are not fetched by the pipeline yet: upload the file to the uploads bucket "
-                "(or use `backdrop submit FILE`)"
-            )
         if submit.options.output_format != "mp4":
             raise UnsupportedInput(
                 f"the pipeline writes mp4 for now; {submit.options.output_format} comes later — "
                 "use `backdrop process` on one machine for webm/mov outputs"
             )
-        ref = submit.source.object
-        local = self.context.cache_dir / f"{submit.job_id}{Path(ref.key).suffix.lower() or '.bin'}"
-        self.context.store_for(ref.bucket).get_file(ref.key, local)
+        local = self._fetch(submit)
         try:
             return self._extract(submit, local, started)
         finally:
             local.unlink(missing_ok=True)
+
+    def _fetch(self, submit: SubmitJob) -> Path:
+        """The job's input on local disk: from its bucket, or downloaded from its URL (SSRF-guarded)."""
+        if isinstance(submit.source, UrlSource):
+            url = str(submit.source.url)
+            local = self.context.cache_dir / f"{submit.job_id}{url_suffix(url)}"
+            self.fetcher.fetch(submit.job_id, url, local)
+            return local
+        ref = submit.source.object
+        local = self.context.cache_dir / f"{submit.job_id}{Path(ref.key).suffix.lower() or '.bin'}"
+        self.context.store_for(ref.bucket).get_file(ref.key, local)
+        return local
 
     def _extract(self, submit: SubmitJob, local: Path, started: float) -> Handled:
         info = probe(local)

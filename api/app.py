@@ -1,0 +1,61 @@
+"""The FastAPI application: ``create_app(settings)``; ``backdrop api`` serves it with uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import Gauge
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from api.routes import events, health, jobs, uploads
+from api.services import close_services, open_services
+from backdrop import __version__
+from backdrop.settings import Settings
+from streams.errors import RetryableError
+
+DESCRIPTION = """
+Replace the background of videos. Upload a file (`POST /v1/uploads`, or a presigned PUT from
+`POST /v1/uploads/presign`) or point at one (`POST /v1/jobs`), then follow the job live
+(`GET /v1/jobs/{id}/events`, Server-Sent Events, resumable with `Last-Event-ID`) or poll
+`GET /v1/jobs/{id}`. Every request needs `Authorization: Bearer <key>` (`backdrop keys create NAME`).
+"""
+
+JSON_BODY_LIMIT = 1 << 20
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the option fields around the file
+SSE_CLIENTS = Gauge("backdrop_sse_subscribers", "SSE streams following live events in this process")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await open_services(settings)
+        app.state.services = services
+        SSE_CLIENTS.set_function(lambda: services.hub.subscriber_count)
+        try:
+            yield
+        finally:
+            await close_services(services)
+
+    app = FastAPI(
+        title="Backdrop",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=JSON_BODY_LIMIT,
+    )
+    for module in (jobs, events, health):
+        app.include_router(module.router)
+    # Uploads may be large; the limit is checked while the body streams in (413 past it).
+    app.include_router(uploads.router, max_body_size=settings.upload_max_bytes + FORM_OVERHEAD)
+
+    @app.exception_handler(RetryableError)
+    async def store_unavailable(request: Request, exc: RetryableError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=503, headers={"Retry-After": "1"})
+
+    Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    return app

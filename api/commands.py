@@ -1,0 +1,132 @@
+"""Command-line entries of the read model: ``backdrop api``, ``backdrop db …``, ``backdrop keys …``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from backdrop.settings import Settings
+
+console = Console(stderr=True)
+db_app = typer.Typer(help="The read model's PostgreSQL schema (Alembic migrations).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: each owns its jobs and signs its webhooks.", no_args_is_help=True)
+
+
+def api_command(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: BACKDROP_API_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: BACKDROP_API_PORT].")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the HTTP API (OpenAPI page at /docs); applies pending migrations first."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=log_level,
+        # The event loop and the HTTP parser in C: the latency floors of `backdrop bench --api` need both.
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from api.migrate import current, upgrade
+
+    settings = Settings()
+    upgrade(settings, revision)
+    console.print(f"database at revision {current(settings)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision."""
+    from api.migrate import current
+
+    typer.echo(current(Settings()) or "(empty: run `backdrop db upgrade`)")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
+    rate_limit: Annotated[
+        int | None, typer.Option(min=1, help="Requests per minute [default: BACKDROP_RATE_LIMIT_PER_MINUTE].")
+    ] = None,
+) -> None:
+    """Make a key; its webhook secret and then the key itself are printed once (the key on the last line)."""
+    from sqlalchemy import create_engine
+
+    from api.keys import create_key
+    from api.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings)
+    engine = create_engine(settings.postgres_dsn)
+    try:
+        with engine.begin() as conn:
+            key = create_key(conn, name, rate_limit)
+    finally:
+        engine.dispose()
+    console.print(f"key {key.id} ({name}); keep both secrets, they are not shown again")
+    console.print(f"webhook signing secret: {key.webhook_secret}")
+    typer.echo(key.secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The keys: id, name, created, revoked (never the secrets)."""
+    from sqlalchemy import create_engine, select
+
+    from api.tables import ApiKey
+
+    engine = create_engine(Settings().postgres_dsn)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(ApiKey.id, ApiKey.name, ApiKey.created_at, ApiKey.revoked_at).order_by(
+                    ApiKey.created_at
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    table = Table("id", "name", "created", "revoked")
+    for row in rows:
+        table.add_row(row.id, row.name, f"{row.created_at:%Y-%m-%d %H:%M}", f"{row.revoked_at or '-'}")
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_…), from `keys list`.")],
+) -> None:
+    """Revoke a key; API processes stop accepting it within seconds."""
+    from sqlalchemy import create_engine, func, update
+
+    from api.tables import ApiKey
+
+    engine = create_engine(Settings().postgres_dsn)
+    try:
+        with engine.begin() as conn:
+            found = conn.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=func.now())
+            ).rowcount
+    finally:
+        engine.dispose()
+    if not found:
+        console.print(f"no active key {key_id}; see `backdrop keys list`")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")

@@ -1,0 +1,190 @@
+"""What the HTTP API takes and returns; every field described, with examples for the OpenAPI page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, HttpUrl, Tag
+
+from schemas.options import OPTIONS_EXAMPLE, BackgroundSpec, OutputFormat
+from schemas.submit import HttpsUrl
+
+JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+JOB_ID_EXAMPLE = "job_4vJ9kQ2mXcR7tP1sLwE8aZ"
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RenderOptions(Shape):
+    """How to render; every field has a default."""
+
+    background: BackgroundSpec = Field(
+        default="blur",
+        description="blur, blur:SIGMA, #RRGGBB, a colour name, transparent, or s3://BUCKET/KEY of an image "
+        "or "
+        "video in the uploads bucket.",
+        examples=["blur", "#00FF00", "transparent"],
+    )
+    output_format: OutputFormat = Field(default="mp4", description="mp4, webm or mov.", examples=["mp4"])
+    model: str = Field(
+        default="selfie",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Segmentation model the workers have installed.",
+        examples=["selfie"],
+    )
+    heroes: int = Field(default=5, ge=0, le=20, description="Hero stills to keep.", examples=[5])
+    webhook_url: HttpUrl | None = Field(
+        default=None,
+        description="Receives a signed POST (Standard Webhooks) when the job completes, fails or is "
+        "cancelled.",
+        examples=["https://hooks.example.com/backdrop"],
+    )
+
+
+class ObjectKeySource(Shape):
+    object_key: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="Key of an object already in the uploads bucket.",
+        examples=["incoming/interview.mp4"],
+    )
+
+
+class UrlSourceIn(Shape):
+    url: HttpsUrl = Field(
+        description="Public HTTPS address the pipeline downloads the input from (private, loopback and "
+        "link-local addresses are refused).",
+        examples=["https://media.example.com/interview.mp4"],
+    )
+
+
+def _source_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "object" if "object_key" in value else "url" if "url" in value else None
+    return "object" if isinstance(value, ObjectKeySource) else "url"
+
+
+SourceIn = Annotated[
+    Annotated[ObjectKeySource, Tag("object")] | Annotated[UrlSourceIn, Tag("url")],
+    Discriminator(
+        _source_tag,
+        custom_error_type="source_kind",
+        custom_error_message="source needs either 'object_key' or 'url'",
+    ),
+]
+
+
+class JobCreate(RenderOptions):
+    """Start a job from an object in the uploads bucket or from an HTTPS URL."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"source": {"object_key": "incoming/interview.mp4"}, "background": "blur"},
+                {
+                    "source": {"url": "https://media.example.com/talk.mp4"},
+                    "background": "#00FF00",
+                    "webhook_url": "https://hooks.example.com/backdrop",
+                },
+            ]
+        }
+    )
+
+    source: SourceIn = Field(description="Where the input is.")
+
+
+class PresignRequest(RenderOptions):
+    """Ask for an upload URL; the job starts when the upload completes."""
+
+    filename: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^/\\]+\.[A-Za-z0-9]{1,5}$",
+        description="Name of the file to upload, with its extension.",
+        examples=["interview.mp4"],
+    )
+
+
+class StageState(Shape):
+    chunks_done: int = Field(description="Chunks this stage has finished.", examples=[12])
+    chunks_total: int = Field(description="Chunks in the job.", examples=[30])
+
+
+class Progress(Shape):
+    chunks_done: int = Field(description="Chunks through every stage.", examples=[12])
+    chunks_total: int | None = Field(
+        description="Chunks in the job; null until it is accepted.", examples=[30]
+    )
+    stages: dict[str, StageState] = Field(
+        description="Per stage, chunks finished.",
+        examples=[{"segment": {"chunks_done": 14, "chunks_total": 30}}],
+    )
+
+
+class JobError(Shape):
+    code: str = Field(description="Stable reason.", examples=["input_corrupt"])
+    message: str = Field(description="What went wrong and what to do.", examples=["the upload is truncated"])
+    stage: str | None = Field(description="The stage that failed.", examples=["extract"])
+
+
+class ArtifactOut(Shape):
+    kind: Literal["output", "hero", "poster"] = Field(description="What the object is.", examples=["output"])
+    key: str = Field(description="Object key in the artifacts bucket.", examples=["jobs/job_x/output.mp4"])
+    url: str = Field(description="Presigned download URL.", examples=["http://127.0.0.1:19000/…"])
+
+
+class Timings(Shape):
+    submitted_at: datetime = Field(description="When the job was submitted.")
+    accepted_at: datetime | None = Field(description="When the input passed its checks.")
+    finished_at: datetime | None = Field(description="When the job ended.")
+
+
+class JobLinks(Shape):
+    self: str = Field(examples=[f"/v1/jobs/{JOB_ID_EXAMPLE}"])
+    events: str = Field(examples=[f"/v1/jobs/{JOB_ID_EXAMPLE}/events"])
+    cancel: str = Field(examples=[f"/v1/jobs/{JOB_ID_EXAMPLE}/cancel"])
+
+
+class JobOut(Shape):
+    """A job as the read model knows it."""
+
+    id: str = Field(description="The job id.", examples=[JOB_ID_EXAMPLE])
+    status: JobStatus = Field(
+        description="queued, running, completed, failed or cancelled.", examples=["running"]
+    )
+    source: dict[str, Any] | None = Field(
+        description="The input.", examples=[{"object": {"bucket": "backdrop-uploads", "key": "a.mp4"}}]
+    )
+    options: dict[str, Any] | None = Field(description="Rendering options.", examples=[OPTIONS_EXAMPLE])
+    progress: Progress
+    timings: Timings
+    metrics: dict[str, Any] | None = Field(
+        description="Frames, duration and speed once completed.",
+        examples=[{"frames": 1440, "duration_s": 60.06, "processing_s": 41.3, "fps": 34.9}],
+    )
+    error: JobError | None = Field(description="Why the job failed or was cancelled.")
+    artifacts: list[ArtifactOut] = Field(description="Output, hero stills and poster, once completed.")
+    links: JobLinks
+
+
+class JobPage(Shape):
+    items: list[JobOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
+
+
+class PresignOut(Shape):
+    job: JobOut
+    upload_url: str = Field(
+        description="PUT the file's bytes here; the job starts when the upload completes."
+    )
+    method: Literal["PUT"] = "PUT"
+    expires_in_s: int = Field(description="Seconds the URL stays valid.", examples=[3600])
+
+
+class Problem(Shape):
+    """An error answer."""
+
+    detail: str = Field(description="What went wrong and what to do.", examples=["no job job_x for this key"])

@@ -1,0 +1,225 @@
+"""Fold lifecycle events (and submits) into the read model, idempotently by event id.
+
+Each event is applied in one transaction with its row in ``job_events``: if that insert finds the event
+id already there, the event was applied before and nothing else changes, so replaying the topic is a
+no-op. Terminal states are sticky: the first of completed / failed / cancelled wins. New log rows are
+announced with ``pg_notify`` inside the same transaction, so a listener hears of a row only once it is
+committed and readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage, WebhookDelivery
+from schemas import (
+    ChunkDone,
+    JobAccepted,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    LifecycleEvent,
+    StageProgress,
+    SubmitJob,
+)
+
+NOTIFY_CHANNEL = "backdrop_job_events"
+# PostgreSQL caps a notification at 8000 bytes; bigger events are announced without their data and
+# the listener reads them from the table.
+NOTIFY_DATA_LIMIT = 7000
+TERMINAL_EVENT_STATUS = {"completed": "completed", "failed": "failed", "cancelled": "cancelled"}
+
+
+def notify_payload(row_id: int, job_id: str, event_type: str, data: dict[str, Any]) -> str:
+    """What a ``job_events`` row is announced with: its id, job, type and (if small) the event."""
+    body = orjson.dumps(data)
+    announced: dict[str, Any] = {"id": row_id, "job_id": job_id, "event_type": event_type}
+    if len(body) <= NOTIFY_DATA_LIMIT:
+        announced["data"] = orjson.Fragment(body)
+    return orjson.dumps(announced).decode()
+
+
+def project_submit(conn: Connection, submit: SubmitJob) -> None:
+    """A submit seen on ``backdrop.uploads``: the job exists (queued) with its options and webhook."""
+    values = {
+        "id": submit.job_id,
+        "owner": submit.owner,
+        "status": "queued",
+        "source": submit.source.model_dump(mode="json"),
+        "options": submit.options.model_dump(mode="json"),
+        "webhook_url": str(submit.webhook_url) if submit.webhook_url else None,
+        "idempotency_key": submit.idempotency_key,
+        "submitted_at": submit.occurred_at,
+    }
+    statement = insert(Job).values(**values)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Job.id],
+            set_={
+                # The API wrote the row first, or a lifecycle event overtook the submit: fill what is missing.
+                "source": func.coalesce(Job.source, statement.excluded.source),
+                "options": func.coalesce(Job.options, statement.excluded.options),
+                "webhook_url": func.coalesce(Job.webhook_url, statement.excluded.webhook_url),
+                "owner": func.coalesce(Job.owner, statement.excluded.owner),
+            },
+        )
+    )
+    # A job that failed before its submit was projected (e.g. a corrupt upload) still owes its webhook.
+    _enqueue_webhook_for_finished(conn, submit.job_id)
+
+
+def project_event(conn: Connection, event: LifecycleEvent) -> int | None:
+    """Apply one lifecycle event; the new ``job_events`` id, or None if it was applied before."""
+    payload = event.model_dump(mode="json")
+    row_id = conn.execute(
+        insert(JobEvent)
+        .values(
+            event_id=event.event_id,
+            job_id=event.job_id,
+            event_type=event.event_type,
+            occurred_at=event.occurred_at,
+            payload=payload,
+        )
+        .on_conflict_do_nothing(index_elements=[JobEvent.event_id])
+        .returning(JobEvent.id)
+    ).scalar_one_or_none()
+    if row_id is None:
+        return None
+    conn.execute(
+        insert(Job)
+        .values(id=event.job_id, status="queued", submitted_at=event.occurred_at)
+        .on_conflict_do_nothing(index_elements=[Job.id])
+    )
+    _apply(conn, event)
+    conn.execute(
+        update(Job)
+        .where(Job.id == event.job_id)
+        .values(updated_at=func.now(), last_event_id=func.greatest(Job.last_event_id, row_id))
+    )
+    conn.execute(
+        select(
+            func.pg_notify(NOTIFY_CHANNEL, notify_payload(row_id, event.job_id, event.event_type, payload))
+        )
+    )
+    return row_id
+
+
+def _apply(conn: Connection, event: LifecycleEvent) -> None:
+    job = Job.id == event.job_id
+    live = Job.status.not_in(TERMINAL_STATUSES)
+    if isinstance(event, JobAccepted):
+        conn.execute(
+            update(Job)
+            .where(job)
+            .values(
+                status=case((live, "running"), else_=Job.status),
+                accepted_at=func.coalesce(Job.accepted_at, event.occurred_at),
+                source=event.source.model_dump(mode="json"),
+                options=event.options.model_dump(mode="json"),
+                media=event.media.model_dump(mode="json"),
+                chunk_count=event.chunk_count,
+                owner=func.coalesce(Job.owner, event.owner),
+                webhook_url=func.coalesce(
+                    Job.webhook_url, str(event.webhook_url) if event.webhook_url else None
+                ),
+            )
+        )
+    elif isinstance(event, StageProgress):
+        statement = insert(JobStage).values(
+            job_id=event.job_id,
+            stage=event.stage,
+            chunks_done=event.chunks_done,
+            chunks_total=event.chunks_total,
+            updated_at=event.occurred_at,
+        )
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[JobStage.job_id, JobStage.stage],
+                set_={
+                    "chunks_done": func.greatest(JobStage.chunks_done, statement.excluded.chunks_done),
+                    "chunks_total": statement.excluded.chunks_total,
+                    "updated_at": func.greatest(JobStage.updated_at, statement.excluded.updated_at),
+                },
+            )
+        )
+        conn.execute(update(Job).where(job, Job.status == "queued").values(status="running"))
+    elif isinstance(event, ChunkDone):
+        conn.execute(
+            update(Job)
+            .where(job)
+            .values(
+                chunks_done=func.greatest(Job.chunks_done, event.chunks_done),
+                chunk_count=func.coalesce(Job.chunk_count, event.chunks_total),
+            )
+        )
+    else:
+        _finish(conn, event)
+
+
+def _finish(conn: Connection, event: JobCompleted | JobFailed | JobCancelled) -> None:
+    """The first terminal event decides the job's end; later ones are only logged."""
+    values: dict[str, Any] = {
+        "status": TERMINAL_EVENT_STATUS[event.event_type],
+        "finished_at": event.occurred_at,
+    }
+    if isinstance(event, JobCompleted):
+        values |= {"metrics": event.metrics.model_dump(mode="json"), "chunks_done": Job.chunk_count}
+    elif isinstance(event, JobFailed):
+        values |= {"error_code": event.code, "error_message": event.message, "error_stage": event.stage}
+    else:
+        values |= {"error_code": "cancelled", "error_message": event.reason}
+    finished = conn.execute(
+        update(Job)
+        .where(Job.id == event.job_id, Job.status.not_in(TERMINAL_STATUSES))
+        .values(**values)
+        .returning(Job.webhook_url, Job.owner)
+    ).one_or_none()
+    if finished is None:
+        return
+    if isinstance(event, JobCompleted):
+        rows = [{"kind": "output", "position": 0, "key": event.output_key}]
+        rows += [{"kind": "hero", "position": i, "key": key} for i, key in enumerate(event.hero_keys)]
+        if event.poster_key:
+            rows.append({"kind": "poster", "position": 0, "key": event.poster_key})
+        conn.execute(
+            insert(Artifact)
+            .values([{"job_id": event.job_id, **row} for row in rows])
+            .on_conflict_do_nothing()
+        )
+    webhook_url, owner = finished
+    if webhook_url:
+        _enqueue_webhook(
+            conn, event.job_id, event.event_id, webhook_url, owner, event.model_dump(mode="json")
+        )
+
+
+def _enqueue_webhook(
+    conn: Connection, job_id: str, event_id: Any, url: str, owner: str | None, payload: dict[str, Any]
+) -> None:
+    conn.execute(
+        insert(WebhookDelivery)
+        .values(job_id=job_id, event_id=event_id, url=url, owner=owner, payload=payload)
+        .on_conflict_do_nothing(index_elements=[WebhookDelivery.job_id])
+    )
+
+
+def _enqueue_webhook_for_finished(conn: Connection, job_id: str) -> None:
+    found = conn.execute(
+        select(Job.webhook_url, Job.owner, JobEvent.event_id, JobEvent.payload)
+        .join(JobEvent, JobEvent.job_id == Job.id)
+        .where(
+            Job.id == job_id,
+            Job.status.in_(TERMINAL_STATUSES),
+            Job.webhook_url.is_not(None),
+            JobEvent.event_type.in_(TERMINAL_STATUSES),
+        )
+        .order_by(JobEvent.id)
+        .limit(1)
+    ).one_or_none()
+    if found is not None:
+        url, owner, event_id, payload = found
+        _enqueue_webhook(conn, job_id, event_id, url, owner, payload)

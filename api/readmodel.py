@@ -1,0 +1,131 @@
+"""The API's queries: one round trip per answer, owner in every WHERE (another key's job is not there)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import RowMapping, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageState, Timings
+from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage
+
+_STAGES = (
+    select(
+        func.coalesce(
+            func.jsonb_object_agg(
+                JobStage.stage,
+                func.jsonb_build_object(
+                    "chunks_done", JobStage.chunks_done, "chunks_total", JobStage.chunks_total
+                ),
+            ),
+            literal_column("'{}'::jsonb"),
+        )
+    )
+    .where(JobStage.job_id == Job.id)
+    .scalar_subquery()
+    .label("stages")
+)
+_ARTIFACTS = (
+    select(
+        func.coalesce(
+            func.jsonb_agg(
+                func.jsonb_build_object(
+                    "kind", Artifact.kind, "key", Artifact.key, "position", Artifact.position
+                )
+            ),
+            literal_column("'[]'::jsonb"),
+        )
+    )
+    .where(Artifact.job_id == Job.id)
+    .scalar_subquery()
+    .label("artifacts")
+)
+_JOB = select(Job, _STAGES, _ARTIFACTS)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    event_type: str
+    payload: dict[str, Any]
+
+
+async def get_job(conn: AsyncConnection, job_id: str, owner: str) -> RowMapping | None:
+    return (await conn.execute(_JOB.where(Job.id == job_id, Job.owner == owner))).mappings().one_or_none()
+
+
+async def list_jobs(
+    conn: AsyncConnection, owner: str, status: str | None, limit: int, before_seq: int | None
+) -> list[RowMapping]:
+    query = _JOB.where(Job.owner == owner)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if before_seq is not None:
+        query = query.where(Job.seq < before_seq)
+    return list((await conn.execute(query.order_by(Job.seq.desc()).limit(limit))).mappings())
+
+
+async def events_after(
+    conn: AsyncConnection, job_id: str, after_id: int, limit: int = 500
+) -> list[StoredEvent]:
+    rows = await conn.execute(
+        select(JobEvent.id, JobEvent.event_type, JobEvent.payload)
+        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+        .order_by(JobEvent.id)
+        .limit(limit)
+    )
+    return [StoredEvent(row.id, row.event_type, row.payload) for row in rows]
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The seq a cursor stands for; ValueError for anything we did not hand out."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    text = base64.urlsafe_b64decode(padded.encode()).decode()
+    if not text.startswith("s") or not text[1:].isdigit():
+        raise ValueError(f"not a cursor: {cursor!r}")
+    return int(text[1:])
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL_STATUSES
+
+
+_ARTIFACT_ORDER = {"output": 0, "hero": 1, "poster": 2}
+
+
+def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
+    """The public shape of a job row; ``presign`` turns an artifact key into a download URL."""
+    error = (
+        JobError(code=row["error_code"], message=row["error_message"] or "", stage=row["error_stage"])
+        if row["error_code"]
+        else None
+    )
+    # Output first, then heroes best first, then the poster.
+    artifacts = sorted(row["artifacts"], key=lambda a: (_ARTIFACT_ORDER.get(a["kind"], 9), a["position"]))
+    base = f"/v1/jobs/{row['id']}"
+    return JobOut(
+        id=row["id"],
+        status=row["status"],
+        source=row["source"],
+        options=row["options"],
+        progress=Progress(
+            chunks_done=row["chunks_done"],
+            chunks_total=row["chunk_count"],
+            stages={name: StageState(**state) for name, state in row["stages"].items()},
+        ),
+        timings=Timings(
+            submitted_at=row["submitted_at"], accepted_at=row["accepted_at"], finished_at=row["finished_at"]
+        ),
+        metrics=row["metrics"],
+        error=error,
+        artifacts=[ArtifactOut(kind=a["kind"], key=a["key"], url=presign(a["key"])) for a in artifacts],
+        links=JobLinks(self=base, events=f"{base}/events", cancel=f"{base}/cancel"),
+    )

@@ -1,0 +1,112 @@
+"""``GET /v1/jobs/{id}/events``: a job's lifecycle as Server-Sent Events, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, HTTPException, status
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import CallerDep, ServicesDep
+from api.live import Announced, Update
+from api.models import Problem
+from api.readmodel import events_after, get_job, is_terminal
+from api.services import Services
+from api.tables import TERMINAL_STATUSES
+
+router = APIRouter(prefix="/v1/jobs", tags=["events"])
+
+
+def sse(event_id: int, event_type: str, data: dict[str, Any]) -> ServerSentEvent:
+    """One lifecycle event on the wire: ``id:`` the log id, ``event:`` its type, ``data:`` its JSON."""
+    return ServerSentEvent(data=orjson.dumps(data).decode(), event=event_type, id=str(event_id))
+
+
+class JobStream:
+    """Replays the log after a cursor, then follows the hub; ends after the terminal event."""
+
+    def __init__(self, svc: Services, job_id: str, after: int) -> None:
+        self.svc, self.job_id, self.last = svc, job_id, after
+        self.done = False
+
+    async def _from_table(self) -> AsyncIterator[ServerSentEvent]:
+        # A fresh connection per read, never held while waiting for live events.
+        while True:
+            async with self.svc.engine.connect() as conn:
+                rows = await events_after(conn, self.job_id, self.last)
+            for row in rows:
+                yield self._sent(row.id, row.event_type, row.payload)
+                if self.done:
+                    return
+            if len(rows) < 500:
+                return
+
+    def _sent(self, event_id: int, event_type: str, data: dict[str, Any]) -> ServerSentEvent:
+        self.last = event_id
+        self.done = event_type in TERMINAL_STATUSES
+        return sse(event_id, event_type, data)
+
+    async def events(self, already_over: bool) -> AsyncIterator[ServerSentEvent]:
+        # Subscribe before reading the table: an event committed in between is then in one or the other.
+        queue: asyncio.Queue[Update] = self.svc.hub.subscribe(self.job_id)
+        try:
+            async for event in self._from_table():
+                yield event
+            if self.done or already_over:
+                # Over before we started and nothing left after the cursor: nothing will ever come.
+                return
+            while not self.done:
+                update = await queue.get()
+                if isinstance(update, Announced) and update.data is not None:
+                    if update.id > self.last:
+                        yield self._sent(update.id, update.event_type, update.data)
+                else:
+                    async for event in self._from_table():
+                        yield event
+        finally:
+            self.svc.hub.unsubscribe(self.job_id, queue)
+
+
+@router.get(
+    "/{job_id}/events",
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {"example": 'id: 41\nevent: accepted\ndata: {"job_id": "job_…"}\n\n'}
+            },
+            "description": "The job's lifecycle events; the stream ends after the terminal one.",
+        },
+        404: {"model": Problem},
+    },
+    response_class=EventSourceResponse,
+    summary="Follow a job's events live (SSE); resume with Last-Event-ID",
+)
+async def job_events(
+    job_id: str,
+    svc: ServicesDep,
+    caller: CallerDep,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", max_length=20, description="Resume after this event id."),
+    ] = None,
+) -> EventSourceResponse:
+    after = 0
+    if last_event_id:
+        if not last_event_id.isdigit():
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY, "Last-Event-ID must be an id this stream sent"
+            )
+        after = int(last_event_id)
+    async with svc.engine.connect() as conn:
+        row = await get_job(conn, job_id, caller.key_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id} for this key")
+    stream = JobStream(svc, job_id, after)
+    return EventSourceResponse(
+        stream.events(already_over=is_terminal(row["status"])),
+        ping=svc.settings.sse_ping_s,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,161 @@
+"""Jobs: submit, list, read, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, status
+
+from api.deps import CallerDep, ServicesDep
+from api.models import JobCreate, JobOut, JobPage, JobStatus, ObjectKeySource, Problem, RenderOptions
+from api.readmodel import decode_cursor, encode_cursor, get_job, is_terminal, job_out, list_jobs
+from api.services import Services
+from api.submission import IdempotencyConflict, Submission, Unavailable, cancel, request_hash, submit
+from backdrop.errors import InputError
+from schemas import JobOptions, ObjectRef, ObjectSource, UrlSource
+from streams.errors import ObjectNotFound
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such job for this key."}
+}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Same key and body → the same job; same key, another body → 422.",
+    ),
+]
+
+
+async def job_or_404(svc: Services, job_id: str, owner: str) -> JobOut:
+    async with svc.engine.connect() as conn:
+        row = await get_job(conn, job_id, owner)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id} for this key")
+    return job_out(row, svc.artifacts.url)
+
+
+async def check_public_url(svc: Services, url: str, what: str) -> None:
+    """Refuse URLs that point inside our network (the fetch checks again when it connects)."""
+    from backdrop.ssrf import check_url
+
+    try:
+        await asyncio.to_thread(check_url, url, svc.settings.url_allow_networks)
+    except InputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{what}: {exc.message}") from exc
+
+
+def options_of(body: RenderOptions) -> JobOptions:
+    try:
+        return JobOptions(
+            background=body.background, output_format=body.output_format, model=body.model, heroes=body.heroes
+        )
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+
+
+async def start_job(
+    svc: Services,
+    owner: str,
+    submission: Submission,
+    idempotency_key: str | None,
+    body_hash: str,
+    job_id: str | None = None,
+) -> JobOut:
+    """Validate what needs the network, record and publish; the job as it stands."""
+    if submission.webhook_url is not None:
+        await check_public_url(svc, submission.webhook_url, "webhook_url")
+    try:
+        job = await submit(svc, owner, submission, idempotency_key, body_hash, job_id)
+    except IdempotencyConflict as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, exc.message) from exc
+    except Unavailable as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, exc.message, headers={"Retry-After": "1"}
+        ) from exc
+    return await job_or_404(svc, job, owner)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={422: {"model": Problem}, 503: {"model": Problem}},
+    summary="Start a job from an uploaded object or an HTTPS URL",
+)
+async def create_job(
+    body: JobCreate, svc: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
+) -> JobOut:
+    options = options_of(body)
+    if isinstance(body.source, ObjectKeySource):
+        try:
+            await asyncio.to_thread(svc.uploads.size, body.source.object_key)
+        except ObjectNotFound as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                f"no object {body.source.object_key!r} in the uploads bucket: upload it first "
+                "(POST /v1/uploads, or /v1/uploads/presign)",
+            ) from exc
+        source: ObjectSource | UrlSource = ObjectSource(
+            object=ObjectRef(bucket=svc.settings.uploads_bucket, key=body.source.object_key)
+        )
+    else:
+        await check_public_url(svc, str(body.source.url), "source.url")
+        source = UrlSource(url=body.source.url)
+    webhook = str(body.webhook_url) if body.webhook_url else None
+    submission = Submission(source, options, webhook)
+    return await start_job(
+        svc, caller.key_id, submission, idempotency_key, request_hash(body.model_dump(mode="json"))
+    )
+
+
+@router.get("", summary="List this key's jobs, newest first")
+async def jobs(
+    svc: ServicesDep,
+    caller: CallerDep,
+    status_filter: Annotated[
+        JobStatus | None, Query(alias="status", description="Only jobs in this state.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="next_cursor of the previous page.")
+    ] = None,
+) -> JobPage:
+    try:
+        before = decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, "cursor is not one this API handed out"
+        ) from exc
+    async with svc.engine.connect() as conn:
+        rows = await list_jobs(conn, caller.key_id, status_filter, limit + 1, before)
+    items = [job_out(row, svc.artifacts.url) for row in rows[:limit]]
+    more = len(rows) > limit
+    return JobPage(items=items, next_cursor=encode_cursor(rows[limit - 1]["seq"]) if more else None)
+
+
+@router.get("/{job_id}", responses=NOT_FOUND, summary="A job: status, progress, timings, error, artifacts")
+async def job(job_id: str, svc: ServicesDep, caller: CallerDep) -> JobOut:
+    return await job_or_404(svc, job_id, caller.key_id)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**NOT_FOUND, 409: {"model": Problem, "description": "The job has already ended."}},
+    summary="Stop a job: workers skip its remaining chunks",
+)
+async def cancel_job(job_id: str, svc: ServicesDep, caller: CallerDep) -> JobOut:
+    current = await job_or_404(svc, job_id, caller.key_id)
+    if is_terminal(current.status):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already {current.status}")
+    try:
+        await cancel(svc, job_id, "cancelled by the owner")
+    except Unavailable as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, exc.message, headers={"Retry-After": "1"}
+        ) from exc
+    return current

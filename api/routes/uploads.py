@@ -1,0 +1,128 @@
+"""Uploads: a multipart file streamed to S3 and started at once, or a presigned PUT started on arrival."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import timedelta
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from pydantic import ValidationError
+
+from api.deps import CallerDep, ServicesDep
+from api.models import JobOut, PresignOut, PresignRequest, Problem, RenderOptions
+from api.routes.jobs import IdempotencyKey, check_public_url, job_or_404, options_of, start_job
+from api.submission import Submission, new_upload_key, record_job, request_hash, submit_event
+from schemas import ObjectRef, ObjectSource, new_job_id
+from streams.store import object_key
+
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+# Uploads through the API land here; the bucket notification ignores them (their job is already started).
+SUBMITTED_PREFIX = "submitted/"
+# Presigned uploads land here, under their job's id: the notification starts that job.
+PRESIGNED_PREFIX = "presigned/"
+
+
+def pending_submit_key(job_id: str) -> str:
+    """Where a presigned job's submit waits in the artifacts bucket until its upload arrives."""
+    return object_key(job_id, "api", None, "submit.json")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={413: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+    summary="Upload a video (multipart) and start its job",
+)
+async def upload(
+    svc: ServicesDep,
+    caller: CallerDep,
+    file: Annotated[UploadFile, File(description="The video or image.")],
+    background: Annotated[str, Form(description="Background SPEC, as for POST /v1/jobs.")] = "blur",
+    output_format: Annotated[str, Form(description="mp4, webm or mov.")] = "mp4",
+    model: Annotated[str, Form(description="Segmentation model.")] = "selfie",
+    heroes: Annotated[int, Form(ge=0, le=20, description="Hero stills to keep.")] = 5,
+    webhook_url: Annotated[str | None, Form(description="Signed POST when the job ends.")] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JobOut:
+    try:
+        form = RenderOptions.model_validate(
+            {
+                "background": background,
+                "output_format": output_format,
+                "model": model,
+                "heroes": heroes,
+                "webhook_url": webhook_url or None,
+            }
+        )
+    except ValidationError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, _first_error(exc)) from exc
+    options = options_of(form)
+    size = file.size if file.size is not None else await asyncio.to_thread(_spooled_size, file)
+    if size == 0:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the uploaded file is empty")
+    job_id = new_job_id()
+    key = new_upload_key(job_id, file.filename or "upload.bin", SUBMITTED_PREFIX)
+    await asyncio.to_thread(
+        svc.uploads.put_stream, key, file.file, size, file.content_type or "application/octet-stream"
+    )
+    submission = Submission(
+        ObjectSource(object=ObjectRef(bucket=svc.settings.uploads_bucket, key=key)),
+        options,
+        str(form.webhook_url) if form.webhook_url else None,
+    )
+    # The stored object differs per upload, so the idempotency hash covers the form and the file's size.
+    body_hash = request_hash({**form.model_dump(mode="json"), "filename": file.filename, "size": size})
+    return await start_job(svc, caller.key_id, submission, idempotency_key, body_hash, job_id)
+
+
+@router.post(
+    "/presign",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={422: {"model": Problem}},
+    summary="Get a presigned PUT URL; the job starts when the upload completes",
+)
+async def presign(
+    body: PresignRequest, svc: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
+) -> PresignOut:
+    options = options_of(body)
+    webhook = str(body.webhook_url) if body.webhook_url else None
+    if webhook is not None:
+        await check_public_url(svc, webhook, "webhook_url")
+    job_id = new_job_id()
+    key = f"{PRESIGNED_PREFIX}{job_id}/{body.filename}"
+    submission = Submission(
+        ObjectSource(object=ObjectRef(bucket=svc.settings.uploads_bucket, key=key)), options, webhook
+    )
+    job, created = await record_job(
+        svc, caller.key_id, submission, idempotency_key, request_hash(body.model_dump(mode="json")), job_id
+    )
+    if created:
+        # The ingest reads the options from here when the upload's notification arrives.
+        event = submit_event(job, caller.key_id, submission, idempotency_key)
+        await asyncio.to_thread(
+            svc.artifacts.put_bytes,
+            pending_submit_key(job),
+            orjson.dumps(event.model_dump(mode="json")),
+            "application/json",
+        )
+    current = await job_or_404(svc, job, caller.key_id)
+    stored_key = (current.source or {}).get("object", {}).get("key", key)
+    expiry = svc.settings.presign_expiry_s
+    url = svc.uploads.upload_url(stored_key, timedelta(seconds=expiry))
+    return PresignOut(job=current, upload_url=url, expires_in_s=expiry)
+
+
+def _spooled_size(upload: UploadFile) -> int:
+    upload.file.seek(0, os.SEEK_END)
+    size = upload.file.tell()
+    upload.file.seek(0)
+    return size
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])

@@ -1,0 +1,127 @@
+"""What one API process holds open: database pool, Redis, a Kafka producer, the event hub, the stores."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from api.live import EventHub
+from api.tables import ApiKey
+from backdrop.errors import InfraError
+from backdrop.settings import Settings
+from streams.s3_store import S3Store, s3_store
+
+log = logging.getLogger("backdrop.api")
+# A revoked key stops working within this many seconds in every API process.
+KEY_CACHE_S = 10.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The API key a request authenticated with."""
+
+    key_id: str
+    rate_limit_per_minute: int
+
+
+@dataclass
+class KeyCache:
+    """Key hash → caller, so a hot client costs no database round trip per request."""
+
+    entries: dict[bytes, tuple[float, Caller | None]] = field(default_factory=dict)
+
+    def get(self, key_hash: bytes, now: float) -> tuple[bool, Caller | None]:
+        hit = self.entries.get(key_hash)
+        if hit is None or now - hit[0] > KEY_CACHE_S:
+            return False, None
+        return True, hit[1]
+
+    def put(self, key_hash: bytes, caller: Caller | None, now: float) -> None:
+        if len(self.entries) > 10_000:
+            self.entries.clear()
+        self.entries[key_hash] = (now, caller)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    redis: Redis
+    producer: AIOKafkaProducer
+    hub: EventHub
+    uploads: S3Store
+    artifacts: S3Store
+    keys: KeyCache = field(default_factory=KeyCache)
+
+    async def caller(self, secret: str) -> Caller | None:
+        """The key behind a bearer token, or None for an unknown or revoked one."""
+        key_hash = hashlib.sha256(secret.encode()).digest()
+        now = time.monotonic()
+        cached, caller = self.keys.get(key_hash, now)
+        if cached:
+            return caller
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(ApiKey.id, ApiKey.rate_limit_per_minute).where(
+                        ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+                    )
+                )
+            ).one_or_none()
+        caller = (
+            Caller(row.id, row.rate_limit_per_minute or self.settings.rate_limit_per_minute) if row else None
+        )
+        self.keys.put(key_hash, caller, now)
+        return caller
+
+
+async def open_services(settings: Settings) -> Services:
+    engine = create_async_engine(settings.postgres_dsn, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    redis = Redis.from_url(settings.redis_url)
+    producer = await _start_producer(settings)
+    hub = EventHub(settings.postgres_dsn.replace("postgresql+psycopg://", "postgresql://"))
+    await hub.start()
+    return Services(
+        settings,
+        engine,
+        redis,
+        producer,
+        hub,
+        s3_store(settings, settings.uploads_bucket),
+        s3_store(settings),
+    )
+
+
+async def close_services(services: Services) -> None:
+    await services.hub.stop()
+    await services.producer.stop()
+    await services.redis.aclose()
+    await services.engine.dispose()
+
+
+async def _start_producer(settings: Settings) -> AIOKafkaProducer:
+    deadline = time.monotonic() + settings.ready_timeout_s
+    while True:
+        # A producer whose start failed is closed for good: each try gets a new one.
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=0
+        )
+        try:
+            await producer.start()
+            return producer
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise InfraError(
+                    f"the API cannot reach Kafka ({exc}); start it with `backdrop infra up`"
+                ) from exc
+            log.warning("Kafka not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(1.0)

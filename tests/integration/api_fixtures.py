@@ -1,0 +1,196 @@
+"""Helpers for the API tests: API and projector processes, keys, synthetic lifecycle events, SSE reads."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from confluent_kafka import Producer
+from sqlalchemy import create_engine, func, select
+
+from api.keys import NewKey, create_key
+from api.migrate import upgrade
+from api.tables import JobEvent
+from backdrop.settings import Settings
+from schemas import LIFECYCLE_ADAPTER, LifecycleEvent, new_job_id, utc_now
+from streams.codec import encode
+from streams.topics import JOBS
+from streams.worker import producer_config
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "events" / "v1"
+# The tests' webhook receivers listen here; the API processes allow exactly this address.
+RECEIVER_HOST = "127.0.0.2"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class ApiProcess:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def client(self, key: str | None = None, timeout: float = 10.0) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def api_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "BACKDROP_URL_ALLOW_NETWORKS": orjson.dumps([f"{RECEIVER_HOST}/32"]).decode(),
+        "BACKDROP_STATE_DIR": str(settings.state_dir.resolve()),
+    }
+    env.update(extra)
+    return env
+
+
+def start_api(settings: Settings, log_dir: Path, **env: str) -> ApiProcess:
+    """``backdrop api`` on a free port, ready (``/readyz`` 200) before this returns."""
+    port = free_port()
+    log = log_dir / f"api-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backdrop", "api", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=api_env(settings, **env),
+        )
+    api = ApiProcess(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the API exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{api.base_url}/readyz", timeout=2).status_code == 200:
+                return api
+        time.sleep(0.3)
+    api.stop()
+    raise AssertionError(f"the API was not ready within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def start_projector(settings: Settings, log_dir: Path) -> subprocess.Popen[bytes]:
+    log = log_dir / f"projector-{uuid.uuid4().hex[:6]}.log"
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "backdrop", "worker", "projector"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=api_env(settings),
+        )
+
+
+def new_api_key(settings: Settings, name: str = "test", rate_limit: int | None = None) -> NewKey:
+    upgrade(settings)
+    engine = create_engine(settings.postgres_dsn)
+    try:
+        with engine.begin() as conn:
+            return create_key(conn, name, rate_limit)
+    finally:
+        engine.dispose()
+
+
+def example(name: str, **changes: Any) -> LifecycleEvent:
+    """A frozen v1 example event with fields replaced (a fresh event id unless one is given)."""
+    data = orjson.loads((EXAMPLES / f"{name}.json").read_bytes())
+    data.update({"event_id": str(uuid.uuid4()), "occurred_at": utc_now().isoformat()}, **changes)
+    return LIFECYCLE_ADAPTER.validate_python(data)
+
+
+def accepted(owner: str, job_id: str | None = None, chunks: int = 4) -> LifecycleEvent:
+    return example("accepted", job_id=job_id or new_job_id(), owner=owner, chunk_count=chunks)
+
+
+def progress(job_id: str, done: int, total: int = 4, stage: str = "segment") -> LifecycleEvent:
+    return example("stage-progress", job_id=job_id, chunks_done=done, chunks_total=total, stage=stage)
+
+
+def completed(job_id: str) -> LifecycleEvent:
+    return example("completed", job_id=job_id, output_key=f"jobs/{job_id}/assemble/output.mp4")
+
+
+class Publisher:
+    """Lifecycle events onto ``backdrop.jobs``, keyed by job id, as the workers publish them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.producer = Producer(producer_config(settings))
+
+    def publish(self, *events: LifecycleEvent) -> None:
+        for event in events:
+            self.producer.produce(JOBS.name, value=encode(event), key=event.job_id.encode())
+        assert self.producer.flush(30) == 0
+
+
+def logged_events(settings: Settings, job_id: str) -> int:
+    engine = create_engine(settings.postgres_dsn)
+    try:
+        with engine.connect() as conn:
+            count: int = conn.execute(
+                select(func.count()).select_from(JobEvent).where(JobEvent.job_id == job_id)
+            ).scalar_one()
+            return count
+    finally:
+        engine.dispose()
+
+
+def wait_until(condition: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@dataclass(frozen=True)
+class Received:
+    id: int
+    event: str
+    data: dict[str, Any]
+
+
+def read_sse(
+    client: httpx.Client, job_id: str, last_event_id: int | None = None, stop_after: int | None = None
+) -> Iterator[Received]:
+    """The job's SSE stream, parsed; ends with the stream or after ``stop_after`` events."""
+    from httpx_sse import connect_sse
+
+    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+    with connect_sse(client, "GET", f"/v1/jobs/{job_id}/events", headers=headers) as source:
+        source.response.raise_for_status()
+        seen = 0
+        for sse in source.iter_sse():
+            if not sse.data:
+                continue
+            yield Received(int(sse.id), sse.event, orjson.loads(sse.data))
+            seen += 1
+            if stop_after is not None and seen >= stop_after:
+                return

@@ -1,0 +1,45 @@
+"""Fixtures of the read-model tests: a projector, an API process, API keys."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.keys import NewKey
+from backdrop.settings import Settings
+from tests.integration.api_fixtures import ApiProcess, new_api_key, start_api, start_projector
+
+
+@pytest.fixture(scope="session")
+def api_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("api-logs")
+
+
+@pytest.fixture(scope="session")
+def projector(infra: Settings, api_logs: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``backdrop worker projector`` in its usual consumer group, for the whole session."""
+    process = start_projector(infra, api_logs)
+    yield process
+    process.terminate()
+    process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def api(infra: Settings, projector: subprocess.Popen[bytes], api_logs: Path) -> Iterator[ApiProcess]:
+    """One ``backdrop api`` process; uploads over 1 MB are refused so the limit is testable."""
+    process = start_api(infra, api_logs, BACKDROP_UPLOAD_MAX_BYTES="1000000")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def key(infra: Settings) -> NewKey:
+    return new_api_key(infra, "tests")
+
+
+@pytest.fixture
+def other_key(infra: Settings) -> NewKey:
+    return new_api_key(infra, "someone else")

@@ -1,0 +1,233 @@
+"""The HTTP API on real PostgreSQL, Redis, Kafka and S3: keys, submit, read, cancel, uploads, health."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from api.keys import NewKey
+from backdrop.settings import Settings
+from streams.s3_store import s3_store
+from tests.integration.api_fixtures import (
+    RECEIVER_HOST,
+    ApiProcess,
+    Publisher,
+    accepted,
+    new_api_key,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def uploaded(settings: Settings) -> str:
+    """A small object in the uploads bucket, under the prefix whose notifications start no job."""
+    key = f"submitted/tests/{uuid.uuid4().hex}.mp4"
+    s3_store(settings, settings.uploads_bucket).put_bytes(key, b"not really a video")
+    return key
+
+
+def test_health_ready_metrics_and_docs(api: ApiProcess) -> None:
+    with api.client() as http:
+        assert http.get("/healthz").json() == {"status": "ok", "checks": {}}
+        ready = http.get("/readyz").json()
+        assert ready["status"] == "ok", ready
+        assert set(ready["checks"]) == {"postgres", "redis", "kafka", "live_events"}
+        http.get("/v1/jobs")
+        metrics = http.get("/metrics").text
+        assert "http_requests_total" in metrics
+        assert "backdrop_sse_subscribers" in metrics
+        assert http.get("/docs").status_code == 200
+        spec = http.get("/openapi.json").json()
+    assert {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/events", "/v1/uploads"} <= set(spec["paths"])
+
+
+def test_a_key_is_needed(api: ApiProcess) -> None:
+    with api.client() as http:
+        missing = http.get("/v1/jobs")
+        wrong = http.get("/v1/jobs", headers={"Authorization": "Bearer bd_nope"})
+    assert missing.status_code == wrong.status_code == 401
+    assert "backdrop keys create" in missing.json()["detail"]
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_submit_read_and_list(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+    object_key = uploaded(infra)
+    with api.client(key.secret) as http:
+        created = http.post("/v1/jobs", json={"source": {"object_key": object_key}, "background": "#00FF00"})
+        assert created.status_code == 202, created.text
+        job = created.json()
+        assert job["status"] == "queued"
+        assert job["source"] == {"object": {"bucket": infra.uploads_bucket, "key": object_key}}
+        assert job["options"]["background"] == "#00FF00"
+        assert http.get(job["links"]["self"]).json()["id"] == job["id"]
+        listed = http.get("/v1/jobs").json()
+    assert [item["id"] for item in listed["items"]] == [job["id"]]
+
+
+def test_another_keys_job_is_not_found(
+    api: ApiProcess, infra: Settings, key: NewKey, other_key: NewKey
+) -> None:
+    with api.client(key.secret) as mine:
+        job = mine.post("/v1/jobs", json={"source": {"object_key": uploaded(infra)}}).json()
+    with api.client(other_key.secret) as theirs:
+        assert theirs.get(f"/v1/jobs/{job['id']}").status_code == 404
+        assert theirs.post(f"/v1/jobs/{job['id']}/cancel").status_code == 404
+        assert theirs.get(f"/v1/jobs/{job['id']}/events").status_code == 404
+        assert theirs.get("/v1/jobs").json()["items"] == []
+
+
+def test_idempotency_key(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+    body = {"source": {"object_key": uploaded(infra)}, "background": "blur"}
+    headers = {"Idempotency-Key": f"crm-{uuid.uuid4().hex}"}
+    with api.client(key.secret) as http:
+        first = http.post("/v1/jobs", json=body, headers=headers)
+        again = http.post("/v1/jobs", json=dict(reversed(body.items())), headers=headers)
+        other = http.post("/v1/jobs", json={**body, "background": "white"}, headers=headers)
+        fresh = http.post("/v1/jobs", json=body)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert other.status_code == 422
+    assert "different request" in other.json()["detail"]
+    assert fresh.json()["id"] != first.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("field", "url"),
+    [
+        ("source", "https://127.0.0.1/video.mp4"),
+        ("source", "https://10.1.2.3/video.mp4"),
+        ("source", "https://169.254.169.254/latest/meta-data/"),
+        ("source", "https://[::1]/video.mp4"),
+        ("source", "https://localhost/video.mp4"),
+        ("webhook", "http://127.0.0.1:8080/hook"),
+        ("webhook", "http://192.168.1.1/hook"),
+    ],
+)
+def test_private_addresses_are_refused(
+    api: ApiProcess, infra: Settings, key: NewKey, field: str, url: str
+) -> None:
+    body: dict[str, object] = (
+        {"source": {"url": url}}
+        if field == "source"
+        else {"source": {"object_key": uploaded(infra)}, "webhook_url": url}
+    )
+    with api.client(key.secret) as http:
+        answer = http.post("/v1/jobs", json=body)
+        assert answer.status_code == 422, answer.text
+        assert http.get("/v1/jobs").json()["items"] == []  # nothing was recorded
+
+
+def test_http_sources_are_refused(api: ApiProcess, key: NewKey) -> None:
+    with api.client(key.secret) as http:
+        answer = http.post("/v1/jobs", json={"source": {"url": "http://media.example.com/a.mp4"}})
+    assert answer.status_code == 422
+
+
+def test_an_allowed_webhook_address_is_taken(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+    body = {"source": {"object_key": uploaded(infra)}, "webhook_url": f"http://{RECEIVER_HOST}:9/hook"}
+    with api.client(key.secret) as http:
+        assert http.post("/v1/jobs", json=body).status_code == 202
+
+
+def test_a_missing_object_is_a_clear_422(api: ApiProcess, key: NewKey) -> None:
+    with api.client(key.secret) as http:
+        answer = http.post("/v1/jobs", json={"source": {"object_key": "no/such/object.mp4"}})
+    assert answer.status_code == 422
+    assert "upload it first" in answer.json()["detail"]
+
+
+def test_rate_limit_per_key(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+    limited = new_api_key(infra, "limited", rate_limit=3)
+    with api.client(limited.secret) as http:
+        answers = [http.get("/v1/jobs") for _ in range(4)]
+    with api.client(key.secret) as http:
+        assert http.get("/v1/jobs").status_code == 200  # another key has its own budget
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
+
+
+def test_upload_starts_a_job(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+    with api.client(key.secret) as http:
+        answer = http.post(
+            "/v1/uploads",
+            files={"file": ("clip.mp4", b"\x00" * 5000, "video/mp4")},
+            data={"background": "white", "heroes": "0"},
+        )
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    stored = job["source"]["object"]["key"]
+    assert stored.startswith(f"submitted/{job['id']}/")
+    assert stored.endswith("clip.mp4")
+    assert s3_store(infra, infra.uploads_bucket).size(stored) == 5000
+    assert job["options"]["background"] == "white"
+
+
+def test_upload_over_the_limit_is_413(api: ApiProcess, key: NewKey) -> None:
+    with api.client(key.secret) as http:
+        answer = http.post("/v1/uploads", files={"file": ("big.mp4", b"\x00" * 1_200_000, "video/mp4")})
+    assert answer.status_code == 413
+
+
+def test_upload_with_a_bad_option_is_422(api: ApiProcess, key: NewKey) -> None:
+    with api.client(key.secret) as http:
+        answer = http.post(
+            "/v1/uploads", files={"file": ("a.mp4", b"\x00" * 10, "video/mp4")}, data={"background": "plaid"}
+        )
+    assert answer.status_code == 422
+    assert "unknown background" in answer.text
+
+
+def test_presign_gives_a_put_url(api: ApiProcess, key: NewKey) -> None:
+    with api.client(key.secret) as http:
+        answer = http.post("/v1/uploads/presign", json={"filename": "talk.mp4", "background": "blur"})
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["method"] == "PUT"
+    assert "X-Amz-Signature=" in body["upload_url"]
+    assert body["job"]["status"] == "queued"
+    assert f"presigned/{body['job']['id']}/talk.mp4" in body["upload_url"]
+
+
+def test_cancel(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+    publisher = Publisher(infra)
+    start = accepted(key.id)
+    publisher.publish(start)
+    with api.client(key.secret) as http:
+        wait_until(lambda: http.get(f"/v1/jobs/{start.job_id}").status_code == 200, what="the job's row")
+        wait_until(lambda: http.get(f"/v1/jobs/{start.job_id}").json()["status"] == "running", what="running")
+        assert http.post(f"/v1/jobs/{start.job_id}/cancel").status_code == 202
+        wait_until(
+            lambda: http.get(f"/v1/jobs/{start.job_id}").json()["status"] == "cancelled", what="cancelled"
+        )
+        job = http.get(f"/v1/jobs/{start.job_id}").json()
+        again = http.post(f"/v1/jobs/{start.job_id}/cancel")
+    assert job["error"]["code"] == "cancelled"
+    assert again.status_code == 409
+    from streams.cancel import CancelList
+
+    assert CancelList.open(infra)(start.job_id)
+
+
+def test_list_pages_with_a_cursor(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+    publisher = Publisher(infra)
+    events = [accepted(key.id) for _ in range(5)]
+    publisher.publish(*events)
+    with api.client(key.secret) as http:
+        wait_until(
+            lambda: len(http.get("/v1/jobs", params={"limit": 100}).json()["items"]) == 5, what="5 jobs"
+        )
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, str | int] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = http.get("/v1/jobs", params=params).json()
+            seen += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        bad = http.get("/v1/jobs", params={"cursor": "garbage!"})
+    assert sorted(seen) == sorted(e.job_id for e in events)
+    assert len(seen) == 5
+    assert bad.status_code == 422
