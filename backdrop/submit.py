@@ -24,6 +24,7 @@ from schemas import (
 from streams.codec import encode
 from streams.follow import consumer_at_end
 from streams.s3_store import s3_store
+from streams.store import SUBMITTED_PREFIX
 from streams.topics import JOBS, UPLOADS
 
 
@@ -42,7 +43,7 @@ def submit(settings: Settings, source: Path, options: JobOptions) -> SubmitJob:
         raise InputNotFound(f"{source} does not exist")
     job_id = new_job_id()
     # Under submitted/: the bucket notification ignores these, the submit event below starts the job.
-    key = f"submitted/{job_id}/{source.name}"
+    key = f"{SUBMITTED_PREFIX}{job_id}/{source.name}"
     s3_store(settings, settings.uploads_bucket).put_file(key, source)
     event = SubmitJob(
         event_type="submit",

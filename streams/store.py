@@ -22,6 +22,18 @@ DEFAULT_URL_EXPIRY = timedelta(hours=1)
 _CHUNK = 1 << 20
 
 
+# Prefixes in the uploads bucket. Uploads through the CLI or the API land under SUBMITTED_PREFIX and are
+# announced by their own submit event, so their bucket notification must start no second job. Presigned
+# uploads land under PRESIGNED_PREFIX/{job_id}/: their notification starts that job, with the options
+# the API left at ``pending_submit_key(job_id)`` in the artifacts bucket.
+SUBMITTED_PREFIX = "submitted/"
+PRESIGNED_PREFIX = "presigned/"
+
+
+def pending_submit_key(job_id: str) -> str:
+    return object_key(job_id, "api", None, "submit.json")
+
+
 def object_key(job_id: str, stage: str, chunk_index: int | None, name: str) -> str:
     """``jobs/{job_id}/{stage}/{chunk:05d}/{name}``; a job-wide object (no chunk) drops the chunk part."""
     if chunk_index is None:

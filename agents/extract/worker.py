@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 import urllib.parse
 from pathlib import Path
@@ -15,6 +16,7 @@ from agents.extract.fetch import UrlFetcher, url_suffix
 from agents.pipeline import CHUNK_SECONDS, WARMUP_FRAMES, StageContext, source_key
 from backdrop.errors import UnsupportedInput
 from schemas import (
+    JOB_ID_PATTERN,
     SUBMIT_ADAPTER,
     ChunkRef,
     ChunkTask,
@@ -27,14 +29,10 @@ from schemas import (
     UrlSource,
 )
 from streams.codec import decode
-from streams.errors import PoisonMessage
-from streams.store import object_key
+from streams.errors import ObjectNotFound, PoisonMessage
+from streams.store import PRESIGNED_PREFIX, SUBMITTED_PREFIX, object_key, pending_submit_key
 from streams.topics import JOBS, STORAGE_EVENTS, UPLOADS, stage_topic
 from streams.worker import Handled, Outgoing, event_id
-
-# Objects that `backdrop submit` and the API upload go here and are announced by their own submit
-# event; a bucket notification for them must not start a second job.
-SUBMITTED_PREFIX = "submitted/"
 
 
 def job_id_for_object(bucket: str, key: str, etag: str) -> str:
@@ -56,6 +54,11 @@ def submit_from_notification(value: bytes) -> SubmitJob | None:
     if not name.startswith("s3:ObjectCreated:") or key.startswith(SUBMITTED_PREFIX):
         return None
     job_id = job_id_for_object(bucket, key, etag)
+    if key.startswith(PRESIGNED_PREFIX):
+        # presigned/{job_id}/{name}: the job the API announced when it handed out the URL.
+        named = key.removeprefix(PRESIGNED_PREFIX).split("/", 1)[0]
+        if re.fullmatch(JOB_ID_PATTERN, named):
+            job_id = named
     return SubmitJob(
         event_type="submit",
         event_id=event_id(job_id, "submit"),
@@ -85,6 +88,7 @@ class ExtractHandler:
         if submit is None:
             return Handled()
         started = time.perf_counter()
+        submit = self._with_pending_options(submit)
         if submit.options.output_format != "mp4":
             raise UnsupportedInput(
                 f"the pipeline writes mp4 for now; {submit.options.output_format} comes later — "
@@ -95,6 +99,20 @@ class ExtractHandler:
             return self._extract(submit, local, started)
         finally:
             local.unlink(missing_ok=True)
+
+    def _with_pending_options(self, submit: SubmitJob) -> SubmitJob:
+        """A presigned upload's job takes the options, owner and webhook the API stored for it."""
+        if not (
+            isinstance(submit.source, ObjectSource) and submit.source.object.key.startswith(PRESIGNED_PREFIX)
+        ):
+            return submit
+        try:
+            pending = decode(
+                self.context.artifacts.get_bytes(pending_submit_key(submit.job_id)), SUBMIT_ADAPTER
+            )
+        except ObjectNotFound:
+            return submit  # written there without the API: an ordinary upload, default options
+        return pending.model_copy(update={"source": submit.source, "event_id": submit.event_id})
 
     def _fetch(self, submit: SubmitJob) -> Path:
         """The job's input on local disk: from its bucket, or downloaded from its URL (SSRF-guarded)."""

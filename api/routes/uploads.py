@@ -16,18 +16,9 @@ from api.models import JobOut, PresignOut, PresignRequest, Problem, RenderOption
 from api.routes.jobs import IdempotencyKey, check_public_url, job_or_404, options_of, start_job
 from api.submission import Submission, new_upload_key, record_job, request_hash, submit_event
 from schemas import ObjectRef, ObjectSource, new_job_id
-from streams.store import object_key
+from streams.store import PRESIGNED_PREFIX, SUBMITTED_PREFIX, pending_submit_key
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
-# Uploads through the API land here; the bucket notification ignores them (their job is already started).
-SUBMITTED_PREFIX = "submitted/"
-# Presigned uploads land here, under their job's id: the notification starts that job.
-PRESIGNED_PREFIX = "presigned/"
-
-
-def pending_submit_key(job_id: str) -> str:
-    """Where a presigned job's submit waits in the artifacts bucket until its upload arrives."""
-    return object_key(job_id, "api", None, "submit.json")
 
 
 @router.post(
