@@ -29,14 +29,16 @@ test: lint models
 unit: models
 	$(BIN)/pytest tests/unit
 
-# The main job, end to end through the event-driven pipeline: start the servers and one worker per
-# stage, make the sample clip, submit it (upload to S3 + submit event on Kafka), follow its progress
-# on backdrop.jobs and download the result. `make down` stops everything.
+# The main job, end to end through the API and the event-driven pipeline: start the servers, one
+# worker per stage, the projector and the API; make the sample clip; upload it with POST /v1/uploads,
+# show its Server-Sent Events as a progress bar and download the result. `make down` stops everything.
 DEMO := .backdrop/demo
 run: models
 	$(BIN)/backdrop up
 	$(BIN)/backdrop sample $(DEMO)/sample.mp4 --seconds 10
-	$(BIN)/backdrop submit $(DEMO)/sample.mp4 --background blur --wait -o $(DEMO)/sample-blurred.mp4
+	test -s $(DEMO)/api-key || $(BIN)/backdrop keys create demo | tail -n 1 > $(DEMO)/api-key
+	BACKDROP_API_KEY=$$(cat $(DEMO)/api-key) $(BIN)/backdrop submit $(DEMO)/sample.mp4 --api \
+		--background blur --wait -o $(DEMO)/sample-blurred.mp4
 	$(BIN)/backdrop process $(DEMO)/sample.mp4 -o $(DEMO)/sample-cutout.webm --background transparent
 	@echo "outputs in $(DEMO)/ (pipeline: sample-blurred.mp4; one process: sample-cutout.webm); stop with make down"
 

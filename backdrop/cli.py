@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import resource
 import time
@@ -9,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar, cast, get_args
 
 import orjson
 import typer
@@ -269,13 +270,27 @@ def bench_command(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    api: Annotated[
+        bool,
+        typer.Option(
+            "--api",
+            help="Measure the read-model API instead (servers up): GET latency at --rate, then "
+            "--sse-clients SSE streams, for --seconds each.",
+        ),
+    ] = False,
+    rate: Annotated[int, typer.Option(min=1, help="--api: GET /v1/jobs/{id} requests per second.")] = 500,
+    sse_clients: Annotated[int, typer.Option(min=1, help="--api: concurrent SSE clients.")] = 1000,
 ) -> None:
     """Measure `process` against the decode+encode-only floor on the same clip (fps, ratio, peak memory)."""
     from backdrop.bench import bench, bench_pipeline
     from backdrop.sample import write_sample
 
     width, height = parse_size(size)
-    if pipeline:
+    if api:
+        from backdrop.bench_api import bench_api
+
+        result = bench_api(Settings(), rate=rate, seconds=seconds, sse_clients=sse_clients, console=console)
+    elif pipeline:
         settings = Settings()
         clip = source
         if clip is None:
@@ -440,8 +455,23 @@ def submit_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the submit (and final) event as JSON.")
     ] = False,
+    api: Annotated[
+        bool,
+        typer.Option(
+            "--api",
+            help="Go through the HTTP API (BACKDROP_API_URL) instead of S3 + Kafka: upload with "
+            "POST /v1/uploads, follow the job's Server-Sent Events.",
+        ),
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(help="With --api: the API key [default: BACKDROP_API_KEY].", show_default=False),
+    ] = None,
 ) -> None:
     """Submit a job to the Kafka pipeline (the servers and workers must run: `backdrop up`)."""
+    if api:
+        _submit_via_api(source, background, wait, output, timeout, as_json, key)
+        return
     from backdrop.submit import follow_from_now, submit, wait_for
     from schemas import JobCompleted, JobFailed, JobOptions
     from streams.s3_store import s3_store
@@ -488,6 +518,79 @@ def submit_command(
     raise typer.Exit(1)
 
 
+def _wait_for_api(settings: Settings, timeout_s: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{settings.api_base_url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    log = settings.state_dir / "logs" / "worker-api-0.log"
+    raise BackdropError(
+        f"the API at {settings.api_base_url} was not ready within {timeout_s:.0f} s; see {log}"
+    )
+
+
+def _submit_via_api(
+    source: Path,
+    background: str,
+    wait: bool,
+    output: Path | None,
+    timeout: float,
+    as_json: bool,
+    key: str | None,
+) -> None:
+    from backdrop.api_client import api_client, download_output, follow, upload
+
+    settings = Settings()
+    secret = key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if not secret:
+        raise typer.BadParameter(
+            "--api needs a key: `backdrop keys create NAME` prints one; pass --key or set BACKDROP_API_KEY"
+        )
+    if not source.is_file():
+        raise typer.BadParameter(f"{source} is not a file")
+    with api_client(settings.api_base_url, secret) as client:
+        job = upload(client, source, background)
+        base = settings.api_base_url
+        if as_json:
+            typer.echo(orjson.dumps(job).decode())
+        else:
+            console.print(
+                f"submitted {job['id']}: {base}{job['links']['self']} (events: {job['links']['events']})"
+            )
+        if not wait:
+            return
+        with _progress(disable=as_json, unit="chunks") as progress:
+            task = progress.add_task(job["id"], total=None)
+
+            def show(kind: str, data: dict[str, Any]) -> None:
+                stage = data.get("stage")
+                progress.update(task, description=f"{job['id']} {kind}{f' ({stage})' if stage else ''}")
+                if kind == "chunk_done":
+                    progress.update(task, completed=data["chunks_done"], total=data["chunks_total"])
+
+            kind, final = follow(client, job["id"], show, timeout)
+        if as_json:
+            typer.echo(orjson.dumps(final).decode())
+        if kind == "failed":
+            console.print(f"[bold red]failed[/] [dim]({final['code']})[/] {final['message']}")
+            raise typer.Exit(1)
+        if kind != "completed":
+            console.print(f"job ended: {kind}")
+            raise typer.Exit(1)
+        if output is not None:
+            download_output(client, job["id"], output)
+            console.print(f"completed: wrote {output}")
+        else:
+            console.print(
+                f"completed: s3://{settings.artifacts_bucket}/{final['output_key']} "
+                f"(download links: {base}{job['links']['self']})"
+            )
+
+
 @app.command("up")
 @user_errors
 def up_command(
@@ -507,6 +610,8 @@ def up_command(
         raise typer.Exit(1)
     upgrade(settings)
     pids = start_workers(settings, {"segment": segment_workers}, SERVICES)
+    with console.status("waiting for the API"):
+        _wait_for_api(settings)
     console.print(
         f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in STAGES)}; "
         f"{', '.join(SERVICES)}; API at {settings.api_base_url}/docs; logs in {settings.state_dir}/logs"
