@@ -391,7 +391,7 @@ def worker_command(
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
     settings = Settings()
     if stage == "projector":
-        _run_projector(settings, max_messages)
+        _run_projector(settings)
     elif stage == "webhooks":
         from api.dispatch import run_dispatcher
 
@@ -417,24 +417,16 @@ def _run_stage(stage: str, settings: Settings, max_messages: int | None) -> None
         context.close()
 
 
-def _run_projector(settings: Settings, max_messages: int | None) -> None:
+def _run_projector(settings: Settings) -> None:
     from api.migrate import upgrade
-    from api.projector import ProjectorHandler, projection_engine
-    from streams.delivery import RetryPolicy
-    from streams.worker import Worker
+    from api.projector import BatchProjector, ProjectorHandler, projection_engine
 
     upgrade(settings)
     engine = projection_engine(settings)
     try:
-        worker = Worker(
-            ProjectorHandler(engine),
-            settings,
-            policy=RetryPolicy(max_attempts=5, max_delay_s=5.0),
-            fail_jobs=False,
-            transient_forever=True,
-        )
-        worker.install_signal_handlers()
-        worker.run(max_messages=max_messages)
+        projector = BatchProjector(ProjectorHandler(engine), settings)
+        projector.install_signal_handlers()
+        projector.run()
     finally:
         engine.dispose()
 
@@ -623,34 +615,37 @@ def up_command(
 def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Servers, running workers and each stage's consumer lag; exit 1 unless the servers are healthy."""
+    """Servers, workers and services with their consumer lag; exit 1 unless the servers are healthy."""
     from confluent_kafka import Consumer
 
     from agents.workers import STAGES
     from infra import stack
-    from infra.workers import running_workers
+    from infra.workers import SERVICES, running_workers
     from streams.admin import admin_client
     from streams.lag import group_lag
-    from streams.topics import STORAGE_EVENTS, UPLOADS, stage_topic
+    from streams.topics import JOBS, STORAGE_EVENTS, UPLOADS, stage_topic
 
     settings = Settings()
     rows = stack.status(settings)
     workers = running_workers(settings)
-    lag: dict[str, int | None] = {stage: None for stage in STAGES}
+    names = (*STAGES, *SERVICES)
+    consumed = {
+        "extract": [UPLOADS.name, STORAGE_EVENTS.name],
+        "projector": [JOBS.name, UPLOADS.name],
+        **{stage: [stage_topic(stage).name] for stage in STAGES if stage != "extract"},
+    }
+    lag: dict[str, int | None] = {name: None for name in names}
     if all(row.healthy for row in rows):
         admin = admin_client(settings.kafka_bootstrap)
         consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "backdrop-status"})
         try:
-            for stage in STAGES:
-                topics = (
-                    [UPLOADS.name, STORAGE_EVENTS.name] if stage == "extract" else [stage_topic(stage).name]
-                )
-                lag[stage] = group_lag(admin, consumer, f"backdrop-{stage}", topics)
+            for name, topics in consumed.items():
+                lag[name] = group_lag(admin, consumer, f"backdrop-{name}", topics)
         finally:
             consumer.close()
     if as_json:
         counts = {
-            stage: sum(1 for name in workers if name.startswith(f"worker-{stage}-")) for stage in STAGES
+            name: sum(1 for worker in workers if worker.startswith(f"worker-{name}-")) for name in names
         }
         typer.echo(
             orjson.dumps({"servers": [row.__dict__ for row in rows], "workers": counts, "lag": lag}).decode()
@@ -658,9 +653,9 @@ def status_command(
     else:
         _print_health(rows, False)
         table = Table("stage", "workers", "lag")
-        for stage in STAGES:
-            pids = [str(pid) for name, pid in workers.items() if name.startswith(f"worker-{stage}-")]
-            table.add_row(stage, ", ".join(pids) or "-", "-" if lag[stage] is None else str(lag[stage]))
+        for name in names:
+            pids = [str(pid) for worker, pid in workers.items() if worker.startswith(f"worker-{name}-")]
+            table.add_row(name, ", ".join(pids) or "-", "-" if lag[name] is None else str(lag[name]))
         Console().print(table)
     if not all(row.healthy for row in rows):
         raise typer.Exit(1)
