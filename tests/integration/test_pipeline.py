@@ -143,3 +143,60 @@ def _read_until(consumer: Consumer, wanted: object, timeout_s: float = 60) -> li
     finally:
         consumer.close()
     return None
+
+
+def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
+    infra: Settings, workers: dict[str, int], tmp_path: Path
+) -> None:
+    from redis import Redis
+
+    from schemas import JobCancelled
+    from streams.admin import admin_client
+    from streams.cancel import CANCEL_KEY
+    from streams.codec import encode
+    from streams.lag import group_lag
+    from streams.topics import JOBS, stage_topic
+    from streams.worker import event_id
+
+    clip = tmp_path / "long.mp4"
+    write_sample(clip, seconds=12, width=320, height=180, fps=Fraction(24))
+    redis = Redis.from_url(infra.redis_url)
+    producer = Producer({"bootstrap.servers": infra.kafka_bootstrap})
+    seen: list[str] = []
+
+    def cancel_once_accepted(event: object) -> None:
+        seen.append(getattr(event, "event_type", ""))
+        if seen[-1] == "accepted":
+            # What POST /v1/jobs/{id}/cancel does: flag it for the workers, announce the end.
+            job_id = getattr(event, "job_id", "")
+            redis.set(CANCEL_KEY.format(job_id=job_id), "1", ex=3600)
+            cancelled = JobCancelled(
+                event_type="cancelled", event_id=event_id(job_id, "cancelled"), job_id=job_id, reason="test"
+            )
+            producer.produce(JOBS.name, value=encode(cancelled), key=job_id.encode())
+            producer.flush(10)
+
+    follower = follow_from_now(infra)
+    try:
+        event = submit(infra, clip, JobOptions(background="white"))
+        final = wait_for(follower, event.job_id, timeout_s=120, on_event=cancel_once_accepted)
+    finally:
+        follower.close()
+    assert final.event_type == "cancelled"
+    # Let every stage drain what it was given, then check that nothing finished the job.
+    admin = admin_client(infra.kafka_bootstrap)
+    consumer = Consumer({"bootstrap.servers": infra.kafka_bootstrap, "group.id": "test-lag"})
+    stages = ("score", "segment", "matte", "composite", "encode", "assemble")
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            lag = sum(group_lag(admin, consumer, f"backdrop-{s}", [stage_topic(s).name]) for s in stages)
+            if lag == 0:
+                break
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+    assert lag == 0
+    assert not s3_store(infra).exists(f"jobs/{event.job_id}/assemble/output.mp4")
+    encoded = [key for key in s3_store(infra).list(f"jobs/{event.job_id}/encode/")]
+    assert len(encoded) < 6, "every chunk was encoded: the cancellation was not honoured"
