@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy.exc import OperationalError
 
 from api.routes import events, health, jobs, uploads
 from api.services import close_services, open_services
@@ -54,6 +55,15 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(RetryableError)
     async def store_unavailable(request: Request, exc: RetryableError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # PostgreSQL restarting or out of reach is worth a retry, not a 500.
+        return JSONResponse(
+            {"detail": "the database is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
         app, include_in_schema=False

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, HttpUrl, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, HttpUrl, Tag, field_validator
 
 from schemas.options import OPTIONS_EXAMPLE, BackgroundSpec, OutputFormat
 from schemas.submit import HttpsUrl
+from streams.errors import InvalidObjectKey
+from streams.store import check_key
 
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 JOB_ID_EXAMPLE = "job_4vJ9kQ2mXcR7tP1sLwE8aZ"
@@ -51,6 +53,19 @@ class ObjectKeySource(Shape):
         description="Key of an object already in the uploads bucket.",
         examples=["incoming/interview.mp4"],
     )
+
+    @field_validator("object_key")
+    @classmethod
+    def _storable(cls, key: str) -> str:
+        """Refuse keys no object can have, so the store is never asked about them (it answers 400)."""
+        try:
+            check_key(key)
+        except InvalidObjectKey as exc:
+            raise ValueError(exc.message) from None
+        # S3 caps a key at 1024 bytes of UTF-8; MinIO also caps each segment at 255 (a file name).
+        if len(key.encode()) > 1024 or any(len(part.encode()) > 255 for part in key.split("/")):
+            raise ValueError("object keys are at most 1024 bytes, each '/' segment at most 255")
+        return key
 
 
 class UrlSourceIn(Shape):
@@ -102,7 +117,8 @@ class PresignRequest(RenderOptions):
     filename: str = Field(
         min_length=1,
         max_length=255,
-        pattern=r"^[^/\\]+\.[A-Za-z0-9]{1,5}$",
+        # No separators and no control characters (PostgreSQL stores no NUL; S3 keys should hold none).
+        pattern=r"^[^/\\\x00-\x1f\x7f]+\.[A-Za-z0-9]{1,5}$",
         description="Name of the file to upload, with its extension.",
         examples=["interview.mp4"],
     )

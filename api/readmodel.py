@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageState, Timings
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage
+from schemas import JOB_ID_PATTERN
+
+# Ids, sequence numbers and cursors are PostgreSQL bigints; a bigger number is refused before the query.
+MAX_BIGINT = 2**63 - 1
 
 _STAGES = (
     select(
@@ -55,6 +60,9 @@ class StoredEvent:
 
 
 async def get_job(conn: AsyncConnection, job_id: str, owner: str) -> RowMapping | None:
+    # No job has an id outside the pattern, and some (a NUL byte) PostgreSQL would refuse with an error.
+    if re.fullmatch(JOB_ID_PATTERN, job_id) is None:
+        return None
     return (await conn.execute(_JOB.where(Job.id == job_id, Job.owner == owner))).mappings().one_or_none()
 
 
@@ -88,10 +96,15 @@ def encode_cursor(seq: int) -> str:
 def decode_cursor(cursor: str) -> int:
     """The seq a cursor stands for; ValueError for anything we did not hand out."""
     padded = cursor + "=" * (-len(cursor) % 4)
-    text = base64.urlsafe_b64decode(padded.encode()).decode()
-    if not text.startswith("s") or not text[1:].isdigit():
+    try:
+        text = base64.urlsafe_b64decode(padded.encode()).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError both are
+        text = ""
+    digits = text[1:]
+    # isdigit alone would pass digits int() refuses ('²'); seq is a PostgreSQL bigint.
+    if not text.startswith("s") or not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_BIGINT:
         raise ValueError(f"not a cursor: {cursor!r}")
-    return int(text[1:])
+    return int(digits)
 
 
 def is_terminal(status: str) -> bool:

@@ -13,7 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.deps import CallerDep, ServicesDep
 from api.live import Announced, Update
 from api.models import Problem
-from api.readmodel import events_after, get_job, is_terminal
+from api.readmodel import MAX_BIGINT, events_after, get_job, is_terminal
 from api.services import Services
 from api.tables import TERMINAL_STATUSES
 
@@ -95,9 +95,10 @@ async def job_events(
 ) -> EventSourceResponse:
     after = 0
     if last_event_id:
-        if not last_event_id.isdigit():
+        # isdigit alone lets through digits int() refuses, such as '²'; ids are bigints.
+        if not (last_event_id.isascii() and last_event_id.isdigit()) or int(last_event_id) > MAX_BIGINT:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, "Last-Event-ID must be an id this stream sent"
+                status.HTTP_422_UNPROCESSABLE_CONTENT, "Last-Event-ID must be an id this stream sent"
             )
         after = int(last_event_id)
     async with svc.engine.connect() as conn:

@@ -46,7 +46,7 @@ async def check_public_url(svc: Services, url: str, what: str) -> None:
     try:
         await asyncio.to_thread(check_url, url, svc.settings.url_allow_networks)
     except InputError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{what}: {exc.message}") from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{what}: {exc.message}") from exc
 
 
 def options_of(body: RenderOptions) -> JobOptions:
@@ -55,7 +55,7 @@ def options_of(body: RenderOptions) -> JobOptions:
             background=body.background, output_format=body.output_format, model=body.model, heroes=body.heroes
         )
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
 
 async def start_job(
@@ -72,7 +72,7 @@ async def start_job(
     try:
         job = await submit(svc, owner, submission, idempotency_key, body_hash, job_id)
     except IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, exc.message) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from exc
     except Unavailable as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, exc.message, headers={"Retry-After": "1"}
@@ -95,7 +95,7 @@ async def create_job(
             await asyncio.to_thread(svc.uploads.size, body.source.object_key)
         except ObjectNotFound as exc:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"no object {body.source.object_key!r} in the uploads bucket: upload it first "
                 "(POST /v1/uploads, or /v1/uploads/presign)",
             ) from exc
@@ -128,7 +128,7 @@ async def jobs(
         before = decode_cursor(cursor) if cursor else None
     except ValueError as exc:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "cursor is not one this API handed out"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "cursor is not one this API handed out"
         ) from exc
     async with svc.engine.connect() as conn:
         rows = await list_jobs(conn, caller.key_id, status_filter, limit + 1, before)

@@ -14,7 +14,15 @@ from pydantic import ValidationError
 from api.deps import CallerDep, ServicesDep
 from api.models import JobOut, PresignOut, PresignRequest, Problem, RenderOptions
 from api.routes.jobs import IdempotencyKey, check_public_url, job_or_404, options_of, start_job
-from api.submission import Submission, new_upload_key, record_job, request_hash, submit_event
+from api.submission import (
+    IdempotencyConflict,
+    Submission,
+    Unavailable,
+    new_upload_key,
+    record_job,
+    request_hash,
+    submit_event,
+)
 from schemas import ObjectRef, ObjectSource, new_job_id
 from streams.store import PRESIGNED_PREFIX, SUBMITTED_PREFIX, pending_submit_key
 
@@ -49,11 +57,11 @@ async def upload(
             }
         )
     except ValidationError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, _first_error(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _first_error(exc)) from exc
     options = options_of(form)
     size = file.size if file.size is not None else await asyncio.to_thread(_spooled_size, file)
     if size == 0:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the uploaded file is empty")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
     job_id = new_job_id()
     key = new_upload_key(job_id, file.filename or "upload.bin", SUBMITTED_PREFIX)
     await asyncio.to_thread(
@@ -87,9 +95,21 @@ async def presign(
     submission = Submission(
         ObjectSource(object=ObjectRef(bucket=svc.settings.uploads_bucket, key=key)), options, webhook
     )
-    job, created = await record_job(
-        svc, caller.key_id, submission, idempotency_key, request_hash(body.model_dump(mode="json")), job_id
-    )
+    try:
+        job, created = await record_job(
+            svc,
+            caller.key_id,
+            submission,
+            idempotency_key,
+            request_hash(body.model_dump(mode="json")),
+            job_id,
+        )
+    except IdempotencyConflict as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from exc
+    except Unavailable as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, exc.message, headers={"Retry-After": "1"}
+        ) from exc
     if created:
         # The ingest reads the options from here when the upload's notification arrives.
         event = submit_event(job, caller.key_id, submission, idempotency_key)

@@ -87,3 +87,51 @@ def test_one_worker_service_per_stage(services: dict[str, Any]) -> None:
         worker = services[f"worker-{stage}"]
         assert worker["command"] == ["backdrop", "worker", stage]
         assert worker["environment"] == services["provision"]["environment"]
+
+
+# The read model's long-running services, as `backdrop up` starts them (infra/workers.py SERVICES).
+READ_MODEL = {
+    "projector": ["backdrop", "worker", "projector"],
+    "webhooks": ["backdrop", "worker", "webhooks"],
+    "api": ["backdrop", "api", "--host", "0.0.0.0"],
+}
+MIGRATED = {"migrate": {"condition": "service_completed_successfully"}}
+
+
+def test_migrations_run_once_after_provision(services: dict[str, Any]) -> None:
+    migrate = services["migrate"]
+    assert migrate["command"] == ["backdrop", "db", "upgrade"]
+    assert migrate["environment"] == services["provision"]["environment"]
+    assert migrate["depends_on"] == {"provision": {"condition": "service_completed_successfully"}}
+    assert "restart" not in migrate  # a one-shot: restarting it would hold its dependants back
+
+
+def test_the_read_model_starts_after_the_migrations(services: dict[str, Any]) -> None:
+    from infra.workers import SERVICES
+
+    assert set(READ_MODEL) == set(SERVICES)
+    for name, command in READ_MODEL.items():
+        service = services[name]
+        assert service["command"] == command, name
+        assert service["environment"] == services["provision"]["environment"], name
+        assert service["depends_on"] == MIGRATED, name
+
+
+def test_the_api_is_on_the_settings_port_and_healthy_when_ready(services: dict[str, Any]) -> None:
+    port = Settings().api_port
+    api = services["api"]
+    assert api["ports"] == [f"127.0.0.1:{port}:{port}"]
+    probe = " ".join(api["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/readyz" in probe
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["api"], ["worker"]])
+def test_the_commands_exist(command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from backdrop.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    if command == ["api"]:
+        assert "--host" in result.output

@@ -9,7 +9,7 @@ import yaml
 
 from agents.workers import STAGES
 from backdrop.settings import Settings
-from streams.topics import ALL_TOPICS, UPLOADS, stage_topic
+from streams.topics import ALL_TOPICS, JOBS, UPLOADS, stage_topic
 
 K8S = Path(__file__).resolve().parents[2] / "infra" / "k8s"
 
@@ -45,3 +45,55 @@ def test_config_names_are_settings() -> None:
     for doc in _docs("config.yaml"):
         for name in {**doc.get("data", {}), **doc.get("stringData", {})}:
             assert name.removeprefix("BACKDROP_").lower() in fields, name
+
+
+def _deployments(name: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in _docs(name) if d["kind"] == "Deployment"}
+
+
+def test_every_manifest_is_in_the_kustomization() -> None:
+    listed = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    assert sorted(listed) == sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def test_the_read_model_migrates_before_it_starts() -> None:
+    from infra.workers import SERVICES
+
+    deployments = _deployments("read-model.yaml")
+    worker = _deployments("workers.yaml")["worker-extract"]["spec"]["template"]["spec"]["containers"][0]
+    commands = {
+        "projector": ["backdrop", "worker", "projector"],
+        "webhooks": ["backdrop", "worker", "webhooks"],
+        "api": ["backdrop", "api", "--host", "0.0.0.0"],
+    }
+    assert set(commands) == set(SERVICES)
+    for name, args in commands.items():
+        pod = deployments[name]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        (migrate,) = pod["initContainers"]
+        assert container["args"] == args
+        assert migrate["args"] == ["backdrop", "db", "upgrade"]
+        for started in (container, migrate):
+            assert started["image"] == worker["image"]
+            assert started["envFrom"] == worker["envFrom"]
+
+
+def test_the_projector_scales_on_its_lag() -> None:
+    scaler = next(d for d in _docs("read-model.yaml") if d["kind"] == "ScaledObject")
+    assert scaler["spec"]["scaleTargetRef"] == {"name": "projector"}
+    triggers = [t["metadata"] for t in scaler["spec"]["triggers"]]
+    assert {t["consumerGroup"] for t in triggers} == {"backdrop-projector"}
+    assert {t["topic"] for t in triggers} == {JOBS.name, UPLOADS.name}
+    assert scaler["spec"]["maxReplicaCount"] == min(JOBS.partitions, UPLOADS.partitions)
+
+
+def test_the_api_probes_and_serves_the_settings_port() -> None:
+    port = Settings().api_port
+    docs = _docs("read-model.yaml")
+    (container,) = _deployments("read-model.yaml")["api"]["spec"]["template"]["spec"]["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": port}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "api")
+    assert service["spec"]["ports"] == [{"name": "http", "port": port, "targetPort": "http"}]
+    assert service["spec"]["selector"] == {"app.kubernetes.io/component": "api"}
