@@ -1,5 +1,5 @@
-# The Backdrop package and its CLI; the compose file runs `backdrop infra provision` and one
-# `backdrop worker STAGE` per stage from it.
+# The Backdrop package and its CLI; the compose file runs `backdrop infra provision`, the migrations,
+# one `backdrop worker STAGE` per stage, the projector, the webhook dispatcher and the API from it.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./

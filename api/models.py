@@ -123,6 +123,14 @@ class PresignRequest(RenderOptions):
         examples=["interview.mp4"],
     )
 
+    @field_validator("filename")
+    @classmethod
+    def _fits_a_key_segment(cls, name: str) -> str:
+        # It becomes one segment of an object key, which S3 servers cap at 255 bytes of UTF-8.
+        if len(name.encode()) > 255:
+            raise ValueError("filename is at most 255 bytes of UTF-8")
+        return name
+
 
 class StageState(Shape):
     chunks_done: int = Field(description="Chunks this stage has finished.", examples=[12])

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("backdrop-secret")
     s3_region: str = "us-east-1"
     s3_secure: bool = False
+    s3_public_url: str | None = Field(
+        None,
+        description="Base URL clients reach the S3 server at (e.g. https://s3.example.com), for presigned "
+        "upload and download URLs; the internal endpoint if unset.",
+    )
     uploads_bucket: str = "backdrop-uploads"
     artifacts_bucket: str = "backdrop-artifacts"
     minio_module_version: str = Field(

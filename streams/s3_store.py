@@ -6,6 +6,7 @@ import builtins
 import io
 import os
 import typing
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,9 +33,11 @@ _TRANSIENT = frozenset(
 class S3Store:
     """Objects in one bucket; every call is one request (or one multipart upload), so retries are safe."""
 
-    def __init__(self, client: Minio, bucket: str) -> None:
+    def __init__(self, client: Minio, bucket: str, signer: Minio | None = None) -> None:
         self.client = client
         self.bucket = bucket
+        # Presigned URLs are signed for the host a client will use, which may not be ours.
+        self.signer = signer or client
 
     def put_bytes(self, key: str, data: bytes, content_type: str = OCTET_STREAM) -> None:
         with self._errors(check_key(key)):
@@ -121,12 +124,12 @@ class S3Store:
     def url(self, key: str, expires: timedelta = DEFAULT_URL_EXPIRY) -> str:
         # Signed locally (the region is configured), so this makes no request and cannot see a missing key.
         with self._errors(check_key(key)):
-            return self.client.presigned_get_object(self.bucket, key, expires=expires)
+            return self.signer.presigned_get_object(self.bucket, key, expires=expires)
 
     def upload_url(self, key: str, expires: timedelta = DEFAULT_URL_EXPIRY) -> str:
         """A presigned PUT for ``key``; like ``url`` it is signed locally."""
         with self._errors(check_key(key)):
-            return self.client.presigned_put_object(self.bucket, key, expires=expires)
+            return self.signer.presigned_put_object(self.bucket, key, expires=expires)
 
     @contextmanager
     def _errors(self, key: str) -> Iterator[None]:
@@ -165,4 +168,14 @@ def s3_store(settings: Settings, bucket: str | None = None) -> S3Store:
         region=settings.s3_region,
         http_client=http,
     )
-    return S3Store(client, bucket or settings.artifacts_bucket)
+    signer = None
+    if settings.s3_public_url:
+        public = urllib.parse.urlsplit(settings.s3_public_url)
+        signer = Minio(
+            public.netloc,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            secure=public.scheme == "https",
+            region=settings.s3_region,
+        )
+    return S3Store(client, bucket or settings.artifacts_bucket, signer)
