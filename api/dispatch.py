@@ -12,9 +12,10 @@ import signal
 import threading
 from datetime import UTC, datetime, timedelta
 from types import FrameType
+from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, create_engine, func, select, update
+from sqlalchemy import Connection, Engine, Row, create_engine, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from api.tables import ApiKey, WebhookDelivery
@@ -30,16 +31,17 @@ IDLE_S = 0.5
 
 def dispatch_due(conn: Connection, client: httpx.Client, settings: Settings) -> int:
     """Try every due delivery once (up to BATCH); returns how many were tried."""
+    # The table, not the ORM entity: on a Connection an entity comes back as loose columns anyway.
     due = conn.execute(
-        select(WebhookDelivery, ApiKey.webhook_secret)
+        select(WebhookDelivery.__table__, ApiKey.webhook_secret.label("key_secret"))
         .outerjoin(ApiKey, ApiKey.id == WebhookDelivery.owner)
         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= func.now())
         .order_by(WebhookDelivery.next_attempt_at)
         .limit(BATCH)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     ).all()
-    for delivery, key_secret in due:
-        secret = key_secret or (
+    for delivery in due:
+        secret = delivery.key_secret or (
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         )
         attempt = delivery.attempts + 1
@@ -66,7 +68,7 @@ def dispatch_due(conn: Connection, client: httpx.Client, settings: Settings) -> 
 
 def _record(
     conn: Connection,
-    delivery: WebhookDelivery,
+    delivery: Row[Any],
     attempt: int,
     status: str,
     error: str | None,

@@ -26,7 +26,7 @@ from streams.delivery import RetryPolicy, dead_letter_record
 from streams.errors import PoisonMessage, RetryableError
 from streams.headers import normalize
 from streams.topics import JOBS, UPLOADS, dead_letter_topic
-from streams.worker import Handled, consumer_config, producer_config
+from streams.worker import consumer_config, producer_config
 
 log = logging.getLogger("backdrop.projector")
 # Events applied per transaction at most; a burst beyond it is several batches back to back.
@@ -38,9 +38,8 @@ def projection_engine(settings: Settings) -> Engine:
 
 
 class ProjectorHandler:
-    """Decoding and applying; ``handle`` fits streams.worker.Worker, ``BatchProjector`` is the fast path."""
+    """What the projector reads and how it applies it; ``BatchProjector`` runs it."""
 
-    stage = "projector"
     topics = (JOBS.name, UPLOADS.name)
 
     def __init__(self, engine: Engine) -> None:
@@ -53,10 +52,6 @@ class ProjectorHandler:
             except PoisonMessage:
                 return None  # the extract stage dead-letters bad submits; one copy is enough
         return decode(value, LIFECYCLE_ADAPTER)
-
-    def handle(self, event: Any) -> Handled:
-        self.apply([event])
-        return Handled()
 
     def apply(self, events: list[Any]) -> None:
         """Project ``events`` in order, in one transaction; RetryableError while PostgreSQL is away."""

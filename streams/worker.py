@@ -118,17 +118,11 @@ class Worker:
         *,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        fail_jobs: bool = True,
-        transient_forever: bool = False,
         cancelled: Callable[[str], bool] | None = None,
     ) -> None:
-        """``fail_jobs=False`` for consumers that only observe jobs (the projector): giving up on a message
-        dead-letters it but publishes no ``failed``. ``transient_forever`` retries a RetryableError until it
-        passes (a read model waits out a database restart rather than skip events). ``cancelled(job_id)``
-        says whether a job was cancelled: its messages are then committed without doing the work."""
+        """``cancelled(job_id)`` says whether a job was cancelled: its messages are committed undone."""
         self.handler, self.settings = handler, settings
         self.policy = policy or RetryPolicy()
-        self.fail_jobs, self.transient_forever = fail_jobs, transient_forever
         self.cancelled = cancelled
         self.sleep = sleep
         self.stopping = threading.Event()
@@ -235,7 +229,7 @@ class Worker:
             except RetryableError as exc:
                 if self.stopping.is_set():
                     raise  # shutting down: leave the message uncommitted, another worker redoes it
-                if attempt < self.policy.max_attempts or self.transient_forever:
+                if attempt < self.policy.max_attempts:
                     delay = self.policy.delay(attempt)
                     log.warning("%s: retry %d in %.1fs: %s", self.handler.stage, attempt, delay, exc)
                     self.sleep(delay)
@@ -263,7 +257,7 @@ class Worker:
         )
 
     def _fail_job(self, job_id: str | None, code: str, text: str, message: Message) -> None:
-        if job_id is None or not self.fail_jobs:
+        if job_id is None:
             return
         failed = JobFailed(
             event_type="failed",

@@ -1,0 +1,248 @@
+"""The projector on real Kafka and PostgreSQL: replay changes nothing, ends are sticky, outages heal."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from sqlalchemy import Engine, create_engine, select
+
+from api.projection import project_event
+from api.projector import BatchProjector, ProjectorHandler, projection_engine
+from api.tables import Artifact, Job, JobEvent, JobStage, WebhookDelivery
+from backdrop.settings import Settings
+from infra.postgres_server import PostgresServer
+from schemas import LifecycleEvent, new_job_id
+from streams.admin import admin_client
+from tests.integration.api_fixtures import (
+    RECEIVER_HOST,
+    Publisher,
+    accepted,
+    example,
+    logged_events,
+    progress,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+# The dispatcher (not the projector) updates these as it works, so they are left out of snapshots.
+DISPATCHER_COLUMNS = {"status", "attempts", "next_attempt_at", "last_error", "delivered_at"}
+
+
+class WatchingProjector(ProjectorHandler):
+    """The real projector in a consumer group of its own; says when it has handled every watched event."""
+
+    def __init__(self, engine: Engine, watched: set[uuid.UUID]) -> None:
+        super().__init__(engine)
+        self.group = f"backdrop-projector-test-{uuid.uuid4().hex}"
+        self.pending = set(watched)
+        self.done = threading.Event()
+
+    def apply(self, events: list[Any]) -> None:
+        super().apply(events)
+        for event in events:
+            self.pending.discard(getattr(event, "event_id", None))
+        if not self.pending:
+            self.done.set()
+
+
+def topic_ends(settings: Settings) -> list[TopicPartition]:
+    """The projector's topics' current end offsets: where the events published next will start."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "unused", "log_level": 3})
+    try:
+        ends = []
+        for topic in ProjectorHandler.topics:
+            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                ends.append(TopicPartition(topic, partition, high))
+        return ends
+    finally:
+        consumer.close()
+
+
+def replay_in_process(
+    settings: Settings, watched: set[uuid.UUID], since: list[TopicPartition], timeout: float = 120.0
+) -> None:
+    """Project the topics from ``since`` in a fresh group until every watched event was handled.
+
+    From ``since``, not from the start: the topics keep 30 days of every test's events, and reading all of
+    them would make this test slower with each run. The span still holds other tests' events.
+    """
+    engine = projection_engine(settings)
+    handler = WatchingProjector(engine, watched)
+    group = handler.group
+    admin = admin_client(settings.kafka_bootstrap)  # kept referenced: its futures die with it
+    for future in admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, since)]).values():
+        future.result(30)
+    # The production loop (`backdrop worker projector`): batches, one transaction each.
+    worker = BatchProjector(handler, settings, group=group)
+    runner = threading.Thread(target=worker.run, name=group)
+    runner.start()
+    try:
+        finished = handler.done.wait(timeout)
+    finally:
+        worker.stopping.set()
+        runner.join(60)
+        engine.dispose()
+    assert not runner.is_alive(), "the in-process projector did not stop"
+    assert finished, f"{len(handler.pending)} watched events not handled within {timeout:.0f} s"
+
+
+def snapshot(settings: Settings, job_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every read-model row of the job, table by table, in a stable order."""
+    deliveries = [c for c in WebhookDelivery.__table__.c if c.name not in DISPATCHER_COLUMNS]
+    queries = {
+        "jobs": select(Job.__table__).where(Job.id == job_id),
+        "job_stages": select(JobStage.__table__).where(JobStage.job_id == job_id).order_by(JobStage.stage),
+        "artifacts": select(Artifact.__table__)
+        .where(Artifact.job_id == job_id)
+        .order_by(Artifact.kind, Artifact.position),
+        "job_events": select(JobEvent.__table__).where(JobEvent.job_id == job_id).order_by(JobEvent.id),
+        "webhook_deliveries": select(*deliveries).where(WebhookDelivery.job_id == job_id),
+    }
+    engine = create_engine(settings.postgres_dsn)
+    try:
+        with engine.connect() as conn:
+            return {name: [dict(row) for row in conn.execute(q).mappings()] for name, q in queries.items()}
+    finally:
+        engine.dispose()
+
+
+def full_sequence(job_id: str) -> list[LifecycleEvent]:
+    """A two-chunk job from accepted to completed, with a webhook so the outbox gets a row."""
+    start = example(
+        "accepted",
+        job_id=job_id,
+        owner="key_projector_test",
+        chunk_count=2,
+        webhook_url=f"http://{RECEIVER_HOST}:9/hook/{job_id}",
+    )
+    return [
+        start,
+        *(progress(job_id, done, total=2, stage=stage) for stage in ("segment", "matte") for done in (1, 2)),
+        example("chunk-done", job_id=job_id, chunk=0, chunks_done=1, chunks_total=2),
+        example("chunk-done", job_id=job_id, chunk=1, chunks_done=2, chunks_total=2),
+        example(
+            "completed",
+            job_id=job_id,
+            output_key=f"jobs/{job_id}/assemble/output.mp4",
+            hero_keys=[f"jobs/{job_id}/heroes/00.jpg", f"jobs/{job_id}/heroes/01.jpg"],
+            poster_key=f"jobs/{job_id}/poster.jpg",
+        ),
+    ]
+
+
+def test_replaying_the_topic_changes_no_row(infra: Settings) -> None:
+    job_id = new_job_id()
+    events = full_sequence(job_id)
+    since = topic_ends(infra)
+    Publisher(infra).publish(*events)
+    watched = {e.event_id for e in events}
+
+    replay_in_process(infra, watched, since)
+    first = snapshot(infra, job_id)
+    replay_in_process(infra, watched, since)
+    second = snapshot(infra, job_id)
+
+    assert second == first
+    assert [row["event_id"] for row in first["job_events"]] == [e.event_id for e in events]
+    assert first["jobs"][0]["status"] == "completed"
+    assert first["jobs"][0]["chunks_done"] == 2
+    assert [(s["stage"], s["chunks_done"]) for s in first["job_stages"]] == [("matte", 2), ("segment", 2)]
+    assert sorted((a["kind"], a["position"]) for a in first["artifacts"]) == [
+        ("hero", 0), ("hero", 1), ("output", 0), ("poster", 0)
+    ]  # fmt: skip
+    assert len(first["webhook_deliveries"]) == 1
+
+
+def test_project_event_applies_an_event_once(infra: Settings) -> None:
+    event = accepted("key_projector_test")
+    engine = create_engine(infra.postgres_dsn)
+    try:
+        with engine.begin() as conn:
+            row_id = project_event(conn, event)
+        with engine.begin() as conn:
+            again = project_event(conn, event)
+    finally:
+        engine.dispose()
+    assert isinstance(row_id, int)
+    assert again is None
+    assert logged_events(infra, event.job_id) == 1
+
+
+@pytest.mark.parametrize(("first", "late"), [("completed", "failed"), ("failed", "completed")])
+def test_the_first_end_sticks(
+    infra: Settings, projector: subprocess.Popen[bytes], first: str, late: str
+) -> None:
+    job_id = new_job_id()
+    ends = {
+        "completed": example("completed", job_id=job_id, output_key=f"jobs/{job_id}/assemble/output.mp4"),
+        "failed": example("failed", job_id=job_id),
+    }
+    start = example(
+        "accepted", job_id=job_id, chunk_count=1, webhook_url=f"http://{RECEIVER_HOST}:9/hook/{job_id}"
+    )
+    Publisher(infra).publish(start, ends[first], ends[late])
+    wait_until(lambda: logged_events(infra, job_id) == 3, what="3 projected events")
+    rows = snapshot(infra, job_id)
+    job = rows["jobs"][0]
+    assert job["status"] == first
+    assert [e["event_type"] for e in rows["job_events"]] == ["accepted", first, late]
+    assert (job["error_code"] is None) == (first == "completed")
+    assert bool(rows["artifacts"]) == (first == "completed")
+    # The webhook announces the end that counted, once.
+    assert [d["payload"]["event_type"] for d in rows["webhook_deliveries"]] == [first]
+
+
+# An API process lives through the outage, so its log shows how its EventHub copes (not asserted here).
+@pytest.mark.usefixtures("api")
+def test_postgres_restarted_while_events_flow(infra: Settings, projector: subprocess.Popen[bytes]) -> None:
+    publisher = Publisher(infra)
+    start = accepted("key_projector_test", chunks=200)
+    publisher.publish(start)
+    # The projector must be past its start-up migrations, which an outage would make it exit on.
+    wait_until(lambda: logged_events(infra, start.job_id) == 1, timeout=60, what="the projector to run")
+    published: list[LifecycleEvent] = [start]
+    flowing = threading.Event()
+
+    def flow() -> None:
+        """About 20 events a second for about 6 s, one at a time as workers publish them."""
+        flowing.set()
+        for done in range(1, 121):
+            stage = ("segment", "matte", "composite")[done % 3]
+            event = progress(start.job_id, done, total=200, stage=stage)
+            publisher.publish(event)
+            published.append(event)
+            time.sleep(0.05)
+
+    producer = threading.Thread(target=flow, name="lifecycle-events")
+    server = PostgresServer(infra)
+    producer.start()
+    try:
+        flowing.wait(10)
+        time.sleep(1.5)
+        server.stop()  # pg_ctl stop -m fast, as `backdrop infra down` stops it
+        down_at = len(published)
+        time.sleep(2.0)
+        server.up()  # as `backdrop infra up` starts it
+        up_at = len(published)
+    finally:
+        producer.join(60)
+        if not server.is_ready():
+            server.up()
+        wait_until(server.is_ready, timeout=60, what="PostgreSQL to answer again")
+    assert not producer.is_alive()
+    assert up_at > down_at, "no event was published while PostgreSQL was down"
+    wait_until(
+        lambda: logged_events(infra, start.job_id) == len(published),
+        timeout=90,
+        what=f"{len(published)} projected events",
+    )
+    rows = snapshot(infra, start.job_id)["job_events"]
+    assert sorted(str(r["event_id"]) for r in rows) == sorted(str(e.event_id) for e in published)
+    assert rows[-1]["event_id"] == published[-1].event_id  # per-job order kept

@@ -1,0 +1,207 @@
+"""Webhooks end to end: a job's end on Kafka → the projector's outbox → the dispatcher → a real receiver."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_network
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, insert, select
+from standardwebhooks import Webhook
+
+from api.dispatch import IDLE_S, run_dispatcher
+from api.keys import NewKey
+from api.tables import WebhookDelivery
+from backdrop.settings import Settings
+from schemas import new_job_id
+from tests.integration.api_fixtures import RECEIVER_HOST, Publisher, completed, example, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("sole_dispatcher")]
+
+
+@pytest.fixture
+def sole_dispatcher(infra: Settings) -> None:
+    """Skip while `backdrop up` runs a dispatcher on this stack: lacking our allow-list, it takes our rows."""
+    from infra.workers import running_workers
+
+    others = {name: pid for name, pid in running_workers(infra).items() if name.startswith("worker-webhooks")}
+    if others:
+        pytest.skip(
+            f"a webhook dispatcher started by `backdrop up` runs on this stack ({others}) and would give up "
+            f"deliveries to {RECEIVER_HOST}; stop it with `backdrop down` to run these tests"
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """An HTTP server on RECEIVER_HOST that records every POST and answers the given statuses in turn."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.hits: list[Hit] = []
+        answers = iter(statuses)
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                hits.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(next(answers, 200))
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # the test reads self.hits; the access log would only clutter the output
+
+        self.server = ThreadingHTTPServer((RECEIVER_HOST, 0), Handler)
+        self.port: int = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver")
+
+    def url(self, job_id: str) -> str:
+        return f"http://{RECEIVER_HOST}:{self.port}/hook/{job_id}"
+
+    def to(self, job_id: str) -> list[Hit]:
+        """The POSTs for this job (old outbox rows of other tests may reach the same port)."""
+        return [hit for hit in self.hits if hit.path == f"/hook/{job_id}"]
+
+
+@contextmanager
+def receiving(statuses: list[int]) -> Iterator[Receiver]:
+    receiver = Receiver(statuses)
+    receiver.thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        receiver.thread.join(10)
+
+
+@contextmanager
+def dispatching(settings: Settings) -> Iterator[None]:
+    """``backdrop worker webhooks`` in a thread, allowed to reach the receiver's address."""
+    allowed = Settings(url_allow_networks=(ip_network(f"{RECEIVER_HOST}/32"),))
+    assert allowed.postgres_dsn == settings.postgres_dsn
+    stop = threading.Event()
+    dispatcher = threading.Thread(target=run_dispatcher, args=(allowed, stop), name="webhook-dispatcher")
+    dispatcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        dispatcher.join(30)
+        assert not dispatcher.is_alive(), "the dispatcher did not stop"
+
+
+def delivery(settings: Settings, job_id: str) -> dict[str, Any] | None:
+    """The job's outbox row, column by column."""
+    engine = create_engine(settings.postgres_dsn)
+    try:
+        with engine.connect() as conn:
+            table = WebhookDelivery.__table__
+            row = conn.execute(select(table).where(table.c.job_id == job_id)).mappings().first()
+            return None if row is None else dict(row)
+    finally:
+        engine.dispose()
+
+
+def status_of(settings: Settings, job_id: str) -> str | None:
+    row = delivery(settings, job_id)
+    return None if row is None else str(row["status"])
+
+
+def outcome(settings: Settings, job_id: str, timeout: float) -> dict[str, Any]:
+    """The job's outbox row once it is no longer pending."""
+    wait_until(lambda: status_of(settings, job_id) != "pending", timeout=timeout, what="a delivery outcome")
+    row = delivery(settings, job_id)
+    assert row is not None
+    return row
+
+
+def finish_job(settings: Settings, key: NewKey, receiver: Receiver) -> str:
+    """A job of ``key`` with a webhook to ``receiver``, accepted and completed; its outbox row exists."""
+    job_id = new_job_id()
+    start = example("accepted", job_id=job_id, owner=key.id, chunk_count=1, webhook_url=receiver.url(job_id))
+    Publisher(settings).publish(start, completed(job_id))
+    wait_until(lambda: delivery(settings, job_id) is not None, what="the webhook's outbox row")
+    return job_id
+
+
+def verified(key: NewKey, hit: Hit) -> dict[str, object]:
+    """The body, once its Standard Webhooks signature checked out against the key's secret."""
+    payload = Webhook(key.webhook_secret).verify(hit.body, hit.headers)
+    assert isinstance(payload, dict)
+    return payload
+
+
+def test_a_completed_job_is_announced_once_signed(
+    infra: Settings, projector: subprocess.Popen[bytes], key: NewKey
+) -> None:
+    with receiving([200]) as receiver:
+        job_id = finish_job(infra, key, receiver)
+        with dispatching(infra):
+            row = outcome(infra, job_id, timeout=30)
+            time.sleep(3 * IDLE_S)  # a few more rounds, in which a second POST would show
+        hits = receiver.to(job_id)
+    # gave_up with "127.0.0.2 (loopback)" here means another dispatcher, without our allow-list, took it.
+    assert (row["status"], row["attempts"], row["last_error"]) == ("delivered", 1, None)
+    assert len(hits) == 1
+    hit = hits[0]
+    assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= set(hit.headers)
+    body = verified(key, hit)
+    assert body["type"] == "job.completed"
+    data = body["data"]
+    assert isinstance(data, dict)
+    assert data["job_id"] == job_id
+    assert data["event_type"] == "completed"
+
+
+def test_a_failed_delivery_is_retried_with_the_same_id(
+    infra: Settings, projector: subprocess.Popen[bytes], key: NewKey
+) -> None:
+    with receiving([500, 200]) as receiver:
+        job_id = finish_job(infra, key, receiver)
+        with dispatching(infra):
+            # The first retry waits 4-5 s (webhook_signing.DELAYS_S, less up to 20 % jitter).
+            row = outcome(infra, job_id, timeout=20)
+        hits = receiver.to(job_id)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("delivered", 2, None)
+    assert len(hits) == 2
+    assert hits[0].headers["webhook-id"] == hits[1].headers["webhook-id"]
+    assert [verified(key, hit)["type"] for hit in hits] == ["job.completed", "job.completed"]
+
+
+def test_a_refused_address_is_given_up_at_once(infra: Settings, key: NewKey) -> None:
+    # The API refuses such a webhook_url (422), so the row is written as a direct Kafka submit could.
+    job_id = new_job_id()
+    event = completed(job_id)
+    engine = create_engine(infra.postgres_dsn)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(WebhookDelivery).values(
+                    job_id=job_id,
+                    event_id=event.event_id,
+                    url="http://127.0.0.1:9/hook",
+                    owner=key.id,
+                    payload=event.model_dump(mode="json"),
+                )
+            )
+    finally:
+        engine.dispose()
+    with dispatching(infra):
+        row = outcome(infra, job_id, timeout=10)
+    assert (row["status"], row["attempts"]) == ("gave_up", 1)
+    assert "127.0.0.1 (loopback)" in row["last_error"]
