@@ -5,10 +5,10 @@ This is adapter code (object-store reads, local files); the math stays in the st
 
 from __future__ import annotations
 
-import io
 import shutil
 import tempfile
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.extract import ChunkSpec, FrameBatch, decode_chunk, plan_chunks
+from agents.arrays import npz_arrays, npz_bytes
+from agents.extract import ChunkSpec, decode_chunk, plan_chunks
+from agents.frame_cache import FrameCache
 from backdrop.settings import Settings
 from schemas import STAGE_ADAPTER, AssembleTask, ChunkTask, MediaFacts, StageProgress
 from streams.codec import decode
@@ -31,6 +33,10 @@ CHUNK_SECONDS = 2.0
 WARMUP_FRAMES = 8
 # Frames of one job's source kept on a worker's disk; a worker sees few jobs at a time.
 SOURCES_KEPT = 4
+# A chunk's finished H.264 segment (with hero.png and hero.json beside it) lives under this stage's
+# objects: the composite worker encodes it; encode checks and announces it; assemble joins them.
+SEGMENT_STAGE = "composite"
+SEGMENT = "segment.mp4"
 
 
 def source_key(job_id: str, suffix: str) -> str:
@@ -64,12 +70,14 @@ class StageContext:
     settings: Settings
     artifacts: ObjectStore
     cache_dir: Path
+    frames: FrameCache = field(default_factory=lambda: FrameCache(Path(), 0))
     _sources: OrderedDict[str, Path] = field(default_factory=OrderedDict)
     _plans: dict[str, list[ChunkSpec]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings) -> StageContext:
-        return cls(settings, s3_store(settings), Path(tempfile.mkdtemp(prefix="backdrop-worker-")))
+        frames = FrameCache(settings.frame_cache_folder, settings.frame_cache_mb * 2**20)
+        return cls(settings, s3_store(settings), Path(tempfile.mkdtemp(prefix="backdrop-worker-")), frames)
 
     def store_for(self, bucket: str) -> ObjectStore:
         return s3_store(self.settings, bucket)
@@ -89,24 +97,31 @@ class StageContext:
         return local
 
     def chunk_frames(self, task: ChunkTask) -> ChunkFrames:
-        """The task's chunk decoded from the source, warm-up frames included."""
+        """The task's chunk, warm-up frames included: shared by a worker beside this one, or decoded."""
+        warmup = task.chunk.start - task.chunk.warmup_start
+        name = FrameCache.name(task.source_key, task.chunk.index)
+        cached = self.frames.get(name, task.chunk.stop - task.chunk.warmup_start)
+        if cached is not None:
+            return ChunkFrames(cached.frames, cached.pts, warmup)
         local = self.source(task.source_key)
         if task.source_key not in self._plans:
             self._plans[task.source_key] = plan_chunks(local, CHUNK_SECONDS, WARMUP_FRAMES)
         spec = self._plans[task.source_key][task.chunk.index]
-        batches: list[FrameBatch] = list(decode_chunk(local, spec))
-        frames = np.concatenate([b.frames for b in batches])
-        pts = np.concatenate([b.pts for b in batches])
-        return ChunkFrames(frames, pts, spec.start - spec.warmup_start)
+        # One batch: the chunk's frames are stacked once, with no second copy to join batches.
+        (batch,) = decode_chunk(local, spec, batch_frames=spec.frame_count)
+        self.frames.put(name, batch.frames, batch.pts)
+        return ChunkFrames(batch.frames, batch.pts, spec.start - spec.warmup_start)
 
-    def put_array(self, key: str, **arrays: np.ndarray) -> None:
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, allow_pickle=False, **arrays)
-        self.artifacts.put_bytes(key, buffer.getvalue(), "application/x-npz")
+    def forget_frames(self, task: ChunkTask) -> None:
+        """The chunk's shared frames are no longer needed on this machine (its last reader is done)."""
+        self.frames.drop(FrameCache.name(task.source_key, task.chunk.index))
+
+    def put_array(self, key: str, stored: Collection[str] = (), **arrays: np.ndarray) -> None:
+        """Store ``arrays`` as one npz; those named in ``stored`` uncompressed, the rest deflated."""
+        self.artifacts.put_bytes(key, npz_bytes(arrays, stored), "application/x-npz")
 
     def get_arrays(self, key: str) -> dict[str, np.ndarray]:
-        with np.load(io.BytesIO(self.artifacts.get_bytes(key))) as data:
-            return {name: data[name] for name in data.files}
+        return npz_arrays(self.artifacts.get_bytes(key))
 
     def progress(self, task: ChunkTask, stage: str, marker: str) -> Outgoing:
         """A progress event counting this stage's finished chunks of the job (by their stored markers)."""
