@@ -361,11 +361,13 @@ def worker_command(
 
     from agents.pipeline import StageContext
     from agents.workers import STAGES, build_handler
+    from backdrop.heap import keep_freed_memory
     from streams.worker import Worker
 
     if stage not in STAGES:
         raise typer.BadParameter(f"STAGE must be one of {', '.join(STAGES)}; got {stage!r}")
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
+    keep_freed_memory()
     settings = Settings()
     context = StageContext.open(settings)
     try:
