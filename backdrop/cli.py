@@ -359,6 +359,8 @@ def worker_command(
     """Run one stage's worker: its own consumer group (backdrop-STAGE); scale by starting more."""
     import logging
 
+    import cv2
+
     from agents.pipeline import StageContext
     from agents.workers import STAGES, build_handler
     from backdrop.heap import keep_freed_memory
@@ -368,6 +370,9 @@ def worker_command(
         raise typer.BadParameter(f"STAGE must be one of {', '.join(STAGES)}; got {stage!r}")
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
     keep_freed_memory()
+    # Stages run side by side as processes (one per stage or more): OpenCV's own thread pool on top of
+    # that only oversubscribes the cores and adds hand-offs.
+    cv2.setNumThreads(1)
     settings = Settings()
     context = StageContext.open(settings)
     try:
