@@ -76,6 +76,13 @@ class FrameCache:
                 return False
         return True
 
+    def has(self, name: str) -> bool:
+        return self.limit_bytes > 0 and self._path(name, "frames").exists()
+
+    def room_bytes(self) -> int:
+        """How many more bytes fit now."""
+        return max(0, self.limit_bytes - self._used_bytes()) if self.limit_bytes > 0 else 0
+
     def drop(self, name: str) -> None:
         for part in ("frames", "pts"):
             self._path(name, part).unlink(missing_ok=True)

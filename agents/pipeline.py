@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agents.arrays import npz_arrays, npz_bytes
-from agents.extract import ChunkSpec, decode_chunk, plan_chunks
+from agents.chunk_decode import DecodedChunk, decode_run, shared_pass
+from agents.extract import ChunkSpec, plan_chunks
 from agents.frame_cache import FrameCache
 from backdrop.settings import Settings
 from schemas import STAGE_ADAPTER, AssembleTask, ChunkTask, MediaFacts, StageProgress
@@ -106,11 +107,23 @@ class StageContext:
         local = self.source(task.source_key)
         if task.source_key not in self._plans:
             self._plans[task.source_key] = plan_chunks(local, CHUNK_SECONDS, WARMUP_FRAMES)
-        spec = self._plans[task.source_key][task.chunk.index]
-        # One batch: the chunk's frames are stacked once, with no second copy to join batches.
-        (batch,) = decode_chunk(local, spec, batch_frames=spec.frame_count)
-        self.frames.put(name, batch.frames, batch.pts)
-        return ChunkFrames(batch.frames, batch.pts, spec.start - spec.warmup_start)
+        plan = self._plans[task.source_key]
+        spec = plan[task.chunk.index]
+        frame_bytes = task.media.width * task.media.height * 3
+        spare = self.frames.room_bytes() // frame_bytes - spec.frame_count
+        run = shared_pass(
+            plan, spec.index, spare, lambda c: self.frames.has(FrameCache.name(task.source_key, c.index))
+        )
+        mine: list[DecodedChunk] = []
+
+        def keep(chunk: ChunkSpec, decoded: DecodedChunk) -> None:
+            if chunk.index == spec.index:
+                mine.append(decoded)
+            self.frames.put(FrameCache.name(task.source_key, chunk.index), decoded.frames, decoded.pts)
+
+        decode_run(local, run, keep)
+        (decoded,) = mine
+        return ChunkFrames(decoded.frames, decoded.pts, warmup)
 
     def forget_frames(self, task: ChunkTask) -> None:
         """The chunk's shared frames are no longer needed on this machine (its last reader is done)."""
