@@ -5,6 +5,7 @@ This is adapter code (object-store reads, local files); the math stays in the st
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -28,6 +29,8 @@ from streams.s3_store import s3_store
 from streams.store import ObjectStore, object_key
 from streams.topics import JOBS, stage_topic
 from streams.worker import Outgoing, event_id
+
+log = logging.getLogger(__name__)
 
 # The chunking every worker agrees on: about two seconds, eight warm-up frames for the temporal stages.
 CHUNK_SECONDS = 2.0
@@ -122,6 +125,7 @@ class StageContext:
             self.frames.put(FrameCache.name(task.source_key, chunk.index), decoded.frames, decoded.pts)
 
         decode_run(local, run, keep)
+        log.info("decoded chunks %s of %s in one pass", [c.index for c in run], task.job_id)
         (decoded,) = mine
         return ChunkFrames(decoded.frames, decoded.pts, warmup)
 
