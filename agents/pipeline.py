@@ -5,10 +5,11 @@ This is adapter code (object-store reads, local files); the math stays in the st
 
 from __future__ import annotations
 
-import io
+import logging
 import shutil
 import tempfile
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,7 +17,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.extract import ChunkSpec, FrameBatch, decode_chunk, plan_chunks
+from agents.arrays import npz_arrays, npz_bytes
+from agents.chunk_decode import DecodedChunk, decode_run, shared_pass
+from agents.extract import ChunkSpec, plan_chunks
+from agents.frame_cache import FrameCache
 from backdrop.settings import Settings
 from schemas import STAGE_ADAPTER, AssembleTask, ChunkTask, MediaFacts, StageProgress
 from streams.codec import decode
@@ -26,11 +30,17 @@ from streams.store import ObjectStore, object_key
 from streams.topics import JOBS, stage_topic
 from streams.worker import Outgoing, event_id
 
+log = logging.getLogger(__name__)
+
 # The chunking every worker agrees on: about two seconds, eight warm-up frames for the temporal stages.
 CHUNK_SECONDS = 2.0
 WARMUP_FRAMES = 8
 # Frames of one job's source kept on a worker's disk; a worker sees few jobs at a time.
 SOURCES_KEPT = 4
+# A chunk's finished H.264 segment (with hero.png and hero.json beside it) lives under this stage's
+# objects: the composite worker encodes it; encode checks and announces it; assemble joins them.
+SEGMENT_STAGE = "composite"
+SEGMENT = "segment.mp4"
 
 
 def source_key(job_id: str, suffix: str) -> str:
@@ -64,12 +74,14 @@ class StageContext:
     settings: Settings
     artifacts: ObjectStore
     cache_dir: Path
+    frames: FrameCache = field(default_factory=lambda: FrameCache(Path(), 0))
     _sources: OrderedDict[str, Path] = field(default_factory=OrderedDict)
     _plans: dict[str, list[ChunkSpec]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings) -> StageContext:
-        return cls(settings, s3_store(settings), Path(tempfile.mkdtemp(prefix="backdrop-worker-")))
+        frames = FrameCache(settings.frame_cache_folder, settings.frame_cache_mb * 2**20)
+        return cls(settings, s3_store(settings), Path(tempfile.mkdtemp(prefix="backdrop-worker-")), frames)
 
     def store_for(self, bucket: str) -> ObjectStore:
         return s3_store(self.settings, bucket)
@@ -89,24 +101,44 @@ class StageContext:
         return local
 
     def chunk_frames(self, task: ChunkTask) -> ChunkFrames:
-        """The task's chunk decoded from the source, warm-up frames included."""
+        """The task's chunk, warm-up frames included: shared by a worker beside this one, or decoded."""
+        warmup = task.chunk.start - task.chunk.warmup_start
+        name = FrameCache.name(task.source_key, task.chunk.index)
+        cached = self.frames.get(name, task.chunk.stop - task.chunk.warmup_start)
+        if cached is not None:
+            return ChunkFrames(cached.frames, cached.pts, warmup)
         local = self.source(task.source_key)
         if task.source_key not in self._plans:
             self._plans[task.source_key] = plan_chunks(local, CHUNK_SECONDS, WARMUP_FRAMES)
-        spec = self._plans[task.source_key][task.chunk.index]
-        batches: list[FrameBatch] = list(decode_chunk(local, spec))
-        frames = np.concatenate([b.frames for b in batches])
-        pts = np.concatenate([b.pts for b in batches])
-        return ChunkFrames(frames, pts, spec.start - spec.warmup_start)
+        plan = self._plans[task.source_key]
+        spec = plan[task.chunk.index]
+        frame_bytes = task.media.width * task.media.height * 3
+        spare = self.frames.room_bytes() // frame_bytes - spec.frame_count
+        run = shared_pass(
+            plan, spec.index, spare, lambda c: self.frames.has(FrameCache.name(task.source_key, c.index))
+        )
+        mine: list[DecodedChunk] = []
 
-    def put_array(self, key: str, **arrays: np.ndarray) -> None:
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, allow_pickle=False, **arrays)
-        self.artifacts.put_bytes(key, buffer.getvalue(), "application/x-npz")
+        def keep(chunk: ChunkSpec, decoded: DecodedChunk) -> None:
+            if chunk.index == spec.index:
+                mine.append(decoded)
+            self.frames.put(FrameCache.name(task.source_key, chunk.index), decoded.frames, decoded.pts)
+
+        decode_run(local, run, keep)
+        log.info("decoded chunks %s of %s in one pass", [c.index for c in run], task.job_id)
+        (decoded,) = mine
+        return ChunkFrames(decoded.frames, decoded.pts, warmup)
+
+    def forget_frames(self, task: ChunkTask) -> None:
+        """The chunk's shared frames are no longer needed on this machine (its last reader is done)."""
+        self.frames.drop(FrameCache.name(task.source_key, task.chunk.index))
+
+    def put_array(self, key: str, stored: Collection[str] = (), **arrays: np.ndarray) -> None:
+        """Store ``arrays`` as one npz; those named in ``stored`` uncompressed, the rest deflated."""
+        self.artifacts.put_bytes(key, npz_bytes(arrays, stored), "application/x-npz")
 
     def get_arrays(self, key: str) -> dict[str, np.ndarray]:
-        with np.load(io.BytesIO(self.artifacts.get_bytes(key))) as data:
-            return {name: data[name] for name in data.files}
+        return npz_arrays(self.artifacts.get_bytes(key))
 
     def progress(self, task: ChunkTask, stage: str, marker: str) -> Outgoing:
         """A progress event counting this stage's finished chunks of the job (by their stored markers)."""

@@ -401,10 +401,18 @@ def worker_command(
 
 
 def _run_stage(stage: str, settings: Settings, max_messages: int | None) -> None:
+    import cv2
+
     from agents.pipeline import StageContext
     from agents.workers import build_handler
+    from backdrop.heap import keep_freed_memory
     from streams.cancel import CancelList
     from streams.worker import Worker
+
+    keep_freed_memory()
+    # Stages run side by side as processes (one per stage or more): OpenCV's own thread pool on top of
+    # that only oversubscribes the cores and adds hand-offs.
+    cv2.setNumThreads(1)
 
     context = StageContext.open(settings)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from pathlib import Path
 
 from pydantic import Field, IPvAnyNetwork, SecretStr
@@ -100,8 +102,32 @@ class Settings(BaseSettings):
         None, description="PEM file of extra CAs trusted for source and webhook URLs (a private CA)."
     )
 
+    # Decoded chunks shared by the stage workers of one machine (agents.frame_cache).
+    frame_cache_dir: Path | None = Field(
+        None,
+        description="RAM-backed folder where workers on one machine share decoded chunks; "
+        "default: under /dev/shm (else the temp folder), one per state folder.",
+    )
+    frame_cache_mb: int = Field(
+        3072,
+        ge=0,
+        description="Most MiB of decoded frames the workers of one machine keep (a 2 s 720p chunk is "
+        "~190 MiB); 0 turns the cache off and every stage decodes its chunks itself.",
+    )
+
     # How long `infra up` waits for each server to answer a real client call.
     ready_timeout_s: float = 90.0
+
+    @property
+    def frame_cache_folder(self) -> Path:
+        """Where the decoded-chunk cache lives: the setting, or a RAM disk folder for this state folder."""
+        if self.frame_cache_dir is not None:
+            return self.frame_cache_dir
+        shm = Path("/dev/shm")  # noqa: S108 - a RAM disk on purpose; FrameCache refuses a folder not ours
+        base = shm if shm.is_dir() else Path(tempfile.gettempdir())
+        # Separate stacks on one machine (each its own state folder) keep separate caches and limits.
+        tag = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:12]
+        return base / f"backdrop-frames-{tag}"
 
     @property
     def kafka_bootstrap(self) -> str:

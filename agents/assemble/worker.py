@@ -1,6 +1,6 @@
 """The assemble worker: when every chunk of a job is encoded, join them, mux the audio, publish completion.
 
-Stateless: which chunks are done is read from the object store (the encode stage's segment objects), so
+Stateless: which chunks are done is read from the object store (the chunks' segment objects), so
 a restarted worker loses nothing. The completion event is recorded next to the output; a redone or
 late task republishes those exact bytes.
 """
@@ -16,7 +16,7 @@ import orjson
 
 from agents.encode.images import write_poster
 from agents.encode.join import join_segments
-from agents.pipeline import StageTaskHandler, stage_prefix
+from agents.pipeline import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
 from schemas import AssembleTask, JobCompleted, JobMetrics, StageProgress, parse_lifecycle
 from streams.codec import encode
 from streams.store import object_key
@@ -35,8 +35,8 @@ class AssembleHandler(StageTaskHandler):
     def handle(self, task: AssembleTask) -> Handled:
         store = self.context.artifacts
         count = task.chunk.count
-        segments = [object_key(task.job_id, "encode", i, "segment.mp4") for i in range(count)]
-        present = set(store.list(stage_prefix(task.job_id, "encode")))
+        segments = [object_key(task.job_id, SEGMENT_STAGE, i, SEGMENT) for i in range(count)]
+        present = set(store.list(stage_prefix(task.job_id, SEGMENT_STAGE)))
         done = sum(1 for key in segments if key in present)
         if done < count:
             progress = StageProgress(
@@ -105,8 +105,8 @@ class AssembleHandler(StageTaskHandler):
         """The chunks' best stills, best first, at most ``options.heroes``."""
         ranked = []
         for i in range(task.chunk.count):
-            key = object_key(task.job_id, "encode", i, "hero.png")
-            facts = object_key(task.job_id, "encode", i, "hero.json")
+            key = object_key(task.job_id, SEGMENT_STAGE, i, "hero.png")
+            facts = object_key(task.job_id, SEGMENT_STAGE, i, "hero.json")
             if key in present and facts in present:
                 ranked.append((orjson.loads(self.context.artifacts.get_bytes(facts))["quality"], key))
         ranked.sort(reverse=True)

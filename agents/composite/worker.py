@@ -1,4 +1,10 @@
-"""The composite worker: frames, alpha, foreground colour and background → the finished chunk, lossless."""
+"""The composite worker: frames, alpha, foreground colour and background → the chunk's H.264 segment.
+
+It encodes the finished frames itself, with the writer and settings `backdrop process` uses, and keeps
+the chunk's best still beside the segment. Handing finished frames to a separate encoder cost more than
+the encode: a lossless x264 intermediate (~170 KB a frame) took ~8 ms a 720p frame to write and ~7 ms
+to read back, on top of the ~17 ms final encode, all on the same two cores.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from agents.composite import Background, composite, open_background
-from agents.encode.intermediate import write_intermediate
-from agents.matte.worker import foreground
-from agents.pipeline import StageTaskHandler, chunk_key, next_task, rate
+from agents.encode import VideoWriter
+from agents.encode.images import write_image
+from agents.matte.handoff import foreground
+from agents.pipeline import SEGMENT, StageTaskHandler, chunk_key, next_task, rate
 from schemas import ChunkTask
 from streams.worker import Handled
 
-MARKER = "frames.nut"
+MARKER = SEGMENT
 
 
 class CompositeHandler(StageTaskHandler):
@@ -40,25 +48,49 @@ class CompositeHandler(StageTaskHandler):
         started = time.perf_counter()
         chunk = self.context.chunk_frames(task)
         stored = self.context.get_arrays(task.artifacts["matte"])
-        frames = chunk.frames[chunk.output]
-        fg = foreground(frames, stored)
+        frames, alpha = chunk.frames[chunk.output], stored["alpha"]
+        fg = foreground(frames, alpha, stored["colours"])
         indices = np.arange(task.chunk.start, task.chunk.stop, dtype=np.int64)
         background = self.background(task)
         try:
-            out = composite(fg, stored["alpha"], background.frames(indices, frames, stored["alpha"]))
+            out = composite(fg, alpha, background.frames(indices, frames, alpha))
         finally:
             background.close()
-        _, time_base = rate(task.media)
-        local = self.context.cache_dir / f"{task.job_id}-{task.chunk.index}.nut"
-        write_intermediate(local, out, chunk.pts[chunk.output], time_base)
-        key = chunk_key(task.job_id, "composite", task.chunk.index, MARKER)
+        del fg
+        scores = orjson.loads(self.context.artifacts.get_bytes(task.artifacts["scores"]))
+        quality = np.array(scores["quality"][scores["warmup"] :], np.float32)
+        best = int(quality.argmax()) if len(quality) else 0
+        work = self.context.cache_dir
+        segment = work / f"{task.job_id}-{task.chunk.index}-{MARKER}"
+        hero = work / f"{task.job_id}-{task.chunk.index}-hero.png"
+        fps, time_base = rate(task.media)
         try:
-            self.context.artifacts.put_file(key, local)
+            with VideoWriter(
+                segment, task.media.width, task.media.height, time_base=time_base, fps=fps
+            ) as writer:
+                writer.write(out, chunk.pts[chunk.output])
+            write_image(hero, out[best])
+            facts = {
+                "quality": float(quality[best]) if len(quality) else 0.0,
+                "frame": task.chunk.start + best,
+            }
+            hero_key = chunk_key(task.job_id, "composite", task.chunk.index, "hero.png")
+            self.context.artifacts.put_file(hero_key, hero)
+            self.context.artifacts.put_bytes(
+                chunk_key(task.job_id, "composite", task.chunk.index, "hero.json"), orjson.dumps(facts)
+            )
+            # The segment last: its presence tells assemble the chunk is complete.
+            segment_key = chunk_key(task.job_id, "composite", task.chunk.index, MARKER)
+            self.context.artifacts.put_file(segment_key, segment)
         finally:
-            Path(local).unlink(missing_ok=True)
+            for path in (segment, hero):
+                Path(path).unlink(missing_ok=True)
+        self.context.forget_frames(task)
         return Handled(
             [
                 self.context.progress(task, "composite", MARKER),
-                next_task(task, "encode", {"composite": key}, time.perf_counter() - started),
+                next_task(
+                    task, "encode", {"segment": segment_key, "hero": hero_key}, time.perf_counter() - started
+                ),
             ]
         )

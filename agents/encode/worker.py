@@ -1,21 +1,20 @@
-"""The encode worker: a finished chunk → its H.264 segment and its best still, then hand it to assemble."""
+"""The encode worker: checks a chunk's H.264 segment, announces the chunk done and hands it to assemble.
+
+The composite worker encodes the segment and its best still itself (a lossless hand-off between the two
+cost more CPU than the final encode; see `agents.composite.worker`). What stays here is cheap: reading
+the segment's header to catch a short or unreadable one before assemble joins it, and the events.
+"""
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
-import orjson
-
-from agents.encode import VideoWriter
-from agents.encode.images import write_image
-from agents.encode.intermediate import read_intermediate
-from agents.pipeline import StageTaskHandler, chunk_key, rate, stage_prefix
+from agents.extract import probe
+from agents.pipeline import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
+from backdrop.errors import OutputError
 from schemas import AssembleTask, ChunkDone, ChunkTask
 from streams.topics import JOBS, stage_topic
 from streams.worker import Handled, Outgoing, event_id
-
-MARKER = "segment.mp4"
 
 
 class EncodeHandler(StageTaskHandler):
@@ -23,42 +22,25 @@ class EncodeHandler(StageTaskHandler):
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()
-        work = self.context.cache_dir
-        intermediate = work / f"{task.job_id}-{task.chunk.index}-in.nut"
-        segment = work / f"{task.job_id}-{task.chunk.index}-{MARKER}"
-        hero = work / f"{task.job_id}-{task.chunk.index}-hero.png"
-        self.context.artifacts.get_file(task.artifacts["composite"], intermediate)
-        scores = orjson.loads(self.context.artifacts.get_bytes(task.artifacts["scores"]))
-        quality = np.array(scores["quality"][scores["warmup"] :], np.float32)
-        best = int(quality.argmax()) if len(quality) else 0
-        fps, time_base = rate(task.media)
+        segment_key = task.artifacts["segment"]
+        local = self.context.cache_dir / f"{task.job_id}-{task.chunk.index}-{SEGMENT}"
         try:
-            with VideoWriter(
-                segment, task.media.width, task.media.height, time_base=time_base, fps=fps
-            ) as writer:
-                for position, (frame, pts) in enumerate(
-                    read_intermediate(intermediate, task.media.width, task.media.height, time_base)
-                ):
-                    writer.write(frame[None], np.array([pts], np.int64))
-                    if position == best:
-                        write_image(hero, frame)
-            segment_key = chunk_key(task.job_id, "encode", task.chunk.index, MARKER)
-            hero_key = chunk_key(task.job_id, "encode", task.chunk.index, "hero.png")
-            self.context.artifacts.put_file(hero_key, hero)
-            facts = {
-                "quality": float(quality[best]) if len(quality) else 0.0,
-                "frame": task.chunk.start + best,
-            }
-            self.context.artifacts.put_bytes(
-                chunk_key(task.job_id, "encode", task.chunk.index, "hero.json"), orjson.dumps(facts)
-            )
-            self.context.artifacts.put_file(segment_key, segment)
+            self.context.artifacts.get_file(segment_key, local)
+            info = probe(local)
         finally:
-            for path in (intermediate, segment, hero):
-                path.unlink(missing_ok=True)
+            local.unlink(missing_ok=True)
+        frames = task.chunk.stop - task.chunk.start
+        if info.frame_count_exact and info.frame_count != frames:
+            # Not the upload's fault: retried, then dead-lettered for an operator, and the job fails.
+            raise OutputError(
+                f"chunk {task.chunk.index} of {task.job_id} was encoded with {info.frame_count} frames, "
+                f"not {frames}; the composite stage must redo it"
+            )
         seconds = time.perf_counter() - started
         done = sum(
-            1 for k in self.context.artifacts.list(stage_prefix(task.job_id, "encode")) if k.endswith(MARKER)
+            1
+            for k in self.context.artifacts.list(stage_prefix(task.job_id, SEGMENT_STAGE))
+            if k.endswith("/" + SEGMENT)
         )
         assemble = AssembleTask(
             event_type="assemble_task",
@@ -69,7 +51,7 @@ class EncodeHandler(StageTaskHandler):
             segment_key=segment_key,
             media=task.media,
             options=task.options,
-            artifacts={**task.artifacts, "hero": hero_key},
+            artifacts=task.artifacts,
             metrics={**task.metrics, "encode_s": round(seconds, 4)},
         )
         chunk_done = ChunkDone(

@@ -1,0 +1,79 @@
+"""Decode a chunk together with its neighbours that start from the same keyframe, for the frame cache.
+
+Reaching a chunk means decoding from the keyframe at or before its warm-up, so with long keyframe
+intervals (x264's default is 250 frames, ~8 s) the frames of the neighbouring chunks pass through the
+decoder anyway, and chunks arrive in no particular order (they are spread over partitions). Converting
+those neighbours too and leaving them in the machine's frame cache costs ~1 ms a frame; decoding them
+again from the keyframe later would cost several times that. The neighbours kept stay within the room
+the cache has, so a full cache turns this back into decoding the one chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from agents.extract import ChunkSpec, decode_chunk
+
+
+@dataclass(frozen=True)
+class DecodedChunk:
+    frames: np.ndarray  # [T, H, W, 3] uint8, warm-up frames first
+    pts: np.ndarray  # [T] int64
+
+
+def shared_pass(
+    plan: list[ChunkSpec], index: int, budget_frames: int, cached: Callable[[ChunkSpec], bool]
+) -> list[ChunkSpec]:
+    """The run of chunks around ``plan[index]`` that one pass from its keyframe decodes, in order.
+
+    Earlier chunks must be decoded to reach this one anyway; later ones cost their own frames. All share
+    the chunk's keyframe, are not ``cached`` yet, and hold at most ``budget_frames`` frames beside it.
+    """
+    spec = plan[index]
+    run, spare = [spec], budget_frames
+    before = index - 1
+    while before >= 0 and plan[before].seek_ts == spec.seek_ts and not cached(plan[before]):
+        if plan[before].frame_count > spare:
+            break
+        spare -= plan[before].frame_count
+        run.insert(0, plan[before])
+        before -= 1
+    after = index + 1
+    while after < len(plan) and plan[after].seek_ts == spec.seek_ts and not cached(plan[after]):
+        if plan[after].frame_count > spare:
+            break
+        spare -= plan[after].frame_count
+        run.append(plan[after])
+        after += 1
+    return run
+
+
+def decode_run(source: Path, run: list[ChunkSpec], keep: Callable[[ChunkSpec, DecodedChunk], None]) -> None:
+    """Decode the chunks of ``run`` (consecutive, one keyframe) in one pass; ``keep`` gets each, in order."""
+    first, last = run[0], run[-1]
+    # The first chunk's warm-up start and seek point, the last one's end: decode_chunk needs no more.
+    span = replace(first, stop=last.stop)
+    pending = list(run)
+    buffers: dict[int, np.ndarray] = {}
+    stamps: dict[int, np.ndarray] = {}
+    for batch in decode_chunk(source, span, batch_frames=16):
+        for chunk in pending:
+            lo, hi = (
+                max(chunk.warmup_start, int(batch.indices[0])),
+                min(chunk.stop, int(batch.indices[-1]) + 1),
+            )
+            if lo >= hi:
+                continue
+            if chunk.index not in buffers:
+                buffers[chunk.index] = np.empty((chunk.frame_count, *batch.frames.shape[1:]), np.uint8)
+                stamps[chunk.index] = np.empty(chunk.frame_count, np.int64)
+            at, into = int(batch.indices[0]), chunk.warmup_start
+            buffers[chunk.index][lo - into : hi - into] = batch.frames[lo - at : hi - at]
+            stamps[chunk.index][lo - into : hi - into] = batch.pts[lo - at : hi - at]
+        while pending and pending[0].stop <= int(batch.indices[-1]) + 1:
+            done = pending.pop(0)
+            keep(done, DecodedChunk(buffers.pop(done.index), stamps.pop(done.index)))

@@ -1,0 +1,104 @@
+"""Decoded chunks shared by the stage workers of one machine, as RAM-backed files (an optimisation only).
+
+Score, segment, matte and composite each need a chunk's full-resolution frames. Decoding a chunk costs
+more than its own frames when the source has long keyframe intervals (x264's default is 250 frames:
+each 2 s chunk then decodes ~4 s of video on average, ~7 ms a 720p frame), and four stages did it four
+times. The first worker on a machine to decode a chunk leaves the frames here; the others map them
+(~0.3 ms a frame). A miss only means decoding again: the object store stays the source of truth, and
+workers on other machines decode as before. Bounded in bytes; composite, the last reader, removes the
+chunk, and entries older than ``max_age_s`` (a crashed job's) are swept by later writers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CachedChunk:
+    frames: np.ndarray  # [T, H, W, 3] uint8, read-only (mapped)
+    pts: np.ndarray  # [T] int64
+
+
+class FrameCache:
+    """Chunks of frames by name in ``folder``, at most ``limit_bytes`` in all."""
+
+    def __init__(self, folder: Path, limit_bytes: int, max_age_s: float = 900.0) -> None:
+        self.folder, self.limit_bytes, self.max_age_s = folder, limit_bytes, max_age_s
+        if limit_bytes > 0:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                self.limit_bytes = 0  # a shared temp folder someone else made: do not read or write there
+
+    @staticmethod
+    def name(source_key: str, chunk_index: int) -> str:
+        """A file-safe name for one chunk of one job's source."""
+        return f"{hashlib.sha256(source_key.encode()).hexdigest()[:24]}-{chunk_index}"
+
+    def get(self, name: str, frame_count: int) -> CachedChunk | None:
+        """The chunk's frames if they are here and whole, else None."""
+        if self.limit_bytes <= 0:
+            return None
+        try:
+            pts = np.load(self._path(name, "pts"), allow_pickle=False)
+            frames = np.load(self._path(name, "frames"), mmap_mode="r", allow_pickle=False)
+        except (FileNotFoundError, ValueError, EOFError, OSError):
+            return None
+        if frames.ndim != 4 or frames.shape[0] != frame_count or pts.shape != (frame_count,):
+            return None
+        return CachedChunk(frames, pts)
+
+    def put(self, name: str, frames: np.ndarray, pts: np.ndarray) -> bool:
+        """Keep the chunk if it fits under the limit; False when it did not."""
+        if self.limit_bytes <= 0 or frames.nbytes > self.limit_bytes:
+            return False
+        if self._used_bytes() + frames.nbytes > self.limit_bytes:
+            return False
+        # pts first, frames last and each renamed into place whole: a reader sees all of a chunk or none.
+        for part, array in (("pts", pts), ("frames", frames)):
+            final = self._path(name, part)
+            partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
+            try:
+                with open(partial, "wb") as file:
+                    np.lib.format.write_array(file, np.ascontiguousarray(array), allow_pickle=False)
+                partial.replace(final)
+            except OSError:
+                # A full RAM disk is no error: the next reader decodes.
+                partial.unlink(missing_ok=True)
+                self.drop(name)
+                return False
+        return True
+
+    def has(self, name: str) -> bool:
+        return self.limit_bytes > 0 and self._path(name, "frames").exists()
+
+    def room_bytes(self) -> int:
+        """How many more bytes fit now."""
+        return max(0, self.limit_bytes - self._used_bytes()) if self.limit_bytes > 0 else 0
+
+    def drop(self, name: str) -> None:
+        for part in ("frames", "pts"):
+            self._path(name, part).unlink(missing_ok=True)
+
+    def _path(self, name: str, part: str) -> Path:
+        return self.folder / f"{name}.{part}.npy"
+
+    def _used_bytes(self) -> int:
+        """Bytes held now, after removing entries past their age."""
+        used, cutoff = 0, time.time() - self.max_age_s
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.folder) as entries:
+            for entry in entries:
+                with contextlib.suppress(FileNotFoundError):
+                    stat = entry.stat()
+                    if stat.st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        continue
+                    used += stat.st_size
+        return used

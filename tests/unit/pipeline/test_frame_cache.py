@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agents.frame_cache import FrameCache
+
+
+def _chunk(count: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    frames = np.random.default_rng(0).integers(0, 256, (count, 8, 12, 3), np.uint8)
+    return frames, np.arange(count, dtype=np.int64) * 512
+
+
+def test_a_chunk_put_is_read_back_whole(tmp_path: Path) -> None:
+    cache = FrameCache(tmp_path / "frames", 1 << 20)
+    frames, pts = _chunk()
+    name = FrameCache.name("jobs/j/extract/source.mp4", 4)
+    assert cache.get(name, 3) is None
+    assert cache.put(name, frames, pts)
+    assert cache.has(name)
+    got = cache.get(name, 3)
+    assert got is not None
+    assert np.array_equal(got.frames, frames)
+    assert np.array_equal(got.pts, pts)
+    assert cache.get(name, 4) is None  # another frame count is another chunk: a miss, not a wrong answer
+    cache.drop(name)
+    assert cache.get(name, 3) is None
+
+
+def test_the_limit_and_the_age_bound_what_is_kept(tmp_path: Path) -> None:
+    frames, pts = _chunk()
+    cache = FrameCache(tmp_path / "frames", frames.nbytes + 600, max_age_s=60)
+    assert cache.put("a", frames, pts)
+    assert not cache.put("b", frames, pts)  # no room: the next reader decodes
+    old = time.time() - 120
+    for path in (tmp_path / "frames").iterdir():
+        os.utime(path, (old, old))
+    assert cache.put("b", frames, pts)  # the stale entry was swept to make room
+    assert not cache.has("a")
+
+
+def test_a_zero_limit_turns_the_cache_off(tmp_path: Path) -> None:
+    cache = FrameCache(tmp_path / "frames", 0)
+    frames, pts = _chunk()
+    assert not cache.put("a", frames, pts)
+    assert cache.get("a", 3) is None
+    assert cache.room_bytes() == 0
