@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.routes import events, health, jobs, uploads
 from api.services import close_services, open_services
+from api.submission import IdempotencyConflict, Unavailable
 from backdrop import __version__
 from backdrop.settings import Settings
 from streams.errors import RetryableError
@@ -53,8 +54,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(uploads.router, max_body_size=settings.upload_max_bytes + FORM_OVERHEAD)
 
     @app.exception_handler(RetryableError)
-    async def store_unavailable(request: Request, exc: RetryableError) -> JSONResponse:
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: RetryableError | Unavailable) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(IdempotencyConflict)
+    async def idempotency_conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=422)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:

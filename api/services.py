@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -86,7 +86,10 @@ class Services:
 
 async def open_services(settings: Settings) -> Services:
     engine = create_async_engine(settings.postgres_dsn, pool_size=10, max_overflow=20, pool_pre_ping=True)
-    redis = Redis.from_url(settings.redis_url)
+    # A blocking pool: a burst of requests beyond its size waits for a connection instead of failing with
+    # MaxConnectionsError (the default pool's answer past 100 in flight, a 500 to the client).
+    pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
+    redis = Redis.from_pool(pool)
     producer = await _start_producer(settings)
     hub = EventHub(settings.postgres_dsn.replace("postgresql+psycopg://", "postgresql://"))
     await hub.start()

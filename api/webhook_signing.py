@@ -1,6 +1,6 @@
 """Webhooks for job endings, the Standard Webhooks way: signed request, one delivery, retry schedule.
 
-Pure apart from ``deliver``/``deliver_async``, which make one POST each. The outbox and the dispatcher
+Pure apart from ``deliver``, which makes one POST. The outbox and the dispatcher
 that calls them live elsewhere; a delivery keeps the same ``webhook-id`` on every retry, so a
 receiver can drop the repeats (the signature changes: it covers the fresh timestamp).
 """
@@ -114,28 +114,6 @@ def deliver(
     try:
         # Streamed and closed unread: a receiver's answer body is never needed, however large.
         with client.stream("POST", url, content=request.body, headers=request.headers) as response:
-            return classify(response.status_code)
-    except UrlRefused as exc:
-        return DeliveryResult("stop", None, exc.message)
-    except httpx.HTTPError as exc:
-        return DeliveryResult("retry", None, f"{type(exc).__name__}: {exc}")
-
-
-async def deliver_async(
-    client: httpx.AsyncClient,
-    url: str,
-    webhook_id: str,
-    payload: TerminalEvent,
-    secret: str,
-    now: datetime | None = None,
-) -> DeliveryResult:
-    """``deliver`` for asyncio code, with an ``httpx.AsyncClient``."""
-    refused = _refusal(url)
-    if refused is not None:
-        return refused
-    request = build_request(webhook_id, payload, secret, now)
-    try:
-        async with client.stream("POST", url, content=request.body, headers=request.headers) as response:
             return classify(response.status_code)
     except UrlRefused as exc:
         return DeliveryResult("stop", None, exc.message)

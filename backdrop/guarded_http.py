@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpcore
 import httpx
 
@@ -129,51 +128,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
-class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's AnyIO backend, connecting only to addresses that are public or allowed."""
-
-    def __init__(self, allow: Sequence[Network], inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self.allow = tuple(allow)
-        self.inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from exc
-        found = dict.fromkeys(parse_address(str(info[4][0])) for info in infos)
-        addresses = _checked_addresses(found, host, self.allow)
-        failure: httpcore.ConnectError | None = None
-        for address in addresses:
-            try:
-                stream = await self.inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                failure = exc
-                continue
-            try:
-                _check_peer(stream, host, self.allow)
-            except BaseException:
-                await stream.aclose()
-                raise
-            return stream
-        raise failure or httpcore.ConnectError(f"could not connect to {host}")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-def _core_request(
-    request: httpx.Request, content: Iterable[bytes] | AsyncIterable[bytes]
-) -> httpcore.Request:
+def _core_request(request: httpx.Request, content: Iterable[bytes]) -> httpcore.Request:
     return httpcore.Request(
         method=request.method,
         url=httpcore.URL(
@@ -200,21 +155,6 @@ class _Body(httpx.SyncByteStream):
         close = getattr(self._stream, "close", None)
         if close is not None:
             close()
-
-
-class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(self, stream: AsyncIterable[bytes]) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors():
-            async for part in self._stream:
-                yield part
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 class GuardedTransport(httpx.BaseTransport):
@@ -249,38 +189,6 @@ class GuardedTransport(httpx.BaseTransport):
         self._pool.close()
 
 
-class AsyncGuardedTransport(httpx.AsyncBaseTransport):
-    """An async httpx transport over an httpcore pool whose connections use ``AsyncGuardedBackend``."""
-
-    def __init__(
-        self, allow: Sequence[Network], ssl_context: ssl.SSLContext, limits: httpx.Limits = LIMITS
-    ) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncGuardedBackend(allow),
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not isinstance(request.stream, httpx.AsyncByteStream):
-            raise TypeError("an async transport needs an async request body")
-        with _as_httpx_errors():
-            response = await self._pool.handle_async_request(_core_request(request, request.stream))
-        if not isinstance(response.stream, AsyncIterable):
-            raise TypeError("httpcore's async pool answered with a blocking body")
-        return httpx.Response(
-            response.status,
-            headers=response.headers,
-            stream=_AsyncBody(response.stream),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
-
-
 def ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
     """certifi's CAs (as httpx uses by default), plus an operator's own CA file when given."""
     # trust_env=False: SSL_CERT_FILE and friends are read through Settings, not behind its back.
@@ -306,23 +214,9 @@ def guarded_client(allow: Sequence[Network], timeout_s: float, ca_file: Path | N
     return httpx.Client(transport=GuardedTransport(allow, ssl_context(ca_file)), **_client_options(timeout_s))
 
 
-def guarded_async_client(
-    allow: Sequence[Network], timeout_s: float, ca_file: Path | None = None
-) -> httpx.AsyncClient:
-    """An async client that reaches only public addresses and the ``allow`` networks."""
-    return httpx.AsyncClient(
-        transport=AsyncGuardedTransport(allow, ssl_context(ca_file)), **_client_options(timeout_s)
-    )
-
-
 def client_for(settings: Settings) -> httpx.Client:
     """The blocking guarded client configured by ``settings`` (allow-list, timeout, extra CAs)."""
     return guarded_client(settings.url_allow_networks, settings.url_timeout_s, settings.url_ca_file)
-
-
-def async_client_for(settings: Settings) -> httpx.AsyncClient:
-    """The async guarded client configured by ``settings``."""
-    return guarded_async_client(settings.url_allow_networks, settings.url_timeout_s, settings.url_ca_file)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from api.deps import CallerDep, ServicesDep
 from api.models import JobCreate, JobOut, JobPage, JobStatus, ObjectKeySource, Problem, RenderOptions
 from api.readmodel import decode_cursor, encode_cursor, get_job, is_terminal, job_out, list_jobs
 from api.services import Services
-from api.submission import IdempotencyConflict, Submission, Unavailable, cancel, request_hash, submit
+from api.submission import Submission, cancel, request_hash, submit
 from backdrop.errors import InputError
 from schemas import JobOptions, ObjectRef, ObjectSource, UrlSource
 from streams.errors import ObjectNotFound
@@ -69,14 +69,8 @@ async def start_job(
     """Validate what needs the network, record and publish; the job as it stands."""
     if submission.webhook_url is not None:
         await check_public_url(svc, submission.webhook_url, "webhook_url")
-    try:
-        job = await submit(svc, owner, submission, idempotency_key, body_hash, job_id)
-    except IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from exc
-    except Unavailable as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, exc.message, headers={"Retry-After": "1"}
-        ) from exc
+    # IdempotencyConflict and Unavailable become 422 and 503 in api.app.
+    job = await submit(svc, owner, submission, idempotency_key, body_hash, job_id)
     return await job_or_404(svc, job, owner)
 
 
@@ -152,10 +146,5 @@ async def cancel_job(job_id: str, svc: ServicesDep, caller: CallerDep) -> JobOut
     current = await job_or_404(svc, job_id, caller.key_id)
     if is_terminal(current.status):
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already {current.status}")
-    try:
-        await cancel(svc, job_id, "cancelled by the owner")
-    except Unavailable as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, exc.message, headers={"Retry-After": "1"}
-        ) from exc
+    await cancel(svc, job_id, "cancelled by the owner")
     return current

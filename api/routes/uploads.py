@@ -15,9 +15,7 @@ from api.deps import CallerDep, ServicesDep
 from api.models import JobOut, PresignOut, PresignRequest, Problem, RenderOptions
 from api.routes.jobs import IdempotencyKey, check_public_url, job_or_404, options_of, start_job
 from api.submission import (
-    IdempotencyConflict,
     Submission,
-    Unavailable,
     new_upload_key,
     record_job,
     request_hash,
@@ -95,21 +93,9 @@ async def presign(
     submission = Submission(
         ObjectSource(object=ObjectRef(bucket=svc.settings.uploads_bucket, key=key)), options, webhook
     )
-    try:
-        job, created = await record_job(
-            svc,
-            caller.key_id,
-            submission,
-            idempotency_key,
-            request_hash(body.model_dump(mode="json")),
-            job_id,
-        )
-    except IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from exc
-    except Unavailable as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, exc.message, headers={"Retry-After": "1"}
-        ) from exc
+    job, created = await record_job(
+        svc, caller.key_id, submission, idempotency_key, request_hash(body.model_dump(mode="json")), job_id
+    )
     if created:
         # The ingest reads the options from here when the upload's notification arrives.
         event = submit_event(job, caller.key_id, submission, idempotency_key)

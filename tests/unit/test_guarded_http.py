@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Iterable
 from ipaddress import ip_network
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from backdrop.errors import UrlRefused, UrlUnreachable
-from backdrop.guarded_http import GuardedBackend, client_for, guarded_async_client, guarded_client, stream_url
+from backdrop.guarded_http import GuardedBackend, client_for, guarded_client, stream_url
 from backdrop.settings import Settings
 from backdrop.ssrf import check_url
 from tests.local_http import Route, self_signed, serving
@@ -143,18 +142,6 @@ def test_proxies_from_the_environment_are_ignored(monkeypatch: pytest.MonkeyPatc
         stream_url(client, server.url("/a")) as response,
     ):
         assert response.read() == b"direct"
-
-
-def test_the_async_client_is_guarded_the_same_way() -> None:
-    async def fetch(url: str, allow: tuple[Any, ...]) -> bytes:
-        async with guarded_async_client(allow, 5) as client:
-            return (await client.get(url)).content
-
-    with serving({"/a": Route(body=b"async")}) as server:
-        assert asyncio.run(fetch(server.url("/a"), LOCAL)) == b"async"
-        with pytest.raises(UrlRefused, match="loopback"):
-            asyncio.run(fetch(server.url("/a"), ()))
-        assert len(server.requests) == 1
 
 
 def test_an_operator_ca_file_is_trusted_for_https(tmp_path: Path) -> None:

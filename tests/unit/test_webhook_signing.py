@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
@@ -16,12 +15,11 @@ from api.webhook_signing import (
     TerminalEvent,
     build_request,
     deliver,
-    deliver_async,
     new_secret,
     next_delay,
     webhook_id_for,
 )
-from backdrop.guarded_http import guarded_async_client, guarded_client
+from backdrop.guarded_http import guarded_client
 from schemas import JobCancelled, JobCompleted, JobFailed, JobMetrics
 from tests.local_http import Route, serving
 
@@ -133,16 +131,3 @@ def test_deliver_stops_on_refused_urls_and_retries_on_network_errors() -> None:
         assert server.requests == []
     with guarded_client(LOCAL, 5) as client:  # the server is gone: connection refused
         assert deliver(client, server.url("/ok"), "msg_1", _failed(), secret).outcome == "retry"
-
-
-def test_deliver_async_behaves_the_same() -> None:
-    secret = new_secret()
-
-    async def run(url: str) -> str:
-        async with guarded_async_client(LOCAL, 5) as client:
-            return (await deliver_async(client, url, "msg_9", _failed(), secret)).outcome
-
-    with serving({"/ok": Route(200), "/gone": Route(410)}) as server:
-        assert asyncio.run(run(server.url("/ok"))) == "delivered"
-        assert asyncio.run(run(server.url("/gone"))) == "stop"
-        assert Webhook(secret).verify(server.requests[0].body, server.requests[0].headers)
