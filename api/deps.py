@@ -13,7 +13,7 @@ from api.services import Caller, Services
 _bearer = HTTPBearer(auto_error=False, description="An API key from `backdrop keys create NAME`.")
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 import orjson
 import psycopg
 
+from api.jobcache import JobCache
 from api.projection import NOTIFY_CHANNEL
 
 log = logging.getLogger("backdrop.api.live")
@@ -43,8 +44,10 @@ QUEUE_LIMIT = 256
 class EventHub:
     """Fans notifications out to per-job subscriber queues; reconnects with backoff."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, jobs: JobCache | None = None) -> None:
         self.dsn = dsn
+        # Cached job answers, dropped as their jobs change.
+        self.jobs = jobs or JobCache()
         self.subscribers: defaultdict[str, set[asyncio.Queue[Update]]] = defaultdict(set)
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -82,10 +85,12 @@ class EventHub:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             log.warning("ignoring a malformed notification on %s: %.200s", NOTIFY_CHANNEL, payload)
             return
+        self.jobs.invalidate(job_id)
         for queue in tuple(self.subscribers.get(job_id, ())):
             _offer(queue, update)
 
     def _resync_all(self) -> None:
+        self.jobs.clear()
         for queues in tuple(self.subscribers.values()):
             for queue in tuple(queues):
                 _offer(queue, RESYNC)

@@ -100,7 +100,11 @@ class BatchProjector:
         idle_since = time.monotonic()
         try:
             while not self.stopping.is_set():
-                messages = [m for m in self.consumer.consume(BATCH, 0.2) if self._usable(m)]
+                # Wait for one message, then take whatever else is already here: consume(BATCH, t) would
+                # wait out all of t for a full batch, adding t to every event's latency on a quiet topic.
+                first = self.consumer.consume(1, 0.2)
+                batch = first + self.consumer.consume(BATCH - 1, 0) if first else []
+                messages = [m for m in batch if self._usable(m)]
                 if not messages:
                     if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         return

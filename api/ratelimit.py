@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 WINDOW_S = 60
+# One round trip: count the request, and give a new window its expiry.
+_COUNT = (
+    "local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return c"
+)
 
 
 @dataclass(frozen=True)
@@ -22,9 +26,6 @@ async def check(redis: Redis, key_id: str, limit: int, now: float | None = None)
     moment = time.time() if now is None else now
     window = int(moment // WINDOW_S)
     name = f"backdrop:ratelimit:{key_id}:{window}"
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.incr(name)
-        pipe.expire(name, WINDOW_S * 2)
-        count, _ = await pipe.execute()
+    count = int(await redis.eval(_COUNT, 1, name, WINDOW_S * 2))
     retry_after = max(1, int((window + 1) * WINDOW_S - moment + 0.999))
     return Verdict(count <= limit, max(0, limit - count), retry_after)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, func, literal_column, select
+from sqlalchemy import RowMapping, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageState, Timings
@@ -59,11 +59,16 @@ class StoredEvent:
     payload: dict[str, Any]
 
 
+# Built once: SQLAlchemy then reuses its cache key instead of walking both subqueries per call.
+_JOB_BY_ID = _JOB.where(Job.id == bindparam("job_id"), Job.owner == bindparam("owner"))
+
+
 async def get_job(conn: AsyncConnection, job_id: str, owner: str) -> RowMapping | None:
     # No job has an id outside the pattern, and some (a NUL byte) PostgreSQL would refuse with an error.
     if re.fullmatch(JOB_ID_PATTERN, job_id) is None:
         return None
-    return (await conn.execute(_JOB.where(Job.id == job_id, Job.owner == owner))).mappings().one_or_none()
+    found = await conn.execute(_JOB_BY_ID, {"job_id": job_id, "owner": owner})
+    return found.mappings().one_or_none()
 
 
 async def list_jobs(

@@ -121,7 +121,7 @@ async def submit(
     """Record and publish a job; returns its id. Raises IdempotencyConflict or Unavailable."""
     job, created = await record_job(services, owner, submission, idempotency_key, body_hash, job_id)
     if not created:
-        async with services.engine.connect() as conn:
+        async with services.reader.connect() as conn:
             status = (await conn.execute(select(Job.status).where(Job.id == job))).scalar_one()
         if status != "queued":
             return job

@@ -35,7 +35,7 @@ class JobStream:
     async def _from_table(self) -> AsyncIterator[ServerSentEvent]:
         # A fresh connection per read, never held while waiting for live events.
         while True:
-            async with self.svc.engine.connect() as conn:
+            async with self.svc.reader.connect() as conn:
                 rows = await events_after(conn, self.job_id, self.last)
             for row in rows:
                 yield self._sent(row.id, row.event_type, row.payload)
@@ -101,7 +101,7 @@ async def job_events(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, "Last-Event-ID must be an id this stream sent"
             )
         after = int(last_event_id)
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         row = await get_job(conn, job_id, caller.key_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id} for this key")

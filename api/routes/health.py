@@ -30,7 +30,7 @@ async def healthz() -> Health:
 
 
 async def _postgres(svc: Services) -> None:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         await conn.execute(text("SELECT 1"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from api.deps import CallerDep, ServicesDep
 from api.models import JobCreate, JobOut, JobPage, JobStatus, ObjectKeySource, Problem, RenderOptions
@@ -32,7 +32,7 @@ IdempotencyKey = Annotated[
 
 
 async def job_or_404(svc: Services, job_id: str, owner: str) -> JobOut:
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         row = await get_job(conn, job_id, owner)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id} for this key")
@@ -124,16 +124,27 @@ async def jobs(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "cursor is not one this API handed out"
         ) from exc
-    async with svc.engine.connect() as conn:
+    async with svc.reader.connect() as conn:
         rows = await list_jobs(conn, caller.key_id, status_filter, limit + 1, before)
     items = [job_out(row, svc.artifacts.url) for row in rows[:limit]]
     more = len(rows) > limit
     return JobPage(items=items, next_cursor=encode_cursor(rows[limit - 1]["seq"]) if more else None)
 
 
-@router.get("/{job_id}", responses=NOT_FOUND, summary="A job: status, progress, timings, error, artifacts")
-async def job(job_id: str, svc: ServicesDep, caller: CallerDep) -> JobOut:
-    return await job_or_404(svc, job_id, caller.key_id)
+@router.get(
+    "/{job_id}",
+    response_model=JobOut,
+    responses=NOT_FOUND,
+    summary="A job: status, progress, timings, error, artifacts",
+)
+async def job(job_id: str, svc: ServicesDep, caller: CallerDep) -> Response:
+    # Polled jobs are answered from the process's cache until their next event (api.jobcache).
+    body = svc.hub.jobs.get(job_id, caller.key_id)
+    if body is None:
+        read_began = svc.hub.jobs.generation
+        body = (await job_or_404(svc, job_id, caller.key_id)).model_dump_json().encode()
+        svc.hub.jobs.put(job_id, caller.key_id, body, read_began)
+    return Response(body, media_type="application/json")
 
 
 @router.post(

@@ -1,9 +1,8 @@
-"""The per-key rate limit's arithmetic, against an in-memory stand-in for Redis's pipeline."""
+"""The per-key rate limit's arithmetic, against an in-memory stand-in for Redis running its script."""
 
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 from typing import cast
 
 from redis.asyncio import Redis
@@ -11,47 +10,20 @@ from redis.asyncio import Redis
 from api.ratelimit import WINDOW_S, Verdict, check
 
 
-class FakePipeline:
-    """The three pipeline calls ``check`` makes; commands run at ``execute``, as Redis does."""
-
-    def __init__(self, redis: FakeRedis) -> None:
-        self.redis = redis
-        self.queued: list[tuple[str, str, int]] = []
-
-    async def __aenter__(self) -> FakePipeline:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def incr(self, name: str) -> None:
-        self.queued.append(("incr", name, 1))
-
-    def expire(self, name: str, seconds: int) -> None:
-        self.queued.append(("expire", name, seconds))
-
-    async def execute(self) -> list[int | bool]:
-        results: list[int | bool] = []
-        for command, name, value in self.queued:
-            if command == "incr":
-                self.redis.counts[name] = self.redis.counts.get(name, 0) + value
-                results.append(self.redis.counts[name])
-            else:
-                self.redis.ttls[name] = value
-                results.append(True)
-        return results
-
-
 class FakeRedis:
+    """Runs ``check``'s script the way Redis would: INCR, and EXPIRE on a window's first request."""
+
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.ttls: dict[str, int] = {}
 
-    def pipeline(self, transaction: bool = True) -> FakePipeline:
-        assert not transaction  # one round trip, no MULTI/EXEC needed for INCR + EXPIRE
-        return FakePipeline(self)
+    async def eval(self, script: str, numkeys: int, name: str, ttl: int) -> int:
+        assert numkeys == 1
+        assert "INCR" in script
+        self.counts[name] = self.counts.get(name, 0) + 1
+        if self.counts[name] == 1:
+            self.ttls[name] = ttl
+        return self.counts[name]
 
 
 def _checks(redis: FakeRedis, key_id: str, limit: int, times: list[float]) -> list[Verdict]:
