@@ -5,6 +5,7 @@ This is adapter code (object-store reads, local files); the math stays in the st
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ from agents.arrays import npz_arrays, npz_bytes
 from agents.chunk_decode import DecodedChunk, decode_run, shared_pass
 from agents.extract import ChunkSpec, plan_chunks
 from agents.frame_cache import FrameCache
+from agents.spare_memory import spare_memory_bytes
 from backdrop.settings import Settings
 from schemas import STAGE_ADAPTER, AssembleTask, ChunkTask, MediaFacts, StageProgress
 from streams.codec import decode
@@ -41,6 +43,8 @@ SOURCES_KEPT = 4
 # objects: the composite worker encodes it; encode checks and announces it; assemble joins them.
 SEGMENT_STAGE = "composite"
 SEGMENT = "segment.mp4"
+# The frame cache's byte limit when none is set: only the memory guard bounds it then.
+UNBOUNDED = 1 << 62
 
 
 def source_key(job_id: str, suffix: str) -> str:
@@ -80,7 +84,12 @@ class StageContext:
 
     @classmethod
     def open(cls, settings: Settings) -> StageContext:
-        frames = FrameCache(settings.frame_cache_folder, settings.frame_cache_mb * 2**20)
+        limit = settings.frame_cache_mb * 2**20 if settings.frame_cache_mb is not None else UNBOUNDED
+        frames = FrameCache(
+            settings.frame_cache_folder,
+            limit,
+            spare=functools.partial(spare_memory_bytes, settings.frame_cache_keep_free),
+        )
         return cls(settings, s3_store(settings), Path(tempfile.mkdtemp(prefix="backdrop-worker-")), frames)
 
     def store_for(self, bucket: str) -> ObjectStore:

@@ -48,3 +48,13 @@ def test_a_zero_limit_turns_the_cache_off(tmp_path: Path) -> None:
     assert not cache.put("a", frames, pts)
     assert cache.get("a", 3) is None
     assert cache.room_bytes() == 0
+
+
+def test_a_chunk_is_not_kept_when_the_machine_cannot_spare_it(tmp_path: Path) -> None:
+    frames, pts = _chunk()
+    spare = [frames.nbytes - 1]
+    cache = FrameCache(tmp_path / "frames", 1 << 30, spare=lambda: spare[0])
+    assert cache.room_bytes() == frames.nbytes - 1
+    assert not cache.put("a", frames, pts)  # the memory guard, not the byte limit, refuses it
+    spare[0] = frames.nbytes
+    assert cache.put("a", frames, pts)
