@@ -142,9 +142,11 @@ class StageContext:
         """The chunk's shared frames are no longer needed on this machine (its last reader is done)."""
         self.frames.drop(FrameCache.name(task.source_key, task.chunk.index))
 
-    def put_array(self, key: str, stored: Collection[str] = (), **arrays: np.ndarray) -> None:
-        """Store ``arrays`` as one npz; those named in ``stored`` uncompressed, the rest deflated."""
-        self.artifacts.put_bytes(key, npz_bytes(arrays, stored), "application/x-npz")
+    def put_array(
+        self, key: str, stored: Collection[str] = (), fast: Collection[str] = (), **arrays: np.ndarray
+    ) -> None:
+        """Store ``arrays`` as one npz (members compressed as `agents.arrays.npz_bytes` says)."""
+        self.artifacts.put_bytes(key, npz_bytes(arrays, stored, fast), "application/x-npz")
 
     def get_arrays(self, key: str) -> dict[str, np.ndarray]:
         return npz_arrays(self.artifacts.get_bytes(key))
