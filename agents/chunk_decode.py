@@ -52,8 +52,21 @@ def shared_pass(
     return run
 
 
-def decode_run(source: Path, run: list[ChunkSpec], keep: Callable[[ChunkSpec, DecodedChunk], None]) -> None:
-    """Decode the chunks of ``run`` (consecutive, one keyframe) in one pass; ``keep`` gets each, in order."""
+def in_memory(chunk: ChunkSpec, shape: tuple[int, ...]) -> np.ndarray:
+    """Frames for a chunk in this process's memory."""
+    return np.empty(shape, np.uint8)
+
+
+def decode_run(
+    source: Path,
+    run: list[ChunkSpec],
+    keep: Callable[[ChunkSpec, DecodedChunk], None],
+    allocate: Callable[[ChunkSpec, tuple[int, ...]], np.ndarray] = in_memory,
+) -> None:
+    """Decode the chunks of ``run`` (consecutive, one keyframe) in one pass; ``keep`` gets each, in order.
+
+    ``allocate`` gives each chunk's frames [T, H, W, 3] to fill (the frame cache maps them from its RAM disk).
+    """
     first, last = run[0], run[-1]
     # The first chunk's warm-up start and seek point, the last one's end: decode_chunk needs no more.
     span = replace(first, stop=last.stop)
@@ -69,7 +82,7 @@ def decode_run(source: Path, run: list[ChunkSpec], keep: Callable[[ChunkSpec, De
             if lo >= hi:
                 continue
             if chunk.index not in buffers:
-                buffers[chunk.index] = np.empty((chunk.frame_count, *batch.frames.shape[1:]), np.uint8)
+                buffers[chunk.index] = allocate(chunk, (chunk.frame_count, *batch.frames.shape[1:]))
                 stamps[chunk.index] = np.empty(chunk.frame_count, np.int64)
             at, into = int(batch.indices[0]), chunk.warmup_start
             buffers[chunk.index][lo - into : hi - into] = batch.frames[lo - at : hi - at]

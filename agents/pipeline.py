@@ -127,13 +127,30 @@ class StageContext:
             plan, spec.index, spare, lambda c: self.frames.has(FrameCache.name(task.source_key, c.index))
         )
         mine: list[DecodedChunk] = []
+        reserved: set[int] = set()
+
+        def allocate(chunk: ChunkSpec, shape: tuple[int, ...]) -> np.ndarray:
+            mapped = self.frames.reserve(FrameCache.name(task.source_key, chunk.index), shape)
+            if mapped is None:
+                return np.empty(shape, np.uint8)
+            reserved.add(chunk.index)
+            return mapped
 
         def keep(chunk: ChunkSpec, decoded: DecodedChunk) -> None:
             if chunk.index == spec.index:
                 mine.append(decoded)
-            self.frames.put(FrameCache.name(task.source_key, chunk.index), decoded.frames, decoded.pts)
+            name = FrameCache.name(task.source_key, chunk.index)
+            if chunk.index in reserved:
+                reserved.discard(chunk.index)
+                self.frames.publish(name, decoded.pts)
+            else:
+                self.frames.put(name, decoded.frames, decoded.pts)
 
-        decode_run(local, run, keep)
+        try:
+            decode_run(local, run, keep, allocate)
+        finally:
+            for index in reserved:  # decoding failed part-way: no half-filled chunk stays behind
+                self.frames.abandon(FrameCache.name(task.source_key, index))
         log.info("decoded chunks %s of %s in one pass", [c.index for c in run], task.job_id)
         (decoded,) = mine
         return ChunkFrames(decoded.frames, decoded.pts, warmup)
