@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.extract import ChunkSpec, decode_chunk
+from agents.extract import ChunkSpec
+from agents.extract.decode import chunk_frames
 
 
 @dataclass(frozen=True)
@@ -52,28 +53,37 @@ def shared_pass(
     return run
 
 
-def decode_run(source: Path, run: list[ChunkSpec], keep: Callable[[ChunkSpec, DecodedChunk], None]) -> None:
-    """Decode the chunks of ``run`` (consecutive, one keyframe) in one pass; ``keep`` gets each, in order."""
+def in_memory(chunk: ChunkSpec, shape: tuple[int, ...]) -> np.ndarray:
+    """Frames for a chunk in this process's memory."""
+    return np.empty(shape, np.uint8)
+
+
+def decode_run(
+    source: Path,
+    run: list[ChunkSpec],
+    keep: Callable[[ChunkSpec, DecodedChunk], None],
+    allocate: Callable[[ChunkSpec, tuple[int, ...]], np.ndarray] = in_memory,
+) -> None:
+    """Decode the chunks of ``run`` (consecutive, one keyframe) in one pass; ``keep`` gets each, in order.
+
+    ``allocate`` gives each chunk's frames [T, H, W, 3] to fill (the frame cache maps them from its RAM disk).
+    """
     first, last = run[0], run[-1]
-    # The first chunk's warm-up start and seek point, the last one's end: decode_chunk needs no more.
+    # The first chunk's warm-up start and seek point, the last one's end: one decode covers them all.
     span = replace(first, stop=last.stop)
     pending = list(run)
     buffers: dict[int, np.ndarray] = {}
     stamps: dict[int, np.ndarray] = {}
-    for batch in decode_chunk(source, span, batch_frames=16):
+    # Frame by frame, unbatched: each is copied once, into every chunk that holds it (warm-ups overlap).
+    for index, (rgb, pts) in enumerate(chunk_frames(source, span), start=span.warmup_start):
         for chunk in pending:
-            lo, hi = (
-                max(chunk.warmup_start, int(batch.indices[0])),
-                min(chunk.stop, int(batch.indices[-1]) + 1),
-            )
-            if lo >= hi:
+            if not chunk.warmup_start <= index < chunk.stop:
                 continue
             if chunk.index not in buffers:
-                buffers[chunk.index] = np.empty((chunk.frame_count, *batch.frames.shape[1:]), np.uint8)
+                buffers[chunk.index] = allocate(chunk, (chunk.frame_count, *rgb.shape))
                 stamps[chunk.index] = np.empty(chunk.frame_count, np.int64)
-            at, into = int(batch.indices[0]), chunk.warmup_start
-            buffers[chunk.index][lo - into : hi - into] = batch.frames[lo - at : hi - at]
-            stamps[chunk.index][lo - into : hi - into] = batch.pts[lo - at : hi - at]
-        while pending and pending[0].stop <= int(batch.indices[-1]) + 1:
+            buffers[chunk.index][index - chunk.warmup_start] = rgb
+            stamps[chunk.index][index - chunk.warmup_start] = pts
+        while pending and pending[0].stop <= index + 1:
             done = pending.pop(0)
             keep(done, DecodedChunk(buffers.pop(done.index), stamps.pop(done.index)))

@@ -5,6 +5,7 @@ This is adapter code (object-store reads, local files); the math stays in the st
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ from agents.arrays import npz_arrays, npz_bytes
 from agents.chunk_decode import DecodedChunk, decode_run, shared_pass
 from agents.extract import ChunkSpec, plan_chunks
 from agents.frame_cache import FrameCache
+from agents.spare_memory import spare_memory_bytes
 from backdrop.settings import Settings
 from schemas import STAGE_ADAPTER, AssembleTask, ChunkTask, MediaFacts, StageProgress
 from streams.codec import decode
@@ -41,6 +43,8 @@ SOURCES_KEPT = 4
 # objects: the composite worker encodes it; encode checks and announces it; assemble joins them.
 SEGMENT_STAGE = "composite"
 SEGMENT = "segment.mp4"
+# The frame cache's byte limit when none is set: only the memory guard bounds it then.
+UNBOUNDED = 1 << 62
 
 
 def source_key(job_id: str, suffix: str) -> str:
@@ -80,7 +84,12 @@ class StageContext:
 
     @classmethod
     def open(cls, settings: Settings) -> StageContext:
-        frames = FrameCache(settings.frame_cache_folder, settings.frame_cache_mb * 2**20)
+        limit = settings.frame_cache_mb * 2**20 if settings.frame_cache_mb is not None else UNBOUNDED
+        frames = FrameCache(
+            settings.frame_cache_folder,
+            limit,
+            spare=functools.partial(spare_memory_bytes, settings.frame_cache_keep_free),
+        )
         return cls(settings, s3_store(settings), Path(tempfile.mkdtemp(prefix="backdrop-worker-")), frames)
 
     def store_for(self, bucket: str) -> ObjectStore:
@@ -118,13 +127,30 @@ class StageContext:
             plan, spec.index, spare, lambda c: self.frames.has(FrameCache.name(task.source_key, c.index))
         )
         mine: list[DecodedChunk] = []
+        reserved: set[int] = set()
+
+        def allocate(chunk: ChunkSpec, shape: tuple[int, ...]) -> np.ndarray:
+            mapped = self.frames.reserve(FrameCache.name(task.source_key, chunk.index), shape)
+            if mapped is None:
+                return np.empty(shape, np.uint8)
+            reserved.add(chunk.index)
+            return mapped
 
         def keep(chunk: ChunkSpec, decoded: DecodedChunk) -> None:
             if chunk.index == spec.index:
                 mine.append(decoded)
-            self.frames.put(FrameCache.name(task.source_key, chunk.index), decoded.frames, decoded.pts)
+            name = FrameCache.name(task.source_key, chunk.index)
+            if chunk.index in reserved:
+                reserved.discard(chunk.index)
+                self.frames.publish(name, decoded.pts)
+            else:
+                self.frames.put(name, decoded.frames, decoded.pts)
 
-        decode_run(local, run, keep)
+        try:
+            decode_run(local, run, keep, allocate)
+        finally:
+            for index in reserved:  # decoding failed part-way: no half-filled chunk stays behind
+                self.frames.abandon(FrameCache.name(task.source_key, index))
         log.info("decoded chunks %s of %s in one pass", [c.index for c in run], task.job_id)
         (decoded,) = mine
         return ChunkFrames(decoded.frames, decoded.pts, warmup)
@@ -133,9 +159,11 @@ class StageContext:
         """The chunk's shared frames are no longer needed on this machine (its last reader is done)."""
         self.frames.drop(FrameCache.name(task.source_key, task.chunk.index))
 
-    def put_array(self, key: str, stored: Collection[str] = (), **arrays: np.ndarray) -> None:
-        """Store ``arrays`` as one npz; those named in ``stored`` uncompressed, the rest deflated."""
-        self.artifacts.put_bytes(key, npz_bytes(arrays, stored), "application/x-npz")
+    def put_array(
+        self, key: str, stored: Collection[str] = (), fast: Collection[str] = (), **arrays: np.ndarray
+    ) -> None:
+        """Store ``arrays`` as one npz (members compressed as `agents.arrays.npz_bytes` says)."""
+        self.artifacts.put_bytes(key, npz_bytes(arrays, stored, fast), "application/x-npz")
 
     def get_arrays(self, key: str) -> dict[str, np.ndarray]:
         return npz_arrays(self.artifacts.get_bytes(key))

@@ -108,11 +108,19 @@ class Settings(BaseSettings):
         description="RAM-backed folder where workers on one machine share decoded chunks; "
         "default: under /dev/shm (else the temp folder), one per state folder.",
     )
-    frame_cache_mb: int = Field(
-        3072,
+    frame_cache_mb: int | None = Field(
+        None,
         ge=0,
         description="Most MiB of decoded frames the workers of one machine keep (a 2 s 720p chunk is "
-        "~190 MiB); 0 turns the cache off and every stage decodes its chunks itself.",
+        "~190 MiB, a 60 s 720p job ~5.6 GiB); default: no fixed bound, only FRAME_CACHE_KEEP_FREE; "
+        "0 turns the cache off and every stage decodes its chunks itself.",
+    )
+    frame_cache_keep_free: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Share of the machine's memory (or its container's limit) the frame cache leaves "
+        "available to everything else: a chunk is not kept when it would leave less.",
     )
 
     # How long `infra up` waits for each server to answer a real client call.

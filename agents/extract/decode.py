@@ -67,6 +67,26 @@ def _open_decoder(container: av.container.InputContainer, path: Path) -> av.vide
 
 def decode_chunk(path: Path | str, spec: ChunkSpec, batch_frames: int = 16) -> Iterator[FrameBatch]:
     """Frames [spec.warmup_start, spec.stop), seeking to the keyframe at/before warmup_start."""
+    frames: list[np.ndarray] = []
+    pts: list[int] = []
+    done = 0
+    try:
+        for rgb, stamp in chunk_frames(path, spec):
+            frames.append(rgb)
+            pts.append(stamp)
+            if len(frames) == batch_frames or done + len(frames) == spec.frame_count:
+                yield _batch(frames, pts, spec.warmup_start + done)
+                done += len(frames)
+                frames, pts = [], []
+    except CorruptInput:
+        if frames:  # what was decoded before the damage still comes out
+            yield _batch(frames, pts, spec.warmup_start + done)
+        raise
+
+
+def chunk_frames(path: Path | str, spec: ChunkSpec) -> Iterator[tuple[np.ndarray, int]]:
+    """Frames [spec.warmup_start, spec.stop) one by one as (RGB [H, W, 3], pts), unbatched: for callers
+    that copy each frame where it belongs anyway."""
     path = Path(path)
     with open_input(path) as container:
         stream = _open_decoder(container, path)
@@ -81,15 +101,13 @@ def decode_chunk(path: Path | str, spec: ChunkSpec, batch_frames: int = 16) -> I
                 frames = _decoded(container, stream, path, spec.warmup_start)
             else:
                 frames = itertools.chain([first], frames)
-        yield from _collect(frames, path, spec, batch_frames)
+        yield from _collect(frames, path, spec)
 
 
 def _collect(
-    decoded: Iterator[av.VideoFrame], path: Path, spec: ChunkSpec, batch_frames: int
-) -> Iterator[FrameBatch]:
+    decoded: Iterator[av.VideoFrame], path: Path, spec: ChunkSpec
+) -> Iterator[tuple[np.ndarray, int]]:
     wanted = spec.frame_count
-    frames: list[np.ndarray] = []
-    pts: list[int] = []
     done = 0  # frames of this chunk emitted so far
     seen = 0  # frames decoded since the start of the file (used when there are no timestamps)
     for frame in decoded:
@@ -99,17 +117,10 @@ def _collect(
         elif seen < spec.warmup_start:
             seen += 1
             continue
-        frames.append(to_rgb(frame))
-        pts.append(frame.pts if frame.pts is not None else spec.warmup_start + done + len(frames) - 1)
-        if len(frames) == batch_frames or done + len(frames) == wanted:
-            yield _batch(frames, pts, spec.warmup_start + done)
-            done += len(frames)
-            frames, pts = [], []
-            if done == wanted:
-                return
-    if frames:
-        yield _batch(frames, pts, spec.warmup_start + done)
-        done += len(frames)
+        yield to_rgb(frame), frame.pts if frame.pts is not None else spec.warmup_start + done
+        done += 1
+        if done == wanted:
+            return
     raise CorruptInput(
         f"{path}: the video ends at frame {spec.warmup_start + done}, before frame {spec.stop} that chunk "
         f"{spec.index} needs; the file is truncated or damaged; {REUPLOAD}"

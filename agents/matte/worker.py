@@ -32,9 +32,9 @@ class MatteHandler(StageTaskHandler):
         alpha, fg, _ = refine(chunk.frames, probs, None, cuts)
         out = chunk.output
         key = chunk_key(task.job_id, "matte", task.chunk.index, MARKER)
-        # The alpha planes deflate well; the colours barely do, so they go as they are.
+        # LZ4: as small as deflate on the alpha planes at a fifth of the CPU both ways (agents.arrays).
         self.context.put_array(
-            key, stored=("colours",), alpha=alpha[out], colours=partial_colours(alpha[out], fg[out])
+            key, fast=("alpha", "colours"), alpha=alpha[out], colours=partial_colours(alpha[out], fg[out])
         )
         return Handled(
             [

@@ -31,3 +31,21 @@ def test_the_pass_stays_within_its_budget_and_skips_cached_chunks() -> None:
     assert [c.index for c in shared_pass(plan, 3, budget_frames=0, cached=lambda c: False)] == [3]
     assert [c.index for c in shared_pass(plan, 3, budget_frames=24, cached=lambda c: False)] == [1, 2, 3]
     assert [c.index for c in shared_pass(plan, 3, 1000, cached=lambda c: c.index in {1, 5})] == [2, 3, 4]
+
+
+def test_each_chunk_is_filled_where_allocate_says(tmp_path: Path) -> None:
+    clip = clips.make_clip(tmp_path / "clip.mp4", frames=30, gop=30)
+    plan = plan_chunks(clip.path, chunk_seconds=8 / 24, warmup_frames=3)
+    run = shared_pass(plan, 1, budget_frames=10_000, cached=lambda c: False)
+    given: dict[int, np.ndarray] = {}
+
+    def allocate(chunk: ChunkSpec, shape: tuple[int, ...]) -> np.ndarray:
+        given[chunk.index] = np.zeros(shape, np.uint8)
+        return given[chunk.index]
+
+    got: dict[int, DecodedChunk] = {}
+    decode_run(clip.path, run, lambda chunk, decoded: got.setdefault(chunk.index, decoded), allocate)
+    for chunk in run:
+        assert got[chunk.index].frames is given[chunk.index]
+        (alone,) = decode_chunk(clip.path, chunk, batch_frames=chunk.frame_count)
+        assert np.array_equal(given[chunk.index], alone.frames)

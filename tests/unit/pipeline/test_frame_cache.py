@@ -48,3 +48,37 @@ def test_a_zero_limit_turns_the_cache_off(tmp_path: Path) -> None:
     assert not cache.put("a", frames, pts)
     assert cache.get("a", 3) is None
     assert cache.room_bytes() == 0
+
+
+def test_a_chunk_is_not_kept_when_the_machine_cannot_spare_it(tmp_path: Path) -> None:
+    frames, pts = _chunk()
+    spare = [frames.nbytes - 1]
+    cache = FrameCache(tmp_path / "frames", 1 << 30, spare=lambda: spare[0])
+    assert cache.room_bytes() == frames.nbytes - 1
+    assert not cache.put("a", frames, pts)  # the memory guard, not the byte limit, refuses it
+    spare[0] = frames.nbytes
+    assert cache.put("a", frames, pts)
+
+
+def test_a_reserved_chunk_is_filled_in_place_and_seen_only_once_published(tmp_path: Path) -> None:
+    frames, pts = _chunk()
+    cache = FrameCache(tmp_path / "frames", 1 << 20)
+    mapped = cache.reserve("a", frames.shape)
+    assert mapped is not None
+    mapped[:] = frames
+    assert cache.get("a", 3) is None  # still being filled: readers decode for themselves
+    assert cache.room_bytes() <= (1 << 20) - frames.nbytes  # yet its room is taken
+    assert cache.publish("a", pts)
+    got = cache.get("a", 3)
+    assert got is not None
+    assert np.array_equal(got.frames, frames)
+    assert np.array_equal(got.pts, pts)
+
+
+def test_an_abandoned_reservation_leaves_nothing(tmp_path: Path) -> None:
+    frames, _ = _chunk()
+    cache = FrameCache(tmp_path / "frames", 1 << 20)
+    assert cache.reserve("a", frames.shape) is not None
+    cache.abandon("a")
+    assert list((tmp_path / "frames").iterdir()) == []
+    assert cache.reserve("b", (10_000, 8, 12, 3)) is None  # past the limit: the decoder uses its own memory
