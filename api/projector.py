@@ -7,6 +7,7 @@ place and catches up when it returns.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -98,6 +99,7 @@ class BatchProjector:
         """Until stopped, or (tests) until nothing arrived for ``idle_exit_s``."""
         self.consumer.subscribe(list(self.handler.topics))
         idle_since = time.monotonic()
+        all_applied = True
         try:
             while not self.stopping.is_set():
                 # Wait for one message, then take whatever else is already here: consume(BATCH, t) would
@@ -112,12 +114,18 @@ class BatchProjector:
                 idle_since = time.monotonic()
                 events = [self._decode(message) for message in messages]
                 if not self._apply(messages, events):
+                    all_applied = False
                     return  # stopping while PostgreSQL is away: leave the batch uncommitted
+                # Asynchronous: the next batch need not wait for the broker. A commit lost in a crash
+                # only means a batch is applied again, which changes nothing.
                 try:
-                    self.consumer.commit(asynchronous=False)
+                    self.consumer.commit(asynchronous=True)
                 except KafkaException as exc:
                     log.warning("commit failed (%s); the batch will be redone, which changes nothing", exc)
         finally:
+            if all_applied:
+                with contextlib.suppress(KafkaException):  # nothing consumed, or the group moved on
+                    self.consumer.commit(asynchronous=False)
             self.consumer.close()
             self.producer.flush(30)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import resource
 import time
 import uuid
@@ -434,6 +435,7 @@ def _run_projector(settings: Settings) -> None:
     try:
         projector = BatchProjector(ProjectorHandler(engine), settings)
         projector.install_signal_handlers()
+        gc.freeze()  # what is loaded now lives as long as the process: no need to rescan it
         projector.run()
     finally:
         engine.dispose()
