@@ -288,9 +288,15 @@ def bench_command(
 
     width, height = parse_size(size)
     if api:
+        from dataclasses import asdict
+
         from backdrop.bench_api import bench_api
+        from backdrop.bench_live import measure_live_transports
 
         result = bench_api(Settings(), rate=rate, seconds=seconds, sse_clients=sse_clients, console=console)
+        with console.status("live-update transports: PostgreSQL NOTIFY, Redis PUBLISH"):
+            # Why SSE follows NOTIFY: commit → listener for each transport, on this machine.
+            result["live_transport"] = [asdict(t) for t in measure_live_transports(Settings(), 300)]
     elif pipeline:
         settings = Settings()
         clip = source
