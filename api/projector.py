@@ -1,8 +1,9 @@
 """``backdrop worker projector``: ``backdrop.jobs`` (and submits on ``backdrop.uploads``) → PostgreSQL.
 
-Offsets are committed only after the events' transaction commits, and the projection is idempotent by
-event id, so a crash or a replay of the topic changes nothing. While PostgreSQL is down it retries in
-place and catches up when it returns.
+Transactions commit without waiting for the WAL fsync (see ``api.durable_offsets``); Kafka offsets are
+committed only once PostgreSQL has flushed the events' transactions, and the projection is idempotent by
+event id, so a crash of either side or a replay of the topic changes nothing. While PostgreSQL is down
+it retries in place and catches up when it returns.
 """
 
 from __future__ import annotations
@@ -15,10 +16,20 @@ import time
 from types import FrameType
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
-from sqlalchemy import Engine, create_engine
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.event import listen
 from sqlalchemy.exc import DBAPIError
 
+from api.durable_offsets import DurableOffsets, Partition
 from api.projection import project_event, project_submit
 from backdrop.settings import Settings
 from schemas import LIFECYCLE_ADAPTER, SUBMIT_ADAPTER, SubmitJob
@@ -32,10 +43,30 @@ from streams.worker import consumer_config, producer_config
 log = logging.getLogger("backdrop.projector")
 # Events applied per transaction at most; a burst beyond it is several batches back to back.
 BATCH = 500
+# Past this many events applied but not yet on disk, the projector waits for the WAL flush.
+MAX_UNFLUSHED = 50_000
+# Each new connection moves the event ids this far ahead: more than a crash can take back (events
+# replayed after a crash get ids above any a client saw, so Last-Event-ID never skips them).
+REPLAY_ID_GAP = 1_000_000
+# How often, at most, the WAL flush position is read while offsets wait for it.
+FLUSH_CHECK_S = 0.1
+
+_LEAVE_ID_GAP = """
+SELECT setval(s, COALESCE(pg_sequence_last_value(s), 0) + %(gap)s) FROM to_regclass('job_events_id_seq') AS s
+"""
+_WAL_POSITIONS = text(
+    "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint, (pg_current_wal_flush_lsn() - '0/0')::bigint"
+)
 
 
 def projection_engine(settings: Settings) -> Engine:
-    return create_engine(settings.postgres_dsn, pool_pre_ping=True, pool_size=2)
+    # Durability comes from the Kafka offsets trailing the WAL flush, not from each commit's fsync.
+    return create_engine(
+        settings.postgres_dsn,
+        pool_pre_ping=True,
+        pool_size=2,
+        connect_args={"options": "-c synchronous_commit=off"},
+    )
 
 
 class ProjectorHandler:
@@ -45,6 +76,34 @@ class ProjectorHandler:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.connected = False
+        self.restarted = False  # a connection was replaced since the last take_restart()
+        listen(engine, "connect", self._on_connect)
+
+    def _on_connect(self, connection: Any, record: Any) -> None:
+        """Leave an id gap on each new connection; a replaced connection may mean a restarted server."""
+        with connection.cursor() as cursor:
+            cursor.execute(_LEAVE_ID_GAP, {"gap": REPLAY_ID_GAP})
+        connection.commit()
+        # The pool reconnects only when its connection died, with the server or not: either way, read
+        # again what PostgreSQL may not have flushed. Replaying a second of events changes nothing.
+        if self.connected:
+            self.restarted = True
+        self.connected = True
+
+    def take_restart(self) -> bool:
+        """Whether PostgreSQL may have restarted (losing unflushed commits) since last asked."""
+        restarted, self.restarted = self.restarted, False
+        return restarted
+
+    def wal_positions(self) -> tuple[int, int]:
+        """PostgreSQL's WAL insert and flush positions; RetryableError while it is away."""
+        try:
+            with self.engine.connect() as conn:
+                insert_lsn, flush_lsn = conn.execute(_WAL_POSITIONS).one()
+        except DBAPIError as exc:
+            raise RetryableError(f"PostgreSQL is unavailable ({exc.orig})") from exc
+        return int(insert_lsn), int(flush_lsn)
 
     def decode(self, topic: str, value: bytes | None) -> Any:
         if topic == UPLOADS.name:
@@ -76,7 +135,7 @@ class BatchProjector:
 
     One commit per batch instead of per event keeps the read model (and SSE) close behind a busy
     topic; an idle topic still gets each event applied as soon as it arrives. Offsets are committed
-    only after the batch's transaction, so a crash redoes the batch, which changes nothing.
+    only once the batch's transaction is on disk, so a crash redoes the batch, which changes nothing.
     """
 
     def __init__(
@@ -87,6 +146,8 @@ class BatchProjector:
         self.producer = Producer(producer_config(settings))
         self.stopping = threading.Event()
         self.policy = RetryPolicy(max_attempts=5, max_delay_s=5.0)
+        self.offsets = DurableOffsets()
+        self._flush_checked = 0.0
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -97,9 +158,8 @@ class BatchProjector:
 
     def run(self, idle_exit_s: float | None = None) -> None:
         """Until stopped, or (tests) until nothing arrived for ``idle_exit_s``."""
-        self.consumer.subscribe(list(self.handler.topics))
+        self.consumer.subscribe(list(self.handler.topics), on_revoke=self._on_revoke)
         idle_since = time.monotonic()
-        all_applied = True
         try:
             while not self.stopping.is_set():
                 # Wait for one message, then take whatever else is already here: consume(BATCH, t) would
@@ -108,26 +168,87 @@ class BatchProjector:
                 batch = first + self.consumer.consume(BATCH - 1, 0) if first else []
                 messages = [m for m in batch if self._usable(m)]
                 if not messages:
+                    self._release()
                     if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         return
                     continue
                 idle_since = time.monotonic()
                 events = [self._decode(message) for message in messages]
                 if not self._apply(messages, events):
-                    all_applied = False
-                    return  # stopping while PostgreSQL is away: leave the batch uncommitted
-                # Asynchronous: the next batch need not wait for the broker. A commit lost in a crash
-                # only means a batch is applied again, which changes nothing.
-                try:
-                    self.consumer.commit(asynchronous=True)
-                except KafkaException as exc:
-                    log.warning("commit failed (%s); the batch will be redone, which changes nothing", exc)
+                    return  # stopping while PostgreSQL is away: the batch stays uncommitted
+                if self.handler.take_restart():
+                    self._rewind()  # this batch went to a restarted server: what came before may be lost
+                    continue
+                self.offsets.applied_batch(
+                    (m.topic() or "", m.partition() or 0, m.offset() or 0) for m in messages
+                )
+                self._release()
+                while self.offsets.unflushed > MAX_UNFLUSHED and not self.stopping.is_set():
+                    self.stopping.wait(FLUSH_CHECK_S)
+                    self._release()
         finally:
-            if all_applied:
-                with contextlib.suppress(KafkaException):  # nothing consumed, or the group moved on
-                    self.consumer.commit(asynchronous=False)
+            self._commit_flushed()
             self.consumer.close()
             self.producer.flush(30)
+
+    def _release(self) -> None:
+        """Commit (asynchronously) the offsets whose transactions PostgreSQL has flushed since last time."""
+        now = time.monotonic()
+        if not self.offsets.unflushed or now - self._flush_checked < FLUSH_CHECK_S:
+            return
+        self._flush_checked = now
+        try:
+            insert_lsn, flush_lsn = self.handler.wal_positions()
+        except RetryableError:
+            return  # asked again on the next pass; the offsets wait
+        if self.handler.take_restart():
+            self._rewind()
+            return
+        ready = self.offsets.release(insert_lsn, flush_lsn)
+        if ready:
+            # A commit lost in a crash only means events are applied again, which changes nothing.
+            try:
+                self.consumer.commit(offsets=_partitions(ready), asynchronous=True)
+            except KafkaException as exc:
+                log.warning("offset commit failed (%s); the events will be applied again", exc)
+
+    def _rewind(self) -> None:
+        """PostgreSQL restarted: read again from the last offsets known to be on its disk."""
+        released = self.offsets.rewind()
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return
+        log.warning(
+            "PostgreSQL restarted; reading %d partitions again from their flushed offsets", len(assignment)
+        )
+        committed = {
+            (tp.topic, tp.partition): tp.offset for tp in self.consumer.committed(assignment, timeout=30)
+        }
+        for tp in assignment:
+            key = (tp.topic, tp.partition)
+            offset = released.get(key, committed.get(key, -1))
+            try:
+                self.consumer.seek(
+                    TopicPartition(tp.topic, tp.partition, offset if offset >= 0 else OFFSET_BEGINNING)
+                )
+            except KafkaException as exc:  # not fetching yet: it will start from its committed offset
+                log.info("seek %s[%d]: %s", tp.topic, tp.partition, exc)
+
+    def _commit_flushed(self) -> None:
+        """On the way out (or a revoke): wait briefly for the WAL flush, then commit what is on disk."""
+        deadline = time.monotonic() + 5.0
+        while self.offsets.unflushed and time.monotonic() < deadline:
+            self._flush_checked = 0.0
+            self._release()
+            if self.offsets.unflushed:
+                time.sleep(FLUSH_CHECK_S)
+        if self.offsets.released:
+            with contextlib.suppress(KafkaException):  # the group moved on: the events are applied again
+                self.consumer.commit(offsets=_partitions(self.offsets.released), asynchronous=False)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._commit_flushed()
+        self.offsets.forget((tp.topic, tp.partition) for tp in partitions)
 
     def _usable(self, message: Message) -> bool:
         error = message.error()
@@ -194,3 +315,7 @@ def _is_unavailable(exc: DBAPIError) -> bool:
     import psycopg
 
     return isinstance(exc.orig, psycopg.OperationalError)
+
+
+def _partitions(offsets: dict[Partition, int]) -> list[TopicPartition]:
+    return [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]

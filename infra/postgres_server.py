@@ -75,10 +75,17 @@ class PostgresServer(Service):
         )
 
     def stop(self) -> None:
+        # pg_ctl's fast shutdown rolls back open transactions and checkpoints; fall back to signals.
+        self._stop("fast")
+
+    def crash(self) -> None:
+        """Stop as a crash would (tests): no checkpoint, WAL not yet written is lost, recovery at start."""
+        self._stop("immediate")
+
+    def _stop(self, mode: str) -> None:
         pid = read_pid(self.pid_file)
         if pid is None:
             return
-        # pg_ctl's fast shutdown rolls back open transactions and checkpoints; fall back to signals.
         result = subprocess.run(
             [
                 *_user_prefix(),
@@ -86,7 +93,7 @@ class PostgresServer(Service):
                 "-D",
                 str(self.data),
                 "-m",
-                "fast",
+                mode,
                 "-w",
                 "-t",
                 "30",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, select, text
 
 from api.projection import project_event
 from api.projector import BatchProjector, ProjectorHandler, projection_engine
@@ -246,3 +249,62 @@ def test_postgres_restarted_while_events_flow(infra: Settings, projector: subpro
     rows = snapshot(infra, start.job_id)["job_events"]
     assert sorted(str(r["event_id"]) for r in rows) == sorted(str(e.event_id) for e in published)
     assert rows[-1]["event_id"] == published[-1].event_id  # per-job order kept
+
+
+def alter_system(settings: Settings, statement: str) -> None:
+    engine = create_engine(settings.postgres_dsn, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+            conn.execute(text("SELECT pg_reload_conf()"))
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def slow_wal_writer(settings: Settings) -> Iterator[None]:
+    """Widen the window in which commits are visible but not on disk, as a busy disk would."""
+    alter_system(settings, "ALTER SYSTEM SET wal_writer_delay = '10s'")
+    try:
+        yield
+    finally:
+        wait_until(PostgresServer(settings).is_ready, timeout=60, what="PostgreSQL to answer again")
+        alter_system(settings, "ALTER SYSTEM RESET wal_writer_delay")
+
+
+def event_ids(settings: Settings, job_id: str) -> dict[uuid.UUID, int]:
+    """The job's logged events: event id → SSE id."""
+    return {row["event_id"]: row["id"] for row in snapshot(settings, job_id)["job_events"]}
+
+
+def test_postgres_crash_loses_no_event_and_reuses_no_id(
+    infra: Settings, projector: subprocess.Popen[bytes]
+) -> None:
+    """Commits a crash takes back are projected again, under ids above every id a client could have seen."""
+    publisher = Publisher(infra)
+    start = accepted("key_projector_test", chunks=100)
+    published: list[LifecycleEvent] = [start]
+    publisher.publish(start)
+    wait_until(lambda: logged_events(infra, start.job_id) == 1, timeout=60, what="the projector to run")
+    server = PostgresServer(infra)
+    with slow_wal_writer(infra):
+        for done in range(1, 41):
+            event = progress(start.job_id, done, total=100)
+            publisher.publish(event)
+            published.append(event)
+            time.sleep(0.02)
+        wait_until(lambda: logged_events(infra, start.job_id) == len(published), what="the events projected")
+        seen = event_ids(infra, start.job_id)  # what an SSE client may have been sent
+        server.crash()
+        server.up()
+    wait_until(
+        lambda: logged_events(infra, start.job_id) == len(published),
+        timeout=90,
+        what=f"{len(published)} events after the crash",
+    )
+    after = event_ids(infra, start.job_id)
+    assert set(after) == {e.event_id for e in published}
+    highest_seen = max(seen.values())
+    replayed = {event_id for event_id, row_id in after.items() if seen.get(event_id) != row_id}
+    assert all(after[event_id] > highest_seen for event_id in replayed), "a replayed event reused an id"
+    logging.getLogger(__name__).info("the crash took back %d of %d events", len(replayed), len(published))
