@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage, WebhookDelivery
@@ -32,6 +32,39 @@ NOTIFY_CHANNEL = "backdrop_job_events"
 # the listener reads them from the table.
 NOTIFY_DATA_LIMIT = 7000
 TERMINAL_EVENT_STATUS = {"completed": "completed", "failed": "failed", "cancelled": "cancelled"}
+
+# The statements every event runs, built once: building and keying them per event cost more than
+# PostgreSQL's work on them.
+_LOG_EVENT = (
+    insert(JobEvent).on_conflict_do_nothing(index_elements=[JobEvent.event_id]).returning(JobEvent.id)
+)
+_ENSURE_JOB = insert(Job).on_conflict_do_nothing(index_elements=[Job.id])
+_TOUCH_JOB = (
+    update(Job)
+    .where(Job.id == bindparam("job_id"))
+    .values(updated_at=func.now(), last_event_id=func.greatest(Job.last_event_id, bindparam("row_id")))
+)
+_NOTIFY = select(func.pg_notify(NOTIFY_CHANNEL, bindparam("announced")))
+_STAGE = insert(JobStage)
+_UPSERT_STAGE = _STAGE.on_conflict_do_update(
+    index_elements=[JobStage.job_id, JobStage.stage],
+    set_={
+        "chunks_done": func.greatest(JobStage.chunks_done, _STAGE.excluded.chunks_done),
+        "chunks_total": _STAGE.excluded.chunks_total,
+        "updated_at": func.greatest(JobStage.updated_at, _STAGE.excluded.updated_at),
+    },
+)
+_START_QUEUED_JOB = (
+    update(Job).where(Job.id == bindparam("job_id"), Job.status == "queued").values(status="running")
+)
+_COUNT_CHUNK = (
+    update(Job)
+    .where(Job.id == bindparam("job_id"))
+    .values(
+        chunks_done=func.greatest(Job.chunks_done, bindparam("chunks_done")),
+        chunk_count=func.coalesce(Job.chunk_count, bindparam("chunks_total")),
+    )
+)
 
 
 def notify_payload(row_id: int, job_id: str, event_type: str, data: dict[str, Any]) -> str:
@@ -76,35 +109,22 @@ def project_event(conn: Connection, event: LifecycleEvent) -> int | None:
     """Apply one lifecycle event; the new ``job_events`` id, or None if it was applied before."""
     payload = event.model_dump(mode="json")
     row_id = conn.execute(
-        insert(JobEvent)
-        .values(
-            event_id=event.event_id,
-            job_id=event.job_id,
-            event_type=event.event_type,
-            occurred_at=event.occurred_at,
-            payload=payload,
-        )
-        .on_conflict_do_nothing(index_elements=[JobEvent.event_id])
-        .returning(JobEvent.id)
+        _LOG_EVENT,
+        {
+            "event_id": event.event_id,
+            "job_id": event.job_id,
+            "event_type": event.event_type,
+            "occurred_at": event.occurred_at,
+            "payload": payload,
+        },
     ).scalar_one_or_none()
     if row_id is None:
         return None
-    conn.execute(
-        insert(Job)
-        .values(id=event.job_id, status="queued", submitted_at=event.occurred_at)
-        .on_conflict_do_nothing(index_elements=[Job.id])
-    )
+    conn.execute(_ENSURE_JOB, {"id": event.job_id, "status": "queued", "submitted_at": event.occurred_at})
     _apply(conn, event)
-    conn.execute(
-        update(Job)
-        .where(Job.id == event.job_id)
-        .values(updated_at=func.now(), last_event_id=func.greatest(Job.last_event_id, row_id))
-    )
-    conn.execute(
-        select(
-            func.pg_notify(NOTIFY_CHANNEL, notify_payload(row_id, event.job_id, event.event_type, payload))
-        )
-    )
+    conn.execute(_TOUCH_JOB, {"job_id": event.job_id, "row_id": row_id})
+    announced = notify_payload(row_id, event.job_id, event.event_type, payload)
+    conn.execute(_NOTIFY, {"announced": announced})
     return row_id
 
 
@@ -129,32 +149,21 @@ def _apply(conn: Connection, event: LifecycleEvent) -> None:
             )
         )
     elif isinstance(event, StageProgress):
-        statement = insert(JobStage).values(
-            job_id=event.job_id,
-            stage=event.stage,
-            chunks_done=event.chunks_done,
-            chunks_total=event.chunks_total,
-            updated_at=event.occurred_at,
-        )
         conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[JobStage.job_id, JobStage.stage],
-                set_={
-                    "chunks_done": func.greatest(JobStage.chunks_done, statement.excluded.chunks_done),
-                    "chunks_total": statement.excluded.chunks_total,
-                    "updated_at": func.greatest(JobStage.updated_at, statement.excluded.updated_at),
-                },
-            )
+            _UPSERT_STAGE,
+            {
+                "job_id": event.job_id,
+                "stage": event.stage,
+                "chunks_done": event.chunks_done,
+                "chunks_total": event.chunks_total,
+                "updated_at": event.occurred_at,
+            },
         )
-        conn.execute(update(Job).where(job, Job.status == "queued").values(status="running"))
+        conn.execute(_START_QUEUED_JOB, {"job_id": event.job_id})
     elif isinstance(event, ChunkDone):
         conn.execute(
-            update(Job)
-            .where(job)
-            .values(
-                chunks_done=func.greatest(Job.chunks_done, event.chunks_done),
-                chunk_count=func.coalesce(Job.chunk_count, event.chunks_total),
-            )
+            _COUNT_CHUNK,
+            {"job_id": event.job_id, "chunks_done": event.chunks_done, "chunks_total": event.chunks_total},
         )
     else:
         _finish(conn, event)
