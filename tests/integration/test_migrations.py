@@ -1,0 +1,43 @@
+"""Migrations on a real PostgreSQL: processes starting together on an empty database all succeed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from api.migrate import current
+from backdrop.settings import Settings
+from tests.integration.api_fixtures import api_env
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def empty_database(infra: Settings) -> Iterator[Settings]:
+    name = f"backdrop_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(infra.postgres_dsn, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield infra.model_copy(update={"postgres_db": name})
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def test_concurrent_upgrades_of_an_empty_database_all_succeed(empty_database: Settings) -> None:
+    """As pods starting together would: without the migration lock, all but one fail on duplicate tables."""
+    env = api_env(empty_database, BACKDROP_POSTGRES_DB=empty_database.postgres_db)
+    argv = [sys.executable, "-m", "backdrop", "db", "upgrade"]
+    runs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)
+    ]
+    outputs = [run.communicate(timeout=120)[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0] * 4, "\n---\n".join(outputs)
+    assert current(empty_database) is not None
