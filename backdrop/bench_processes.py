@@ -45,12 +45,15 @@ class Child:
             self.process.stdout.close()
 
 
-def spawn(name: str, argv: list[str], log: Path, *, piped: bool = False) -> Child:
+def spawn(
+    name: str, argv: list[str], log: Path, *, piped: bool = False, env: dict[str, str] | None = None
+) -> Child:
     """Start ``argv``, output to ``log``; ``piped``: stdin and stdout are pipes to us instead."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         pipe = subprocess.PIPE if piped else None
-        return Child(name, subprocess.Popen(argv, stdin=pipe, stdout=pipe or out, stderr=out), log)
+        process = subprocess.Popen(argv, stdin=pipe, stdout=pipe or out, stderr=out, env=env)
+        return Child(name, process, log)
 
 
 def free_port() -> int:
@@ -60,20 +63,19 @@ def free_port() -> int:
         return port
 
 
-def start_api(settings: Settings, log_dir: Path) -> tuple[Child, str]:
+def start_api(settings: Settings, log_dir: Path, env: dict[str, str] | None = None) -> tuple[Child, str]:
     """``backdrop api`` on a free port; returns once ``/readyz`` answers 200."""
     port = free_port()
-    api = spawn(
-        "api", [sys.executable, "-m", "backdrop", "api", "--port", str(port)], log_dir / f"api-{port}.log"
-    )
+    argv = [sys.executable, "-m", "backdrop", "api", "--port", str(port)]
+    api = spawn("api", argv, log_dir / f"api-{port}.log", env=env)
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + settings.ready_timeout_s
     while time.monotonic() < deadline:
         if api.process.poll() is not None:
-            raise InfraError(f"the bench's API process exited with {api.process.returncode}; see {api.log}")
+            raise InfraError(f"the API process exited with {api.process.returncode}; see {api.log}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
                 return api, base_url
         time.sleep(0.3)
     api.stop()
-    raise InfraError(f"the bench's API process was not ready within {settings.ready_timeout_s:.0f} s")
+    raise InfraError(f"the API process was not ready within {settings.ready_timeout_s:.0f} s; see {api.log}")

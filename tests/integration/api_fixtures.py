@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,8 @@ from sqlalchemy import create_engine, func, select
 from api.keys import NewKey, create_key
 from api.migrate import upgrade
 from api.tables import JobEvent
+from backdrop.bench_processes import Child, spawn
+from backdrop.bench_processes import start_api as start_api_process
 from backdrop.settings import Settings
 from schemas import LIFECYCLE_ADAPTER, LifecycleEvent, new_job_id, utc_now
 from streams.codec import encode
@@ -33,34 +33,21 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "events" / "v1"
 RECEIVER_HOST = "127.0.0.2"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class ApiProcess:
-    process: subprocess.Popen[bytes]
+    child: Child
     base_url: str
-    log: Path
 
     def client(self, key: str | None = None, timeout: float = 10.0) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
+        self.child.process.kill()
+        self.child.process.wait(10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.child.stop()
 
 
 def api_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -75,37 +62,14 @@ def api_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 def start_api(settings: Settings, log_dir: Path, **env: str) -> ApiProcess:
     """``backdrop api`` on a free port, ready (``/readyz`` 200) before this returns."""
-    port = free_port()
-    log = log_dir / f"api-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backdrop", "api", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=api_env(settings, **env),
-        )
-    api = ApiProcess(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the API exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{api.base_url}/readyz", timeout=2).status_code == 200:
-                return api
-        time.sleep(0.3)
-    api.stop()
-    raise AssertionError(f"the API was not ready within 60 s:\n{log.read_text()[-3000:]}")
+    child, base_url = start_api_process(settings, log_dir, env=api_env(settings, **env))
+    return ApiProcess(child, base_url)
 
 
 def start_projector(settings: Settings, log_dir: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "backdrop", "worker", "projector"]
     log = log_dir / f"projector-{uuid.uuid4().hex[:6]}.log"
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "backdrop", "worker", "projector"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=api_env(settings),
-        )
+    return spawn("projector", argv, log, env=api_env(settings)).process
 
 
 def new_api_key(settings: Settings, name: str = "test", rate_limit: int | None = None) -> NewKey:
