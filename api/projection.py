@@ -149,24 +149,29 @@ def _apply(conn: Connection, event: LifecycleEvent) -> None:
             )
         )
     elif isinstance(event, StageProgress):
-        conn.execute(
-            _UPSERT_STAGE,
-            {
-                "job_id": event.job_id,
-                "stage": event.stage,
-                "chunks_done": event.chunks_done,
-                "chunks_total": event.chunks_total,
-                "updated_at": event.occurred_at,
-            },
-        )
+        _stage_progress(conn, event, event.stage)
         conn.execute(_START_QUEUED_JOB, {"job_id": event.job_id})
     elif isinstance(event, ChunkDone):
         conn.execute(
             _COUNT_CHUNK,
             {"job_id": event.job_id, "chunks_done": event.chunks_done, "chunks_total": event.chunks_total},
         )
+        # A chunk is done when encode has checked its segment: this is the encode stage's progress.
+        _stage_progress(conn, event, "encode")
     else:
         _finish(conn, event)
+
+
+def _stage_progress(conn: Connection, event: StageProgress | ChunkDone, stage: str) -> None:
+    """The stage's finished-chunk count only grows, whatever order the events arrive in."""
+    values = {
+        "job_id": event.job_id,
+        "stage": stage,
+        "chunks_done": event.chunks_done,
+        "chunks_total": event.chunks_total,
+        "updated_at": event.occurred_at,
+    }
+    conn.execute(_UPSERT_STAGE, values)
 
 
 def _finish(conn: Connection, event: JobCompleted | JobFailed | JobCancelled) -> None:
