@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from agents.extract.worker import ExtractHandler
 from agents.workers import STAGES
 from backdrop.settings import Settings
 from streams.topics import ALL_TOPICS, JOBS, UPLOADS, stage_topic
@@ -26,11 +27,11 @@ def test_a_deployment_and_a_lag_scaler_per_stage() -> None:
     for stage in STAGES:
         container = deployments[f"worker-{stage}"]["spec"]["template"]["spec"]["containers"][0]
         assert container["args"] == ["backdrop", "worker", stage]
-        trigger = scalers[f"worker-{stage}"]["spec"]["triggers"][0]["metadata"]
-        topic = UPLOADS.name if stage == "extract" else stage_topic(stage).name
-        assert trigger["consumerGroup"] == f"backdrop-{stage}"
-        assert trigger["topic"] == topic
-        assert scalers[f"worker-{stage}"]["spec"]["maxReplicaCount"] == partitions[topic]
+        triggers = [t["metadata"] for t in scalers[f"worker-{stage}"]["spec"]["triggers"]]
+        topics = list(ExtractHandler.topics) if stage == "extract" else [stage_topic(stage).name]
+        assert [t["consumerGroup"] for t in triggers] == [f"backdrop-{stage}"] * len(topics)
+        assert [t["topic"] for t in triggers] == topics
+        assert scalers[f"worker-{stage}"]["spec"]["maxReplicaCount"] == max(partitions[t] for t in topics)
 
 
 def test_segment_runs_on_gpu_nodes() -> None:
