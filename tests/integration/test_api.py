@@ -10,6 +10,7 @@ from api.keys import NewKey
 from backdrop.settings import Settings
 from streams.s3_store import s3_store
 from tests.integration.api_fixtures import (
+    EXAMPLES,
     RECEIVER_HOST,
     ApiProcess,
     Publisher,
@@ -231,3 +232,27 @@ def test_list_pages_with_a_cursor(api: ApiProcess, infra: Settings, key: NewKey)
     assert sorted(seen) == sorted(e.job_id for e in events)
     assert len(seen) == 5
     assert bad.status_code == 422
+
+
+def test_a_job_published_to_kafka_with_an_owner_is_that_keys(
+    api: ApiProcess, infra: Settings, key: NewKey, other_key: NewKey
+) -> None:
+    """A producer system can hand its jobs to a key by naming the key's id in the submit."""
+    from confluent_kafka import Producer
+
+    from schemas import SUBMIT_ADAPTER, new_job_id
+    from streams.codec import encode
+    from streams.topics import UPLOADS
+    from streams.worker import producer_config
+
+    body = (EXAMPLES / "submit-object.json").read_bytes()
+    submit = SUBMIT_ADAPTER.validate_json(body).model_copy(update={"job_id": new_job_id(), "owner": key.id})
+    producer = Producer(producer_config(infra))
+    producer.produce(UPLOADS.name, value=encode(submit), key=submit.job_id.encode())
+    assert producer.flush(30) == 0
+    with api.client(key.secret) as http:
+        wait_until(lambda: http.get(f"/v1/jobs/{submit.job_id}").status_code == 200, what="the job's row")
+        job = http.get(f"/v1/jobs/{submit.job_id}").json()
+    with api.client(other_key.secret) as http:
+        assert http.get(f"/v1/jobs/{submit.job_id}").status_code == 404
+    assert job["options"]["background"] == submit.options.background
