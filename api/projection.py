@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage, WebhookDelivery
@@ -195,6 +195,7 @@ def _finish(conn: Connection, event: JobCompleted | JobFailed | JobCancelled) ->
     if finished is None:
         return
     if isinstance(event, JobCompleted):
+        _all_stages_done(conn, event)
         rows = [{"kind": "output", "position": 0, "key": event.output_key}]
         rows += [{"kind": "hero", "position": i, "key": key} for i, key in enumerate(event.hero_keys)]
         if event.poster_key:
@@ -209,6 +210,24 @@ def _finish(conn: Connection, event: JobCompleted | JobFailed | JobCancelled) ->
         _enqueue_webhook(
             conn, event.job_id, event.event_id, webhook_url, owner, event.model_dump(mode="json")
         )
+
+
+def _all_stages_done(conn: Connection, event: JobCompleted) -> None:
+    """A completed job went through every stage: assemble, which reports no last chunk, included."""
+    job = select(Job.id, literal("assemble"), Job.chunk_count, Job.chunk_count, literal(event.occurred_at))
+    conn.execute(
+        insert(JobStage)
+        .from_select(
+            ["job_id", "stage", "chunks_done", "chunks_total", "updated_at"],
+            job.where(Job.id == event.job_id, Job.chunk_count.is_not(None)),
+        )
+        .on_conflict_do_nothing(index_elements=[JobStage.job_id, JobStage.stage])
+    )
+    conn.execute(
+        update(JobStage)
+        .where(JobStage.job_id == event.job_id)
+        .values(chunks_done=JobStage.chunks_total)
+    )
 
 
 def _enqueue_webhook(

@@ -6,14 +6,14 @@ import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import RowMapping, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageState, Timings
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage
-from schemas import JOB_ID_PATTERN
+from schemas import JOB_ID_PATTERN, PipelineStage
 
 # Ids, sequence numbers and cursors are PostgreSQL bigints; a bigger number is refused before the query.
 MAX_BIGINT = 2**63 - 1
@@ -50,6 +50,8 @@ _ARTIFACTS = (
     .label("artifacts")
 )
 _JOB = select(Job, _STAGES, _ARTIFACTS)
+# Stages are shown in the order the pipeline runs them (jsonb keeps its keys in its own order).
+_STAGE_ORDER = {stage: position for position, stage in enumerate(get_args(PipelineStage))}
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,12 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
         progress=Progress(
             chunks_done=row["chunks_done"],
             chunks_total=row["chunk_count"],
-            stages={name: StageState(**state) for name, state in row["stages"].items()},
+            stages={
+                name: StageState(**state)
+                for name, state in sorted(
+                    row["stages"].items(), key=lambda item: _STAGE_ORDER.get(item[0], 99)
+                )
+            },
         ),
         timings=Timings(
             submitted_at=row["submitted_at"], accepted_at=row["accepted_at"], finished_at=row["finished_at"]

@@ -15,7 +15,10 @@ from tests.integration.api_fixtures import (
     ApiProcess,
     Publisher,
     accepted,
+    completed,
+    example,
     new_api_key,
+    progress,
     wait_until,
 )
 
@@ -256,3 +259,25 @@ def test_a_job_published_to_kafka_with_an_owner_is_that_keys(
     with api.client(other_key.secret) as http:
         assert http.get(f"/v1/jobs/{submit.job_id}").status_code == 404
     assert job["options"]["background"] == submit.options.background
+
+
+def test_a_completed_jobs_stages_are_all_done_in_pipeline_order(
+    api: ApiProcess, infra: Settings, key: NewKey
+) -> None:
+    start = accepted(key.id, chunks=2)
+    job_id = start.job_id
+    Publisher(infra).publish(
+        start,
+        *(progress(job_id, done, total=2, stage=stage) for stage in ("matte", "segment") for done in (1, 2)),
+        example("chunk-done", job_id=job_id, chunk=0, chunks_done=1, chunks_total=2),
+        progress(job_id, 1, total=2, stage="assemble"),  # assemble reports the chunks it waits for
+        example("chunk-done", job_id=job_id, chunk=1, chunks_done=2, chunks_total=2),
+        completed(job_id),
+    )
+    with api.client(key.secret) as http:
+        wait_until(
+            lambda: http.get(f"/v1/jobs/{job_id}").json().get("status") == "completed", what="completed"
+        )
+        stages = http.get(f"/v1/jobs/{job_id}").json()["progress"]["stages"]
+    assert list(stages) == ["segment", "matte", "encode", "assemble"]
+    assert all(stage == {"chunks_done": 2, "chunks_total": 2} for stage in stages.values())

@@ -157,7 +157,7 @@ def test_replaying_the_topic_changes_no_row(infra: Settings) -> None:
     assert first["jobs"][0]["status"] == "completed"
     assert first["jobs"][0]["chunks_done"] == 2
     assert [(s["stage"], s["chunks_done"]) for s in first["job_stages"]] == [
-        ("encode", 2), ("matte", 2), ("segment", 2)
+        ("assemble", 2), ("encode", 2), ("matte", 2), ("segment", 2)
     ]  # fmt: skip
     assert sorted((a["kind"], a["position"]) for a in first["artifacts"]) == [
         ("hero", 0), ("hero", 1), ("output", 0), ("poster", 0)
