@@ -68,31 +68,39 @@ def topic_ends(settings: Settings) -> list[TopicPartition]:
         consumer.close()
 
 
-def replay_in_process(
-    settings: Settings, watched: set[uuid.UUID], since: list[TopicPartition], timeout: float = 120.0
-) -> None:
-    """Project the topics from ``since`` in a fresh group until every watched event was handled.
+@contextlib.contextmanager
+def projector_in_process(
+    settings: Settings, watched: set[uuid.UUID], since: list[TopicPartition]
+) -> Iterator[tuple[WatchingProjector, BatchProjector]]:
+    """The production loop (`backdrop worker projector`) in a fresh group that starts at ``since``.
 
     From ``since``, not from the start: the topics keep 30 days of every test's events, and reading all of
-    them would make this test slower with each run. The span still holds other tests' events.
+    them would make these tests slower with each run. The span still holds other tests' events.
     """
     engine = projection_engine(settings)
     handler = WatchingProjector(engine, watched)
-    group = handler.group
     admin = admin_client(settings.kafka_bootstrap)  # kept referenced: its futures die with it
-    for future in admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, since)]).values():
+    offsets = [ConsumerGroupTopicPartitions(handler.group, since)]
+    for future in admin.alter_consumer_group_offsets(offsets).values():
         future.result(30)
-    # The production loop (`backdrop worker projector`): batches, one transaction each.
-    worker = BatchProjector(handler, settings, group=group)
-    runner = threading.Thread(target=worker.run, name=group)
+    worker = BatchProjector(handler, settings, group=handler.group)
+    runner = threading.Thread(target=worker.run, name=handler.group)
     runner.start()
     try:
-        finished = handler.done.wait(timeout)
+        yield handler, worker
     finally:
         worker.stopping.set()
         runner.join(60)
         engine.dispose()
     assert not runner.is_alive(), "the in-process projector did not stop"
+
+
+def replay_in_process(
+    settings: Settings, watched: set[uuid.UUID], since: list[TopicPartition], timeout: float = 120.0
+) -> None:
+    """Project the topics from ``since`` in a fresh group until every watched event was handled."""
+    with projector_in_process(settings, watched, since) as (handler, _):
+        finished = handler.done.wait(timeout)
     assert finished, f"{len(handler.pending)} watched events not handled within {timeout:.0f} s"
 
 
@@ -310,3 +318,31 @@ def test_postgres_crash_loses_no_event_and_reuses_no_id(
     replayed = {event_id for event_id, row_id in after.items() if seen.get(event_id) != row_id}
     assert all(after[event_id] > highest_seen for event_id in replayed), "a replayed event reused an id"
     logging.getLogger(__name__).info("the crash took back %d of %d events", len(replayed), len(published))
+
+
+def committed(settings: Settings, group: str, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "log_level": 3})
+    try:
+        found = consumer.committed([TopicPartition(p.topic, p.partition) for p in partitions], timeout=10)
+        return {(p.topic, p.partition): p.offset for p in found}
+    finally:
+        consumer.close()
+
+
+def test_offsets_are_committed_once_flushed_while_running_and_at_stop(infra: Settings) -> None:
+    """The asynchronous commits still move the group along: while it runs, and all the way when it stops."""
+    since = topic_ends(infra)
+    events = full_sequence(new_job_id())
+    Publisher(infra).publish(*events)
+    ends = {(p.topic, p.partition): p.offset for p in topic_ends(infra)}
+    with projector_in_process(infra, {e.event_id for e in events}, since) as (handler, worker):
+        assert handler.done.wait(60), "the projector did not handle the events"
+        # Other tests' events may land after `ends`; reaching it is what counts.
+        wait_until(
+            lambda: all(committed(infra, handler.group, since)[key] >= end for key, end in ends.items()),
+            timeout=10,
+            what="offsets committed while running",
+        )
+    assert worker.offsets.unflushed == 0
+    final = committed(infra, handler.group, since)
+    assert all(final[key] >= end for key, end in ends.items())
