@@ -221,9 +221,10 @@ class BatchProjector:
         log.warning(
             "PostgreSQL restarted; reading %d partitions again from their flushed offsets", len(assignment)
         )
-        committed = {
-            (tp.topic, tp.partition): tp.offset for tp in self.consumer.committed(assignment, timeout=30)
-        }
+        unreleased = [tp for tp in assignment if (tp.topic, tp.partition) not in released]
+        committed = self._committed(unreleased) if unreleased else {}
+        if committed is None:
+            return  # stopping: nothing unflushed is left to commit
         for tp in assignment:
             key = (tp.topic, tp.partition)
             offset = released.get(key, committed.get(key, -1))
@@ -233,6 +234,19 @@ class BatchProjector:
                 )
             except KafkaException as exc:  # not fetching yet: it will start from its committed offset
                 log.info("seek %s[%d]: %s", tp.topic, tp.partition, exc)
+
+    def _committed(self, partitions: list[TopicPartition]) -> dict[Partition, int] | None:
+        """The group's committed offsets, asked until the broker answers; None if stopping first."""
+        while not self.stopping.is_set():
+            try:
+                return {
+                    (tp.topic, tp.partition): tp.offset
+                    for tp in self.consumer.committed(partitions, timeout=30)
+                }
+            except KafkaException as exc:
+                log.warning("reading committed offsets failed (%s); retrying", exc)
+                self.stopping.wait(1.0)
+        return None
 
     def _commit_flushed(self) -> None:
         """On the way out (or a revoke): wait briefly for the WAL flush, then commit what is on disk."""
