@@ -224,9 +224,7 @@ def _all_stages_done(conn: Connection, event: JobCompleted) -> None:
         .on_conflict_do_nothing(index_elements=[JobStage.job_id, JobStage.stage])
     )
     conn.execute(
-        update(JobStage)
-        .where(JobStage.job_id == event.job_id)
-        .values(chunks_done=JobStage.chunks_total)
+        update(JobStage).where(JobStage.job_id == event.job_id).values(chunks_done=JobStage.chunks_total)
     )
 
 
