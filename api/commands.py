@@ -64,10 +64,6 @@ def keys_create(
     rate_limit: Annotated[
         int | None, typer.Option(min=1, help="Requests per minute [default: BACKDROP_RATE_LIMIT_PER_MINUTE].")
     ] = None,
-    admin: Annotated[
-        bool,
-        typer.Option("--admin", help="An operator's key: reads and cancels every job, not only its own."),
-    ] = False,
 ) -> None:
     """Make a key; its webhook secret and then the key itself are printed once (the key on the last line)."""
     from sqlalchemy import create_engine
@@ -80,18 +76,17 @@ def keys_create(
     engine = create_engine(settings.postgres_dsn)
     try:
         with engine.begin() as conn:
-            key = create_key(conn, name, rate_limit, admin=admin)
+            key = create_key(conn, name, rate_limit)
     finally:
         engine.dispose()
-    kind = "admin key" if admin else "key"
-    console.print(f"{kind} {key.id} ({name}); keep both secrets, they are not shown again")
+    console.print(f"key {key.id} ({name}); keep both secrets, they are not shown again")
     console.print(f"webhook signing secret: {key.webhook_secret}")
     typer.echo(key.secret)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """The keys: id, name, admin, created, revoked (never the secrets)."""
+    """The keys: id, name, created, revoked (never the secrets)."""
     from sqlalchemy import create_engine, select
 
     from api.tables import ApiKey
@@ -100,16 +95,15 @@ def keys_list() -> None:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                select(ApiKey.id, ApiKey.name, ApiKey.admin, ApiKey.created_at, ApiKey.revoked_at).order_by(
+                select(ApiKey.id, ApiKey.name, ApiKey.created_at, ApiKey.revoked_at).order_by(
                     ApiKey.created_at
                 )
             ).all()
     finally:
         engine.dispose()
-    table = Table("id", "name", "admin", "created", "revoked")
+    table = Table("id", "name", "created", "revoked")
     for row in rows:
-        created, revoked = f"{row.created_at:%Y-%m-%d %H:%M}", f"{row.revoked_at or '-'}"
-        table.add_row(row.id, row.name, "yes" if row.admin else "-", created, revoked)
+        table.add_row(row.id, row.name, f"{row.created_at:%Y-%m-%d %H:%M}", f"{row.revoked_at or '-'}")
     Console().print(table)
 
 

@@ -24,7 +24,7 @@ MAX_MARKS = 100_000
 @dataclass(frozen=True)
 class _Entry:
     expires: float
-    owner: str | None  # None: read for an admin key (which sees every job)
+    owner: str
     body: bytes
 
 
@@ -36,7 +36,7 @@ class JobCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._marks: OrderedDict[str, int] = OrderedDict()
 
-    def get(self, job_id: str, owner: str | None, now: float | None = None) -> bytes | None:
+    def get(self, job_id: str, owner: str, now: float | None = None) -> bytes | None:
         entry = self._entries.get(job_id)
         if entry is None or entry.owner != owner:
             return None
@@ -45,9 +45,7 @@ class JobCache:
             return None
         return entry.body
 
-    def put(
-        self, job_id: str, owner: str | None, body: bytes, read_began: int, now: float | None = None
-    ) -> None:
+    def put(self, job_id: str, owner: str, body: bytes, read_began: int, now: float | None = None) -> None:
         """Keep ``body`` unless the job changed (or all was cleared) since generation ``read_began``."""
         if self._cleared_at > read_began or self._marks.get(job_id, -1) > read_began:
             return

@@ -33,9 +33,7 @@ def new_key(name: str) -> NewKey:
     return NewKey(key_id, name, secret, new_secret())
 
 
-def create_key(
-    conn: Connection, name: str, rate_limit_per_minute: int | None = None, *, admin: bool = False
-) -> NewKey:
+def create_key(conn: Connection, name: str, rate_limit_per_minute: int | None = None) -> NewKey:
     """Store a new key (hashed) and return it, the only time its secret is seen."""
     key = new_key(name)
     conn.execute(
@@ -45,7 +43,6 @@ def create_key(
             key_hash=hash_key(key.secret),
             webhook_secret=key.webhook_secret,
             rate_limit_per_minute=rate_limit_per_minute,
-            admin=admin,
         )
     )
     return key

@@ -63,26 +63,20 @@ class StoredEvent:
 
 # Built once: SQLAlchemy then reuses its cache key instead of walking both subqueries per call.
 _JOB_BY_ID = _JOB.where(Job.id == bindparam("job_id"), Job.owner == bindparam("owner"))
-_ANY_JOB_BY_ID = _JOB.where(Job.id == bindparam("job_id"))
 
 
-async def get_job(conn: AsyncConnection, job_id: str, owner: str | None) -> RowMapping | None:
-    """The job if ``owner`` owns it (any job for None: an admin key)."""
+async def get_job(conn: AsyncConnection, job_id: str, owner: str) -> RowMapping | None:
     # No job has an id outside the pattern, and some (a NUL byte) PostgreSQL would refuse with an error.
     if re.fullmatch(JOB_ID_PATTERN, job_id) is None:
         return None
-    if owner is None:
-        found = await conn.execute(_ANY_JOB_BY_ID, {"job_id": job_id})
-    else:
-        found = await conn.execute(_JOB_BY_ID, {"job_id": job_id, "owner": owner})
+    found = await conn.execute(_JOB_BY_ID, {"job_id": job_id, "owner": owner})
     return found.mappings().one_or_none()
 
 
 async def list_jobs(
-    conn: AsyncConnection, owner: str | None, status: str | None, limit: int, before_seq: int | None
+    conn: AsyncConnection, owner: str, status: str | None, limit: int, before_seq: int | None
 ) -> list[RowMapping]:
-    """Newest first; ``owner`` None (an admin key) lists every job."""
-    query = _JOB if owner is None else _JOB.where(Job.owner == owner)
+    query = _JOB.where(Job.owner == owner)
     if status is not None:
         query = query.where(Job.status == status)
     if before_seq is not None:

@@ -33,12 +33,6 @@ class Caller:
 
     key_id: str
     rate_limit_per_minute: int
-    admin: bool = False
-
-    @property
-    def sees(self) -> str | None:
-        """The owner a read is limited to; None for an admin key, which sees every job."""
-        return None if self.admin else self.key_id
 
 
 @dataclass
@@ -82,15 +76,13 @@ class Services:
         async with self.reader.connect() as conn:
             row = (
                 await conn.execute(
-                    select(ApiKey.id, ApiKey.rate_limit_per_minute, ApiKey.admin).where(
+                    select(ApiKey.id, ApiKey.rate_limit_per_minute).where(
                         ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
                     )
                 )
             ).one_or_none()
         caller = (
-            Caller(row.id, row.rate_limit_per_minute or self.settings.rate_limit_per_minute, row.admin)
-            if row
-            else None
+            Caller(row.id, row.rate_limit_per_minute or self.settings.rate_limit_per_minute) if row else None
         )
         self.keys.put(key_hash, caller, now)
         return caller

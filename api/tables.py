@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     DateTime,
     ForeignKey,
     Identity,
@@ -23,7 +22,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -59,8 +57,6 @@ class ApiKey(Base):
     webhook_secret: Mapped[str] = mapped_column(String(128))
     # Requests per minute; null takes Settings.rate_limit_per_minute.
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
-    # An operator's key: reads and cancels every job, those of other keys and ownerless ones too.
-    admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     revoked_at: Mapped[datetime | None]
 

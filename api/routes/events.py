@@ -102,7 +102,7 @@ async def job_events(
             )
         after = int(last_event_id)
     async with svc.reader.connect() as conn:
-        row = await get_job(conn, job_id, caller.sees)
+        row = await get_job(conn, job_id, caller.key_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id} for this key")
     stream = JobStream(svc, job_id, after)

@@ -31,7 +31,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def job_or_404(svc: Services, job_id: str, owner: str | None) -> JobOut:
+async def job_or_404(svc: Services, job_id: str, owner: str) -> JobOut:
     async with svc.reader.connect() as conn:
         row = await get_job(conn, job_id, owner)
     if row is None:
@@ -125,7 +125,7 @@ async def jobs(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "cursor is not one this API handed out"
         ) from exc
     async with svc.reader.connect() as conn:
-        rows = await list_jobs(conn, caller.sees, status_filter, limit + 1, before)
+        rows = await list_jobs(conn, caller.key_id, status_filter, limit + 1, before)
     items = [job_out(row, svc.artifacts.url) for row in rows[:limit]]
     more = len(rows) > limit
     return JobPage(items=items, next_cursor=encode_cursor(rows[limit - 1]["seq"]) if more else None)
@@ -139,11 +139,11 @@ async def jobs(
 )
 async def job(job_id: str, svc: ServicesDep, caller: CallerDep) -> Response:
     # Polled jobs are answered from the process's cache until their next event (api.jobcache).
-    body = svc.hub.jobs.get(job_id, caller.sees)
+    body = svc.hub.jobs.get(job_id, caller.key_id)
     if body is None:
         read_began = svc.hub.jobs.generation
-        body = (await job_or_404(svc, job_id, caller.sees)).model_dump_json().encode()
-        svc.hub.jobs.put(job_id, caller.sees, body, read_began)
+        body = (await job_or_404(svc, job_id, caller.key_id)).model_dump_json().encode()
+        svc.hub.jobs.put(job_id, caller.key_id, body, read_began)
     return Response(body, media_type="application/json")
 
 
@@ -154,10 +154,8 @@ async def job(job_id: str, svc: ServicesDep, caller: CallerDep) -> Response:
     summary="Stop a job: workers skip its remaining chunks",
 )
 async def cancel_job(job_id: str, svc: ServicesDep, caller: CallerDep) -> JobOut:
-    current = await job_or_404(svc, job_id, caller.sees)
+    current = await job_or_404(svc, job_id, caller.key_id)
     if is_terminal(current.status):
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already {current.status}")
-    await cancel(
-        svc, job_id, f"cancelled by admin key {caller.key_id}" if caller.admin else "cancelled by the owner"
-    )
+    await cancel(svc, job_id, "cancelled by the owner")
     return current

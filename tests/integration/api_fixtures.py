@@ -72,14 +72,12 @@ def start_projector(settings: Settings, log_dir: Path) -> subprocess.Popen[bytes
     return spawn("projector", argv, log, env=api_env(settings)).process
 
 
-def new_api_key(
-    settings: Settings, name: str = "test", rate_limit: int | None = None, *, admin: bool = False
-) -> NewKey:
+def new_api_key(settings: Settings, name: str = "test", rate_limit: int | None = None) -> NewKey:
     upgrade(settings)
     engine = create_engine(settings.postgres_dsn)
     try:
         with engine.begin() as conn:
-            return create_key(conn, name, rate_limit, admin=admin)
+            return create_key(conn, name, rate_limit)
     finally:
         engine.dispose()
 
@@ -91,7 +89,7 @@ def example(name: str, **changes: Any) -> LifecycleEvent:
     return LIFECYCLE_ADAPTER.validate_python(data)
 
 
-def accepted(owner: str | None, job_id: str | None = None, chunks: int = 4) -> LifecycleEvent:
+def accepted(owner: str, job_id: str | None = None, chunks: int = 4) -> LifecycleEvent:
     return example("accepted", job_id=job_id or new_job_id(), owner=owner, chunk_count=chunks)
 
 

@@ -19,7 +19,6 @@ from tests.integration.api_fixtures import (
     example,
     new_api_key,
     progress,
-    read_sse,
     wait_until,
 )
 
@@ -282,26 +281,3 @@ def test_a_completed_jobs_stages_are_all_done_in_pipeline_order(
         stages = http.get(f"/v1/jobs/{job_id}").json()["progress"]["stages"]
     assert list(stages) == ["segment", "matte", "encode", "assemble"]
     assert all(stage == {"chunks_done": 2, "chunks_total": 2} for stage in stages.values())
-
-
-def test_an_admin_key_reads_and_cancels_every_job(api: ApiProcess, infra: Settings, key: NewKey) -> None:
-    admin = new_api_key(infra, "operator", admin=True)
-    theirs, ownerless = accepted(key.id), accepted(None)  # ownerless: published straight to Kafka
-    Publisher(infra).publish(theirs, ownerless)
-    with api.client(admin.secret) as http:
-        for job in (theirs, ownerless):
-            wait_until(lambda job=job: http.get(f"/v1/jobs/{job.job_id}").status_code == 200, what="the job")
-        listed = {item["id"] for item in http.get("/v1/jobs", params={"limit": 100}).json()["items"]}
-        streamed = list(read_sse(http, ownerless.job_id, stop_after=1))
-        assert http.post(f"/v1/jobs/{theirs.job_id}/cancel").status_code == 202
-    assert {theirs.job_id, ownerless.job_id} <= listed
-    assert [event.event for event in streamed] == ["accepted"]
-    with api.client(key.secret) as http:
-        assert (
-            http.get(f"/v1/jobs/{ownerless.job_id}").status_code == 404
-        )  # an ordinary key still sees its own
-        wait_until(
-            lambda: http.get(f"/v1/jobs/{theirs.job_id}").json()["status"] == "cancelled", what="cancel"
-        )
-        error = http.get(f"/v1/jobs/{theirs.job_id}").json()["error"]
-    assert error["message"] == f"cancelled by admin key {admin.id}"
