@@ -204,7 +204,8 @@ class Worker:
             outcome = self._attempt(message, headers, event, job_id)
         if outcome is not None:
             self._publish(outcome.events)
-        self._commit(message)
+        # Logged before the commit: a message committed is always in the log (one killed in between is
+        # redone, and logged again by whoever redoes it).
         log.info(
             "%s: handled %s job=%s chunk=%s partition=%s offset=%s",
             self.handler.stage,
@@ -214,6 +215,7 @@ class Worker:
             message.partition(),
             message.offset(),
         )
+        self._commit(message)
 
     def _attempt(self, message: Message, headers: Headers, event: Any, job_id: str | None) -> Handled | None:
         """Handled events, or None when the job failed / the message was dead-lettered (already published)."""
