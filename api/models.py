@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, HttpUrl, Tag, field_validator
 
-from schemas.options import OPTIONS_EXAMPLE, BackgroundSpec, OutputFormat
+from schemas.options import OPTIONS_EXAMPLE, JobOptions
 from schemas.submit import HttpsUrl
 from streams.errors import InvalidObjectKey
 from streams.store import check_key
@@ -20,30 +20,21 @@ class Shape(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RenderOptions(Shape):
-    """How to render; every field has a default."""
+class RenderOptions(JobOptions):
+    """How to render: the job's options (every field has a default) and where to report its end."""
 
-    background: BackgroundSpec = Field(
-        default="blur",
-        description="blur, blur:SIGMA, #RRGGBB, a colour name, transparent, or s3://BUCKET/KEY of an image "
-        "or "
-        "video in the uploads bucket.",
-        examples=["blur", "#00FF00", "transparent"],
-    )
-    output_format: OutputFormat = Field(default="mp4", description="mp4, webm or mov.", examples=["mp4"])
-    model: str = Field(
-        default="selfie",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        description="Segmentation model the workers have installed.",
-        examples=["selfie"],
-    )
-    heroes: int = Field(default=5, ge=0, le=20, description="Hero stills to keep.", examples=[5])
+    model_config = Shape.model_config  # a request refuses unknown fields, unlike an event
+
     webhook_url: HttpUrl | None = Field(
         default=None,
         description="Receives a signed POST (Standard Webhooks) when the job completes, fails or is "
         "cancelled.",
         examples=["https://hooks.example.com/backdrop"],
     )
+
+    def job_options(self) -> JobOptions:
+        """The options the submit event carries: these without the webhook (and the request's own fields)."""
+        return JobOptions.model_validate({name: getattr(self, name) for name in JobOptions.model_fields})
 
 
 class ObjectKeySource(Shape):

@@ -1,90 +1,20 @@
-"""Background SPECs (#RRGGBB, a colour name, an image, a video, blur[:sigma], transparent) and pixels."""
+"""Background pixels for a clip: a colour, an image, a video, the blurred original, or none (transparent)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, assert_never
 
 import av
 import cv2
 import numpy as np
-from PIL import ImageColor
 
-from backdrop.errors import CorruptInput, InputError, InputNotFound
+from base.errors import CorruptInput, InputNotFound
+from schemas.background import Background, Blur, Colour, Image, Transparent, Video
 
 U8 = np.ndarray
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
-
-
-@dataclass(frozen=True)
-class Colour:
-    rgb: tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class ImageFile:
-    path: Path
-    fit: Literal["cover", "contain"] = "cover"
-
-
-@dataclass(frozen=True)
-class VideoFile:
-    """Played from its start; trimmed to the clip's length, looped when shorter."""
-
-    path: Path
-
-
-@dataclass(frozen=True)
-class Blur:
-    sigma: float = 12.0
-
-
-@dataclass(frozen=True)
-class Transparent:
-    pass
-
-
-BackgroundSpec = Colour | ImageFile | VideoFile | Blur | Transparent
-
-SPEC_HELP = (
-    "use #RRGGBB, a colour name (e.g. 'white'), an image or video path (prefix 'contain:' to letterbox "
-    "an image instead of filling the frame), 'blur' or 'blur:SIGMA', or 'transparent'"
-)
-
-
-def parse_background(spec: str) -> BackgroundSpec:
-    """Turn a user's SPEC into a typed background; a spec that fits nothing raises InputError."""
-    text = spec.strip()
-    lowered = text.lower()
-    if lowered == "transparent":
-        return Transparent()
-    if lowered == "blur" or lowered.startswith("blur:"):
-        try:
-            sigma = float(text.split(":", 1)[1]) if ":" in text else Blur.sigma
-        except ValueError:
-            raise InputError(f"bad blur strength in {spec!r}: {SPEC_HELP}") from None
-        if not 0 < sigma <= 200:
-            raise InputError(f"blur sigma must be in (0, 200]; got {sigma}")
-        return Blur(sigma)
-    fit: Literal["cover", "contain"] = "cover"
-    for prefix in ("contain:", "cover:"):
-        if lowered.startswith(prefix):
-            fit, text = prefix[:-1], text[len(prefix) :]  # type: ignore[assignment]
-    path = Path(text).expanduser()
-    if path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-        if not path.is_file():
-            raise InputNotFound(f"background file {path} does not exist")
-        return ImageFile(path, fit) if path.suffix.lower() in IMAGE_SUFFIXES else VideoFile(path)
-    try:
-        rgb = ImageColor.getrgb(text)
-    except ValueError:
-        raise InputError(f"unknown background {spec!r}: {SPEC_HELP}") from None
-    return Colour((rgb[0], rgb[1], rgb[2]))
 
 
 def fit_image(image: U8, width: int, height: int, fit: Literal["cover", "contain"]) -> U8:
@@ -105,24 +35,29 @@ def fit_image(image: U8, width: int, height: int, fit: Literal["cover", "contain
     return canvas
 
 
-class Background:
+class BackgroundPixels:
     """Background pixels for frames of one clip; ``None`` from ``frames`` means keep alpha (transparent)."""
 
-    def __init__(self, spec: BackgroundSpec, width: int, height: int, fps: Fraction) -> None:
-        self.spec, self.width, self.height, self.fps = spec, width, height, fps
+    def __init__(self, background: Background, width: int, height: int, fps: Fraction) -> None:
+        self.background, self.width, self.height, self.fps = background, width, height, fps
         self._still: U8 | None = None
         self._video: _LoopingVideo | None = None
-        if isinstance(spec, Colour):
-            self._still = np.empty((height, width, 3), np.uint8)
-            self._still[:] = spec.rgb
-        elif isinstance(spec, ImageFile):
-            self._still = fit_image(_read_image(spec.path), width, height, spec.fit)
-        elif isinstance(spec, VideoFile):
-            self._video = _LoopingVideo(spec.path, width, height)
+        match background:
+            case Colour():
+                self._still = np.empty((height, width, 3), np.uint8)
+                self._still[:] = background.rgb
+            case Image():
+                self._still = fit_image(_read_image(_local_file(background)), width, height, background.fit)
+            case Video():
+                self._video = _LoopingVideo(_local_file(background), width, height, background.fit)
+            case Blur() | Transparent():
+                pass  # drawn per frame from the source, or none at all
+            case _:  # e.g. a SPEC string: parse it at the boundary (schemas.parse_background)
+                assert_never(background)
 
     @property
     def transparent(self) -> bool:
-        return isinstance(self.spec, Transparent)
+        return isinstance(self.background, Transparent)
 
     def frames(self, indices: np.ndarray, source: U8, alpha: U8 | None = None) -> U8 | None:
         """Background for frames ``indices`` of the clip.
@@ -132,11 +67,10 @@ class Background:
         """
         if self._still is not None:
             return self._still
-        if isinstance(self.spec, Blur):
+        if isinstance(self.background, Blur):
+            sigma = self.background.sigma
             mattes = alpha if alpha is not None else [None] * len(source)
-            return np.stack(
-                [_blurred(frame, self.spec.sigma, a) for frame, a in zip(source, mattes, strict=True)]
-            )
+            return np.stack([_blurred(frame, sigma, a) for frame, a in zip(source, mattes, strict=True)])
         if self._video is not None:
             return np.stack([self._video.at(Fraction(int(i)) / self.fps) for i in indices])
         return None
@@ -146,8 +80,21 @@ class Background:
             self._video.close()
 
 
-def open_background(spec: str | BackgroundSpec, width: int, height: int, fps: Fraction) -> Background:
-    return Background(parse_background(spec) if isinstance(spec, str) else spec, width, height, fps)
+def open_background(background: Background, width: int, height: int, fps: Fraction) -> BackgroundPixels:
+    """Open ``background`` for a clip of this size and rate; its image or video must be a local file."""
+    return BackgroundPixels(background, width, height, fps)
+
+
+def _local_file(background: Image | Video) -> Path:
+    if background.s3_object is not None:
+        # The worker fetches an object to local disk and hands over a copy that points there.
+        raise InputNotFound(
+            f"background {background.ref} is in the object store: fetch it to a local file first"
+        )
+    path = Path(background.ref).expanduser()
+    if not path.is_file():
+        raise InputNotFound(f"background file {path} does not exist")
+    return path
 
 
 def _read_image(path: Path) -> U8:
@@ -183,8 +130,8 @@ def _blurred(frame: U8, sigma: float, alpha: U8 | None) -> U8:
 class _LoopingVideo:
     """Frames of a background video by clip time: looped when shorter, read forward, seeks when asked back."""
 
-    def __init__(self, path: Path, width: int, height: int) -> None:
-        self.path, self.width, self.height = path, width, height
+    def __init__(self, path: Path, width: int, height: int, fit: Literal["cover", "contain"]) -> None:
+        self.path, self.width, self.height, self.fit = path, width, height, fit
         try:
             self.container = av.open(str(path))
             stream = self.container.streams.video[0]
@@ -217,7 +164,7 @@ class _LoopingVideo:
             time, frame = next(self._frames)
         except StopIteration:
             return None
-        return time, fit_image(frame.to_ndarray(format="rgb24"), self.width, self.height, "cover")
+        return time, fit_image(frame.to_ndarray(format="rgb24"), self.width, self.height, self.fit)
 
     def at(self, clip_time: Fraction) -> U8:
         target = clip_time % self.duration

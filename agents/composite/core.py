@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from base.errors import InternalError
+
 U8 = np.ndarray
 
 
@@ -14,11 +16,11 @@ def composite(fg: U8, alpha: U8, background: U8 | None) -> U8:
     None keeps the result transparent: [T,H,W,4] RGBA (straight, not premultiplied, alpha).
     """
     if fg.ndim != 4 or alpha.shape != fg.shape[:3]:
-        raise ValueError(f"fg must be [T,H,W,3] and alpha [T,H,W]; got {fg.shape} and {alpha.shape}")
+        raise InternalError(f"fg must be [T,H,W,3] and alpha [T,H,W]; got {fg.shape} and {alpha.shape}")
     if background is None:
         return np.concatenate([fg, alpha[..., None]], axis=-1)
     if background.shape[-3:] != fg.shape[-3:]:
-        raise ValueError(f"background {background.shape} does not match the frames {fg.shape}")
+        raise InternalError(f"background {background.shape} does not match the frames {fg.shape}")
     out = np.empty_like(fg)
     for t in range(fg.shape[0]):
         bg = background if background.ndim == 3 else background[t]

@@ -14,35 +14,33 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from agents.composite import Background, composite, open_background
+from agents.composite import BackgroundPixels, composite, open_background
 from agents.encode import VideoWriter
 from agents.encode.images import write_image
 from agents.matte.handoff import foreground
 from agents.pipeline import SEGMENT, StageTaskHandler, chunk_key, next_task, rate
 from schemas import ChunkTask
+from schemas.background import Image, Video
 from streams.worker import Handled
 
 MARKER = SEGMENT
 
 
-class CompositeHandler(StageTaskHandler):
+class CompositeHandler(StageTaskHandler[ChunkTask]):
     stage = "composite"
+    expects = ChunkTask
 
-    def background(self, task: ChunkTask) -> Background:
+    def background(self, task: ChunkTask) -> BackgroundPixels:
         """The job's background; an ``s3://bucket/key`` image or video is fetched to local disk first."""
-        spec = task.options.background
-        fit = ""
-        for prefix in ("contain:", "cover:"):
-            if spec.startswith(prefix):
-                fit, spec = prefix, spec[len(prefix) :]
-        if spec.startswith("s3://"):
-            bucket, _, key = spec[len("s3://") :].partition("/")
+        background = task.options.background
+        if isinstance(background, Image | Video) and (stored := background.s3_object) is not None:
+            bucket, key = stored
             local = self.context.cache_dir / f"bg-{bucket}-{key.replace('/', '_')}"
             if not local.exists():
                 self.context.store_for(bucket).get_file(key, local)
-            spec = f"{fit}{local}"
+            background = background.model_copy(update={"ref": str(local)})
         fps, _ = rate(task.media)
-        return open_background(spec, task.media.width, task.media.height, fps)
+        return open_background(background, task.media.width, task.media.height, fps)
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()
@@ -89,8 +87,6 @@ class CompositeHandler(StageTaskHandler):
         return Handled(
             [
                 self.context.progress(task, "composite", MARKER),
-                next_task(
-                    task, "encode", {"segment": segment_key, "hero": hero_key}, time.perf_counter() - started
-                ),
+                next_task(task, {"segment": segment_key, "hero": hero_key}, time.perf_counter() - started),
             ]
         )

@@ -12,7 +12,7 @@ from api.models import JobCreate, JobOut, JobPage, JobStatus, ObjectKeySource, P
 from api.readmodel import decode_cursor, encode_cursor, get_job, is_terminal, job_out, list_jobs
 from api.services import Services
 from api.submission import Submission, cancel, request_hash, submit
-from backdrop.errors import InputError
+from base.errors import InputError
 from schemas import JobOptions, ObjectRef, ObjectSource, UrlSource
 from streams.errors import ObjectNotFound
 
@@ -41,7 +41,7 @@ async def job_or_404(svc: Services, job_id: str, owner: str) -> JobOut:
 
 async def check_public_url(svc: Services, url: str, what: str) -> None:
     """Refuse URLs that point inside our network (the fetch checks again when it connects)."""
-    from backdrop.ssrf import check_url
+    from base.ssrf import check_url
 
     try:
         await asyncio.to_thread(check_url, url, svc.settings.url_allow_networks)
@@ -50,12 +50,8 @@ async def check_public_url(svc: Services, url: str, what: str) -> None:
 
 
 def options_of(body: RenderOptions) -> JobOptions:
-    try:
-        return JobOptions(
-            background=body.background, output_format=body.output_format, model=body.model, heroes=body.heroes
-        )
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    # RenderOptions is validated as JobOptions already (a 422 from the request's validation).
+    return body.job_options()
 
 
 async def start_job(

@@ -14,7 +14,7 @@ from agents.extract.worker import ExtractHandler, submit_from_notification
 from agents.pipeline import StageContext
 from api.keys import NewKey
 from backdrop.sample import write_sample
-from backdrop.settings import Settings
+from base.settings import Settings
 from schemas import JobAccepted, ObjectSource, SubmitJob
 from streams.follow import consumer_at_end
 from streams.topics import STORAGE_EVENTS
@@ -62,5 +62,5 @@ def test_presigned_upload_starts_the_announced_job(
     assert isinstance(accepted, JobAccepted)
     assert accepted.job_id == job_id
     assert accepted.owner == key.id
-    assert accepted.options.background == "#112233"
+    assert accepted.options.background.spec == "#112233"
     assert accepted.options.heroes == 2

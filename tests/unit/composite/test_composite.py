@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from agents.composite import Blur, composite, open_background
+from agents.composite import composite, open_background
 from agents.composite.background import fit_image
-from backdrop.errors import CorruptInput
+from base.errors import CorruptInput, InternalError
+from schemas.background import Blur, Image, Transparent
 
 
 def _frames(value: int, t: int = 2, h: int = 6, w: int = 8) -> np.ndarray:
@@ -42,9 +43,9 @@ def test_transparent_keeps_alpha_as_a_fourth_channel() -> None:
 
 
 def test_shape_mismatch_is_refused() -> None:
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(InternalError, match="alpha"):
         composite(_frames(0), np.zeros((2, 6, 7), np.uint8), None)
-    with pytest.raises(ValueError, match="background"):
+    with pytest.raises(InternalError, match="background"):
         composite(_frames(0), np.zeros((2, 6, 8), np.uint8), np.zeros((6, 7, 3), np.uint8))
 
 
@@ -63,7 +64,7 @@ def test_image_background_is_fitted_once(tmp_path: Path) -> None:
     image = np.zeros((30, 60, 3), np.uint8)
     image[:, :, 2] = 255  # blue, RGB
     cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    background = open_background(str(path), 16, 12, Fraction(25))
+    background = open_background(Image(ref=str(path)), 16, 12, Fraction(25))
     pixels = background.frames(np.arange(2), _frames(0, h=12, w=16))
     assert pixels is not None
     assert pixels.shape == (12, 16, 3)
@@ -74,7 +75,7 @@ def test_image_background_is_fitted_once(tmp_path: Path) -> None:
 def test_blur_background_blurs_the_source() -> None:
     source = np.zeros((1, 64, 64, 3), np.uint8)
     source[0, :, 32:] = 255
-    background = open_background(Blur(8.0), 64, 64, Fraction(25))
+    background = open_background(Blur(sigma=8.0), 64, 64, Fraction(25))
     pixels = background.frames(np.arange(1), source)
     assert pixels is not None
     assert 0 < pixels[0, 32, 30, 0] < 255  # the hard edge is now a ramp
@@ -85,11 +86,11 @@ def test_unreadable_background_image(tmp_path: Path) -> None:
     path = tmp_path / "bg.png"
     path.write_bytes(b"not a png")
     with pytest.raises(CorruptInput, match="cannot read background image"):
-        open_background(str(path), 8, 8, Fraction(25))
+        open_background(Image(ref=str(path)), 8, 8, Fraction(25))
 
 
 def test_transparent_background_has_no_pixels() -> None:
-    background = open_background("transparent", 8, 8, Fraction(25))
+    background = open_background(Transparent(), 8, 8, Fraction(25))
     assert background.transparent
     assert background.frames(np.arange(1), _frames(0, 1, 8, 8)) is None
 
@@ -99,7 +100,7 @@ def test_blur_leaves_the_person_out_of_the_background() -> None:
     source[0, 16:48, 16:48] = 250  # a bright person on a black background
     alpha = np.zeros((1, 64, 64), np.uint8)
     alpha[0, 16:48, 16:48] = 255
-    background = open_background(Blur(8.0), 64, 64, Fraction(25))
+    background = open_background(Blur(sigma=8.0), 64, 64, Fraction(25))
     plain = background.frames(np.arange(1), source)
     aware = background.frames(np.arange(1), source, alpha)
     assert plain is not None

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.composite import VideoFile, open_background
+from agents.composite import open_background
+from schemas.background import Video
 from tests import clips
 
 
 def _indices_seen(path: Path, clip_fps: Fraction, frames: list[int]) -> list[int]:
-    background = open_background(VideoFile(path), 80, 60, clip_fps)
+    background = open_background(Video(ref=str(path)), 80, 60, clip_fps)
     try:
         pixels = background.frames(np.array(frames), np.zeros((len(frames), 60, 80, 3), np.uint8))
         assert pixels is not None

@@ -12,9 +12,10 @@ import pytest
 
 from agents.extract import decode_chunk, plan_chunks, probe
 from agents.matte import refine
-from backdrop.errors import CorruptInput, OutputError
-from backdrop.runner import ProcessOptions, process
+from agents.runner import ProcessOptions, process
 from backdrop.sample import write_sample
+from base.errors import CorruptInput, OutputError
+from schemas.background import Blur, Transparent
 from tests import clips
 
 
@@ -41,7 +42,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_output_keeps_frame_count_rate_timestamps_and_audio(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
-    report = process(clip, out, EllipseSegmenter, ProcessOptions(background="blur"))
+    report = process(clip, out, EllipseSegmenter, ProcessOptions(background=Blur()))
     source, result = probe(clip), probe(out)
     assert report.frames == result.frame_count == source.frame_count == 62
     assert result.fps == Fraction(24000, 1001)
@@ -55,7 +56,7 @@ def test_output_keeps_frame_count_rate_timestamps_and_audio(clip: Path, tmp_path
 def test_chunk_borders_match_a_worker_that_sees_one_chunk(clip: Path, tmp_path: Path) -> None:
     """`process` resets the matte state per chunk like the pipeline does, so both give the same alpha."""
     out = tmp_path / "frames" / "frame_%06d.png"
-    options = ProcessOptions(background="transparent", chunk_seconds=1.0, warmup_frames=4)
+    options = ProcessOptions(background=Transparent(), chunk_seconds=1.0, warmup_frames=4)
     process(clip, out, EllipseSegmenter, options)
     written = sorted((tmp_path / "frames").glob("*.png"))
     chunks = plan_chunks(clip, 1.0, 4)
@@ -96,7 +97,7 @@ def test_transparent_into_mp4_is_refused_before_any_work(clip: Path, tmp_path: P
         raise AssertionError("the model must not load for a request that cannot succeed")
 
     with pytest.raises(OutputError, match=r"\.webm"):
-        process(clip, tmp_path / "out.mp4", never, ProcessOptions(background="transparent"))
+        process(clip, tmp_path / "out.mp4", never, ProcessOptions(background=Transparent()))
 
 
 def test_corrupt_input_fails_before_the_model_loads(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import re
 from PIL import ImageColor
 
 from schemas import JOB_ID_PATTERN, new_job_id
-from schemas.options import COLOUR_NAMES
+from schemas.colours import COLOUR_NAMES, CSS_COLOURS
 
 
 def test_new_job_id_is_prefixed_base58_of_fixed_length() -> None:
@@ -22,3 +22,7 @@ def test_new_job_ids_do_not_repeat() -> None:
 
 def test_colour_names_are_the_ones_the_cli_accepts() -> None:
     assert frozenset(ImageColor.colormap) == COLOUR_NAMES
+
+
+def test_colour_values_are_pillows() -> None:
+    assert {name: ImageColor.getrgb(name)[:3] for name in COLOUR_NAMES} == CSS_COLOURS

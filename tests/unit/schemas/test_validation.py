@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas import ChunkRef, JobOptions, parse_lifecycle, parse_stage, parse_submit
+from schemas import ChunkRef, JobOptions, parse_background, parse_lifecycle, parse_stage, parse_submit
 from tests.unit.schemas.conftest import EVENTS_V1
 
 
@@ -95,7 +95,7 @@ def test_invalid_submit_is_rejected(submit_json: dict[str, Any], path: str, valu
     ],
 )
 def test_background_specs_the_cli_takes_are_accepted(background: str) -> None:
-    assert JobOptions(background=background).background == background
+    assert JobOptions(background=background).background == parse_background(background)
 
 
 def test_transparent_is_accepted_where_the_output_holds_alpha() -> None:

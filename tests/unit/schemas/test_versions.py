@@ -57,7 +57,11 @@ def test_submit_from_a_bucket_object_fills_defaults() -> None:
         "backdrop-uploads",
         "incoming/interview.mp4",
     )
-    assert (event.options.background, event.options.model, event.options.heroes) == ("#00FF00", "selfie", 3)
+    assert (event.options.background.spec, event.options.model, event.options.heroes) == (
+        "#00FF00",
+        "selfie",
+        3,
+    )
     assert event.owner is None
     assert event.occurred_at.tzinfo is UTC
 
