@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -23,16 +23,26 @@ from agents.chunk_decode import DecodedChunk, decode_run, shared_pass
 from agents.extract import ChunkSpec, plan_chunks
 from agents.frame_cache import FrameCache
 from agents.spare_memory import spare_memory_bytes
-from backdrop.settings import Settings
-from schemas import STAGE_ADAPTER, AssembleTask, ChunkTask, MediaFacts, StageProgress
+from base.settings import Settings
+from schemas import (
+    STAGE_ADAPTER,
+    ChunkEvent,
+    ChunkTask,
+    MediaFacts,
+    PipelineStage,
+    StageProgress,
+    next_chunk_stage,
+)
 from streams.codec import decode
 from streams.errors import PoisonMessage
 from streams.s3_store import s3_store
 from streams.store import ObjectStore, object_key
-from streams.topics import JOBS, stage_topic
+from streams.topics import JOBS, stage_inputs, stage_topic
 from streams.worker import Outgoing, event_id
 
 log = logging.getLogger(__name__)
+# The stage event a handler takes: ChunkTask for the chunk stages, AssembleTask for assemble.
+T = TypeVar("T", bound=ChunkEvent)
 
 # The chunking every worker agrees on: about two seconds, eight warm-up frames for the temporal stages.
 CHUNK_SECONDS = 2.0
@@ -186,20 +196,21 @@ class StageContext:
         shutil.rmtree(self.cache_dir, ignore_errors=True)
 
 
-class StageTaskHandler:
-    """What the handlers of ``backdrop.stage.<stage>`` share: the context, their topic, decoding."""
+class StageTaskHandler(Generic[T]):
+    """What the handlers of ``backdrop.stage.<stage>`` share: the context, their topic, decoding a ``T``."""
 
-    stage: ClassVar[str]
-    expects: ClassVar[type[ChunkTask] | type[AssembleTask]] = ChunkTask
+    stage: ClassVar[PipelineStage]
+    # The event class it takes, the type argument again: a class is needed to check it at run time.
+    expects: type[T]
 
     def __init__(self, context: StageContext) -> None:
         self.context = context
 
     @property
     def topics(self) -> tuple[str, ...]:
-        return (stage_topic(self.stage).name,)
+        return tuple(spec.name for spec in stage_inputs(self.stage))
 
-    def decode(self, topic: str, value: bytes | None) -> Any:
+    def decode(self, topic: str, value: bytes | None) -> T:
         event = decode(value, STAGE_ADAPTER)
         if not isinstance(event, self.expects):
             raise PoisonMessage(
@@ -208,8 +219,9 @@ class StageTaskHandler:
         return event
 
 
-def next_task(task: ChunkTask, stage: str, artifacts: dict[str, str], seconds: float) -> Outgoing:
-    """The same chunk, addressed to ``stage``, with this stage's outputs and time added."""
+def next_task(task: ChunkTask, artifacts: dict[str, str], seconds: float) -> Outgoing:
+    """The same chunk, addressed to the stage after its own, with this stage's outputs and time added."""
+    stage = next_chunk_stage(task.stage)
     event = task.model_copy(
         update={
             "stage": stage,

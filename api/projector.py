@@ -9,40 +9,31 @@ it retries in place and catches up when it returns.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
-import signal
-import threading
 import time
-from types import FrameType
-from typing import Any
+from typing import Any, TypeAlias
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.event import listen
 from sqlalchemy.exc import DBAPIError
 
 from api.durable_offsets import DurableOffsets, Partition
 from api.projection import project_event, project_submit
-from backdrop.settings import Settings
-from schemas import LIFECYCLE_ADAPTER, SUBMIT_ADAPTER, SubmitJob
+from base.settings import Settings
+from schemas import LIFECYCLE_ADAPTER, SUBMIT_ADAPTER, LifecycleEvent, SubmitJob
 from streams.codec import decode
-from streams.delivery import RetryPolicy, dead_letter_record
+from streams.consumer_loop import ConsumerLoop, kafka_clients
+from streams.delivery import RetryPolicy
 from streams.errors import PoisonMessage, RetryableError
-from streams.headers import normalize
-from streams.topics import JOBS, UPLOADS, dead_letter_topic
-from streams.worker import consumer_config, producer_config
+from streams.topics import JOBS, UPLOADS
 
 log = logging.getLogger("backdrop.projector")
 # Events applied per transaction at most; a burst beyond it is several batches back to back.
 BATCH = 500
+# How long a poll waits for the first event of a batch.
+POLL_TIMEOUT_S = 0.2
 # Past this many events applied but not yet on disk, the projector waits for the WAL flush.
 MAX_UNFLUSHED = 50_000
 # Each new connection moves the event ids this far ahead: more than a crash can take back (events
@@ -67,6 +58,11 @@ def projection_engine(settings: Settings) -> Engine:
         pool_size=2,
         connect_args={"options": "-c synchronous_commit=off"},
     )
+
+
+# What the projector makes of a message: a submit (owner, options), a lifecycle event, or nothing (a bad
+# submit, which the extract stage dead-letters).
+Projected: TypeAlias = SubmitJob | LifecycleEvent | None
 
 
 class ProjectorHandler:
@@ -105,7 +101,7 @@ class ProjectorHandler:
             raise RetryableError(f"PostgreSQL is unavailable ({exc.orig})") from exc
         return int(insert_lsn), int(flush_lsn)
 
-    def decode(self, topic: str, value: bytes | None) -> Any:
+    def decode(self, topic: str, value: bytes | None) -> Projected:
         if topic == UPLOADS.name:
             try:
                 return decode(value, SUBMIT_ADAPTER)
@@ -113,7 +109,7 @@ class ProjectorHandler:
                 return None  # the extract stage dead-letters bad submits; one copy is enough
         return decode(value, LIFECYCLE_ADAPTER)
 
-    def apply(self, events: list[Any]) -> None:
+    def apply(self, events: list[Projected]) -> None:
         """Project ``events`` in order, in one transaction; RetryableError while PostgreSQL is away."""
         try:
             with self.engine.begin() as conn:
@@ -142,54 +138,47 @@ class BatchProjector:
         self, handler: ProjectorHandler, settings: Settings, group: str = "backdrop-projector"
     ) -> None:
         self.handler = handler
-        self.consumer = Consumer(consumer_config(settings, group))
-        self.producer = Producer(producer_config(settings))
-        self.stopping = threading.Event()
-        self.policy = RetryPolicy(max_attempts=5, max_delay_s=5.0)
+        consumer, producer = kafka_clients(settings, group)
+        self.loop = ConsumerLoop(
+            consumer,
+            producer,
+            name="projector",
+            topics=handler.topics,
+            policy=RetryPolicy(max_attempts=5, max_delay_s=5.0),
+            max_batch=BATCH,
+            poll_timeout_s=POLL_TIMEOUT_S,
+        )
+        self.consumer, self.stopping = consumer, self.loop.stopping
         self.offsets = DurableOffsets()
         self._flush_checked = 0.0
 
     def install_signal_handlers(self) -> None:
-        def stop(signum: int, frame: FrameType | None) -> None:
-            self.stopping.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        self.loop.install_signal_handlers()
 
     def run(self, idle_exit_s: float | None = None) -> None:
         """Until stopped, or (tests) until nothing arrived for ``idle_exit_s``."""
-        self.consumer.subscribe(list(self.handler.topics), on_revoke=self._on_revoke)
-        idle_since = time.monotonic()
-        try:
-            while not self.stopping.is_set():
-                # Wait for one message, then take whatever else is already here: consume(BATCH, t) would
-                # wait out all of t for a full batch, adding t to every event's latency on a quiet topic.
-                first = self.consumer.consume(1, 0.2)
-                batch = first + self.consumer.consume(BATCH - 1, 0) if first else []
-                messages = [m for m in batch if self._usable(m)]
-                if not messages:
-                    self._release()
-                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
-                        return
-                    continue
-                idle_since = time.monotonic()
-                events = [self._decode(message) for message in messages]
-                if not self._apply(messages, events):
-                    return  # stopping while PostgreSQL is away: the batch stays uncommitted
-                if self.handler.take_restart():
-                    self._rewind()  # this batch went to a restarted server: what came before may be lost
-                    continue
-                self.offsets.applied_batch(
-                    (m.topic() or "", m.partition() or 0, m.offset() or 0) for m in messages
-                )
-                self._release()
-                while self.offsets.unflushed > MAX_UNFLUSHED and not self.stopping.is_set():
-                    self.stopping.wait(FLUSH_CHECK_S)
-                    self._release()
-        finally:
-            self._commit_flushed()
-            self.consumer.close()
-            self.producer.flush(30)
+        self.loop.run(
+            self._project,
+            idle_exit_s=idle_exit_s,
+            on_idle=self._release,
+            on_revoke=self._on_revoke,
+            on_close=self._commit_flushed,
+        )
+
+    def _project(self, messages: list[Message]) -> bool:
+        """Apply one batch; False when stopping while PostgreSQL is away (the batch stays uncommitted)."""
+        events = [self._decode(message) for message in messages]
+        if not self._apply(messages, events):
+            return False
+        if self.handler.take_restart():
+            self._rewind()  # this batch went to a restarted server: what came before may be lost
+            return True
+        self.offsets.applied_batch((m.topic() or "", m.partition() or 0, m.offset() or 0) for m in messages)
+        self._release()
+        while self.offsets.unflushed > MAX_UNFLUSHED and not self.stopping.is_set():
+            self.stopping.wait(FLUSH_CHECK_S)
+            self._release()
+        return True
 
     def _release(self) -> None:
         """Commit (asynchronously) the offsets whose transactions PostgreSQL has flushed since last time."""
@@ -260,24 +249,18 @@ class BatchProjector:
             with contextlib.suppress(KafkaException):  # the group moved on: the events are applied again
                 self.consumer.commit(offsets=_partitions(self.offsets.released), asynchronous=False)
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
         self._commit_flushed()
         self.offsets.forget((tp.topic, tp.partition) for tp in partitions)
 
-    def _usable(self, message: Message) -> bool:
-        error = message.error()
-        if error is not None and error.code() != KafkaError._PARTITION_EOF:
-            log.warning("consumer error %s", error.str())
-        return error is None
-
-    def _decode(self, message: Message) -> Any:
+    def _decode(self, message: Message) -> Projected:
         try:
             return self.handler.decode(message.topic() or "", message.value())
         except PoisonMessage as exc:
-            self._dead_letter(message, exc)
+            self.loop.dead_letter(message, exc)
             return None
 
-    def _apply(self, messages: list[Message], events: list[Any]) -> bool:
+    def _apply(self, messages: list[Message], events: list[Projected]) -> bool:
         attempt = 0
         while not self.stopping.is_set():
             attempt += 1
@@ -285,7 +268,7 @@ class BatchProjector:
                 self.handler.apply(events)
                 return True
             except RetryableError as exc:
-                delay = self.policy.delay(attempt)
+                delay = self.loop.policy.delay(attempt)
                 log.warning("%s; retry %d in %.1fs", exc, attempt, delay)
                 self.stopping.wait(delay)
             except Exception:  # a projection bug: find the event(s) that cause it, keep the rest
@@ -293,7 +276,7 @@ class BatchProjector:
                 return self._apply_one_by_one(messages, events)
         return False
 
-    def _apply_one_by_one(self, messages: list[Message], events: list[Any]) -> bool:
+    def _apply_one_by_one(self, messages: list[Message], events: list[Projected]) -> bool:
         for message, event in zip(messages, events, strict=True):
             try:
                 self.handler.apply([event])
@@ -301,27 +284,8 @@ class BatchProjector:
                 return self._apply([message], [event])
             except Exception as exc:  # dead-lettered with the error, so an operator can fix and replay it
                 log.exception("dead-lettering an event the projector cannot apply")
-                self._dead_letter(message, exc)
+                self.loop.dead_letter(message, exc)
         return True
-
-    def _dead_letter(self, message: Message, exc: BaseException) -> None:
-        topic = message.topic() or ""
-        value, headers = dead_letter_record(
-            message.value(),
-            normalize(message.headers()),
-            topic,
-            message.partition() or 0,
-            message.offset() or 0,
-            exc,
-            stage="projector",
-        )
-        self.producer.produce(
-            dead_letter_topic(topic).name,
-            value=value,
-            key=message.key(),
-            headers=[(name, data) for name, data in headers],
-        )
-        self.producer.flush(30)
 
 
 def _is_unavailable(exc: DBAPIError) -> bool:
@@ -333,3 +297,18 @@ def _is_unavailable(exc: DBAPIError) -> bool:
 
 def _partitions(offsets: dict[Partition, int]) -> list[TopicPartition]:
     return [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]
+
+
+def run_projector(settings: Settings) -> None:
+    """``backdrop worker projector``: migrate, then project until SIGTERM."""
+    from api.migrate import upgrade
+
+    upgrade(settings)
+    engine = projection_engine(settings)
+    try:
+        projector = BatchProjector(ProjectorHandler(engine), settings)
+        projector.install_signal_handlers()
+        gc.freeze()  # what is loaded now lives as long as the process: no need to rescan it
+        projector.run()
+    finally:
+        engine.dispose()

@@ -6,14 +6,14 @@ import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageState, Timings
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage
-from schemas import JOB_ID_PATTERN, PipelineStage
+from schemas import JOB_ID_PATTERN, PIPELINE
 
 # Ids, sequence numbers and cursors are PostgreSQL bigints; a bigger number is refused before the query.
 MAX_BIGINT = 2**63 - 1
@@ -51,7 +51,7 @@ _ARTIFACTS = (
 )
 _JOB = select(Job, _STAGES, _ARTIFACTS)
 # Stages are shown in the order the pipeline runs them (jsonb keeps its keys in its own order).
-_STAGE_ORDER = {stage: position for position, stage in enumerate(get_args(PipelineStage))}
+_STAGE_ORDER = {stage: position for position, stage in enumerate(PIPELINE)}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from agents.workers import STAGES
-from backdrop.settings import Settings
+from base.settings import Settings
 from infra.processes import read_pid, spawn, stop_pid
+from schemas import PIPELINE
 
 
 def _files(settings: Settings, stage: str, replica: int) -> tuple[Path, Path]:
@@ -31,7 +31,7 @@ def start_workers(
 ) -> dict[str, list[int]]:
     """Start what is not running: ``replicas`` workers per stage (default 1 each), then ``services``."""
     pids: dict[str, list[int]] = {}
-    for stage in (*STAGES, *services):
+    for stage in (*PIPELINE, *services):
         pids[stage] = []
         for replica in range((replicas or {}).get(stage, 1)):
             pid_file, log_file = _files(settings, stage, replica)

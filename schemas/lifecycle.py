@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from pydantic import Field, HttpUrl, TypeAdapter, model_validator
 
 from schemas.common import Envelope, Model
+from schemas.graph import PipelineStage
 from schemas.media import MEDIA_EXAMPLE, MediaFacts
 from schemas.options import OPTIONS_EXAMPLE, JobOptions
-from schemas.stage import PipelineStage
 from schemas.submit import Source
 
 TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})

@@ -7,30 +7,19 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from schemas.common import Envelope
+from schemas.graph import ChunkStage
 from schemas.media import CHUNK_EXAMPLE, MEDIA_EXAMPLE, ChunkRef, MediaFacts
 from schemas.options import OPTIONS_EXAMPLE, JobOptions
 
-PipelineStage = Literal["extract", "score", "segment", "matte", "composite", "encode", "assemble"]
-ChunkStage = Literal["score", "segment", "matte", "composite", "encode"]
 
+class ChunkEvent(Envelope):
+    """What both stage events carry: the chunk, the job's media and options, what earlier stages made."""
 
-class ChunkTask(Envelope):
-    """Work on one chunk for one stage; each stage adds its outputs to ``artifacts`` and passes it on."""
-
-    event_type: Literal["chunk_task"] = Field(
-        description="Event discriminator; always 'chunk_task'.", examples=["chunk_task"]
-    )
-    stage: ChunkStage = Field(description="The stage this task is addressed to.", examples=["segment"])
     chunk: ChunkRef = Field(
         description="Which frames of the job this chunk covers.", examples=[CHUNK_EXAMPLE]
     )
     media: MediaFacts = Field(description="Facts about the whole source video.", examples=[MEDIA_EXAMPLE])
     options: JobOptions = Field(description="The job's rendering options.", examples=[OPTIONS_EXAMPLE])
-    source_key: str = Field(
-        min_length=1,
-        description="Object key of this chunk's source segment (warm-up frames included).",
-        examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/extract/00003.mp4"],
-    )
     artifacts: dict[str, str] = Field(
         default_factory=dict,
         description="Object keys the earlier stages produced for this chunk, by name.",
@@ -41,6 +30,20 @@ class ChunkTask(Envelope):
         description="Measurements so far for this chunk, by name (e.g. seconds spent per stage).",
         examples=[{"score_s": 0.41, "segment_s": 1.87}],
     )
+
+
+class ChunkTask(ChunkEvent):
+    """Work on one chunk for one stage; each stage adds its outputs to ``artifacts`` and passes it on."""
+
+    event_type: Literal["chunk_task"] = Field(
+        description="Event discriminator; always 'chunk_task'.", examples=["chunk_task"]
+    )
+    stage: ChunkStage = Field(description="The stage this task is addressed to.", examples=["segment"])
+    source_key: str = Field(
+        min_length=1,
+        description="Object key of this chunk's source segment (warm-up frames included).",
+        examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/extract/00003.mp4"],
+    )
     attempt: int = Field(
         default=0,
         ge=0,
@@ -49,29 +52,16 @@ class ChunkTask(Envelope):
     )
 
 
-class AssembleTask(Envelope):
+class AssembleTask(ChunkEvent):
     """One chunk's encoded segment is stored; assemble gathers them until all ``chunk.count`` are there."""
 
     event_type: Literal["assemble_task"] = Field(
         description="Event discriminator; always 'assemble_task'.", examples=["assemble_task"]
     )
-    chunk: ChunkRef = Field(description="Which chunk this segment holds.", examples=[CHUNK_EXAMPLE])
     segment_key: str = Field(
         min_length=1,
         description="Object key of the chunk's encoded segment (output frames only, no warm-up).",
         examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/encode/00003.mp4"],
-    )
-    media: MediaFacts = Field(description="Facts about the whole source video.", examples=[MEDIA_EXAMPLE])
-    options: JobOptions = Field(description="The job's rendering options.", examples=[OPTIONS_EXAMPLE])
-    artifacts: dict[str, str] = Field(
-        default_factory=dict,
-        description="Other object keys of this chunk that assemble needs (e.g. hero candidates), by name.",
-        examples=[{"heroes": "jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/score/00003-heroes.json"}],
-    )
-    metrics: dict[str, float] = Field(
-        default_factory=dict,
-        description="Measurements of this chunk, by name (e.g. seconds spent per stage).",
-        examples=[{"segment_s": 1.87, "encode_s": 0.92}],
     )
 
 

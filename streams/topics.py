@@ -1,8 +1,10 @@
-"""Every topic Backdrop uses, declared once with its partitions and retention."""
+"""Every topic Backdrop uses, declared once with partitions and retention; stage topics follow the graph."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from schemas import PIPELINE, PipelineStage
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -30,19 +32,25 @@ JOBS = TopicSpec(
     "backdrop.jobs", 6, 30 * DAY_MS, "Public lifecycle events, keyed by job id so they stay ordered per job."
 )
 
-# One input topic per stage. Chunk stages get more partitions: a partition is the ceiling on
-# how many workers of that stage can share one job's chunks.
+# What the first stage reads: jobs submitted as events or as uploads to the bucket.
+INGEST: tuple[TopicSpec, ...] = (UPLOADS, STORAGE_EVENTS)
+
+# Partitions of each stage's input topic. Chunk stages get more: a partition is the ceiling on how many
+# workers of that stage can share one job's chunks. tests/unit/test_topics.py checks every stage has one.
+STAGE_PARTITIONS: dict[PipelineStage, int] = {
+    "extract": 6,
+    "score": 12,
+    "segment": 12,
+    "matte": 12,
+    "composite": 12,
+    "encode": 12,
+    "assemble": 6,
+}
+
+# One input topic per stage, in pipeline order.
 STAGES: tuple[TopicSpec, ...] = tuple(
-    TopicSpec(f"backdrop.stage.{stage}", partitions, 3 * DAY_MS, f"Input of the {stage} stage.")
-    for stage, partitions in (
-        ("extract", 6),
-        ("score", 12),
-        ("segment", 12),
-        ("matte", 12),
-        ("composite", 12),
-        ("encode", 12),
-        ("assemble", 6),
-    )
+    TopicSpec(f"backdrop.stage.{stage}", STAGE_PARTITIONS[stage], 3 * DAY_MS, f"Input of the {stage} stage.")
+    for stage in PIPELINE
 )
 
 # A dead-letter topic per consumed input: the original event bytes as the value, the error in headers.
@@ -79,9 +87,14 @@ def stage_topic(stage: str) -> TopicSpec:
     raise KeyError(f"no stage named {stage!r}; stages are {names}")
 
 
+def stage_inputs(stage: PipelineStage) -> tuple[TopicSpec, ...]:
+    """The topics a stage's consumer group reads: the ingest topics for the first, its own for the rest."""
+    return INGEST if stage == PIPELINE[0] else (stage_topic(stage),)
+
+
 def dead_letter_topic(source_topic: str) -> TopicSpec:
     """Where events that failed on ``source_topic`` go; both ingest topics share ``backdrop.dlq.uploads``."""
-    if source_topic in (UPLOADS.name, STORAGE_EVENTS.name):
+    if source_topic in {spec.name for spec in INGEST}:
         return DEAD_LETTER_UPLOADS
     if source_topic == JOBS.name:
         return DEAD_LETTER_JOBS

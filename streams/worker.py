@@ -16,32 +16,32 @@ Failure classes, each handled here and nowhere else:
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import FrameType
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import KafkaException, Message
 from opentelemetry import trace
 from pydantic import BaseModel
 
-from backdrop.errors import BackdropError, InputError
-from backdrop.settings import Settings
-from schemas import JobFailed
+from base.errors import BackdropError, InputError
+from base.settings import Settings
+from schemas import JobFailed, PipelineStage
 from streams.codec import encode
-from streams.delivery import RetryPolicy, dead_letter_record, error_code
+from streams.consumer_loop import ConsumerLoop, kafka_clients, wire
+from streams.delivery import RetryPolicy, error_code
 from streams.errors import PoisonMessage, RetryableError
-from streams.headers import Headers, normalize
-from streams.topics import JOBS, dead_letter_topic
+from streams.headers import normalize
+from streams.topics import JOBS
 from streams.tracing import inject, stage_span
 
 log = logging.getLogger("backdrop.worker")
 # Event ids derive from what they describe, so a redone message publishes the same ids again.
 EVENT_NAMESPACE = uuid.UUID("6f1d8c5e-3a4b-4c1e-9d7a-5b2f0e8c4a11")
+# The event a handler decodes and then handles (ChunkTask, AssembleTask, a submit, ...).
+E = TypeVar("E")
 
 
 def event_id(*parts: object) -> uuid.UUID:
@@ -62,9 +62,11 @@ class Handled:
     events: list[Outgoing] = field(default_factory=list)
 
 
-class StageHandler(Protocol):
+class StageHandler(Protocol[E]):
+    """One stage's work: what ``decode`` makes of a message is what ``handle`` takes."""
+
     @property
-    def stage(self) -> str:
+    def stage(self) -> PipelineStage:
         """The stage's name; its consumer group is ``backdrop-<stage>``."""
         ...
 
@@ -73,47 +75,21 @@ class StageHandler(Protocol):
         """The topics it consumes."""
         ...
 
-    def decode(self, topic: str, value: bytes | None) -> Any:
+    def decode(self, topic: str, value: bytes | None) -> E:
         """The event in ``value``; raises PoisonMessage when it is not one."""
         ...
 
-    def handle(self, event: Any) -> Handled:
+    def handle(self, event: E) -> Handled:
         """Do the stage's work for ``event``; outputs are stored before this returns."""
         ...
 
 
-def consumer_config(settings: Settings, group: str) -> dict[str, object]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": group,
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
-        # A killed worker's partitions move to the others after this long without heartbeats.
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 1500,
-        # The longest chunk must finish between two polls (heartbeats run on librdkafka's own thread).
-        "max.poll.interval.ms": 900_000,
-        "log_level": 3,
-    }
-
-
-def producer_config(settings: Settings) -> dict[str, object]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 2,
-        "log_level": 3,
-    }
-
-
-class Worker:
+class Worker(Generic[E]):
     """The consume → handle → publish → commit loop for one stage handler."""
 
     def __init__(
         self,
-        handler: StageHandler,
+        handler: StageHandler[E],
         settings: Settings,
         *,
         policy: RetryPolicy | None = None,
@@ -121,66 +97,40 @@ class Worker:
         cancelled: Callable[[str], bool] | None = None,
     ) -> None:
         """``cancelled(job_id)`` says whether a job was cancelled: its messages are committed undone."""
-        self.handler, self.settings = handler, settings
-        self.policy = policy or RetryPolicy()
+        self.handler = handler
         self.cancelled = cancelled
         self.sleep = sleep
-        self.stopping = threading.Event()
         self.tracer = trace.get_tracer("backdrop.worker")
-        self.consumer = Consumer(consumer_config(settings, f"backdrop-{handler.stage}"))
-        self.producer = Producer(producer_config(settings))
+        consumer, producer = kafka_clients(settings, f"backdrop-{handler.stage}")
+        # One message per poll (the loop's default): each is its own unit of work, retry and commit.
+        self.loop = ConsumerLoop(
+            consumer,
+            producer,
+            name=handler.stage,
+            topics=handler.topics,
+            policy=policy or RetryPolicy(),
+            sleep=sleep,
+        )
+        self.policy, self.stopping = self.loop.policy, self.loop.stopping
 
     def install_signal_handlers(self) -> None:
-        def stop(signum: int, frame: FrameType | None) -> None:
-            self.stopping.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        self.loop.install_signal_handlers()
 
     def run(self, max_messages: int | None = None) -> None:
         """Until stopped (SIGTERM/SIGINT) or ``max_messages`` were handled; finishes the current one."""
-        self.consumer.subscribe(list(self.handler.topics))
-        handled = 0
-        try:
-            while not self.stopping.is_set() and (max_messages is None or handled < max_messages):
-                message = self.consumer.poll(0.5)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        log.warning("%s: consumer error %s", self.handler.stage, error.str())
-                    continue
-                try:
-                    self._process(message)
-                except RetryableError as exc:
-                    if self.stopping.is_set():
-                        break
-                    # Kafka or S3 unreachable after the work: read the message again and redo it.
-                    log.warning("%s: %s; redoing the message", self.handler.stage, exc)
-                    self.sleep(self.policy.delay(1))
-                    try:
-                        self.consumer.seek(
-                            TopicPartition(
-                                message.topic() or "", message.partition() or 0, message.offset() or 0
-                            )
-                        )
-                    except KafkaException as seek_error:
-                        # The partition moved to another worker meanwhile: that worker redoes the message.
-                        log.warning("%s: seek failed (%s)", self.handler.stage, seek_error)
-                    continue
-                handled += 1
-        finally:
-            self.consumer.close()
-            self.producer.flush(30)
+        self.loop.run(self._process_batch, max_messages=max_messages)
+
+    def _process_batch(self, batch: list[Message]) -> bool:
+        for message in batch:
+            self._process(message)
+        return True
 
     def _process(self, message: Message) -> None:
         topic, value = message.topic() or "", message.value()
-        headers = normalize(message.headers())
         try:
             event = self.handler.decode(topic, value)
         except PoisonMessage as exc:
-            self._dead_letter(message, headers, exc, attempts=1)
+            self.loop.dead_letter(message, exc, attempts=1)
             self._commit(message)
             return
         job_id = getattr(event, "job_id", None)
@@ -195,13 +145,13 @@ class Worker:
             self.handler.stage,
             job_id or "",
             getattr(getattr(event, "chunk", None), "index", None),
-            headers,
+            normalize(message.headers()),
             topic=topic,
             partition=message.partition(),
             offset=message.offset(),
             consumer_group=f"backdrop-{self.handler.stage}",
         ):
-            outcome = self._attempt(message, headers, event, job_id)
+            outcome = self._attempt(message, event, job_id)
         if outcome is not None:
             self._publish(outcome.events)
         # Logged before the commit: a message committed is always in the log (one killed in between is
@@ -217,7 +167,7 @@ class Worker:
         )
         self._commit(message)
 
-    def _attempt(self, message: Message, headers: Headers, event: Any, job_id: str | None) -> Handled | None:
+    def _attempt(self, message: Message, event: E, job_id: str | None) -> Handled | None:
         """Handled events, or None when the job failed / the message was dead-lettered (already published)."""
         attempt = 0
         while True:
@@ -236,20 +186,18 @@ class Worker:
                     log.warning("%s: retry %d in %.1fs: %s", self.handler.stage, attempt, delay, exc)
                     self.sleep(delay)
                     continue
-                self._give_up(message, headers, exc, attempt, job_id)
+                self._give_up(message, exc, attempt, job_id)
                 return None
             except (KafkaException, BackdropError, Exception) as exc:
                 if attempt < self.policy.max_attempts and not self.stopping.is_set():
                     log.exception("%s: attempt %d failed", self.handler.stage, attempt)
                     self.sleep(self.policy.delay(attempt))
                     continue
-                self._give_up(message, headers, exc, attempt, job_id)
+                self._give_up(message, exc, attempt, job_id)
                 return None
 
-    def _give_up(
-        self, message: Message, headers: Headers, exc: BaseException, attempts: int, job_id: str | None
-    ) -> None:
-        self._dead_letter(message, headers, exc, attempts)
+    def _give_up(self, message: Message, exc: BaseException, attempts: int, job_id: str | None) -> None:
+        self.loop.dead_letter(message, exc, attempts)
         self._fail_job(
             job_id,
             error_code(exc),
@@ -271,44 +219,16 @@ class Worker:
         )
         self._publish([Outgoing(JOBS.name, job_id, failed)])
 
-    def _dead_letter(self, message: Message, headers: Headers, exc: BaseException, attempts: int) -> None:
-        topic = message.topic() or ""
-        value, dl_headers = dead_letter_record(
-            message.value(),
-            headers,
-            topic,
-            message.partition() or 0,
-            message.offset() or 0,
-            exc,
-            stage=self.handler.stage,
-            attempts=attempts,
-        )
-        self.producer.produce(
-            dead_letter_topic(topic).name, value=value, key=message.key(), headers=_wire(dl_headers)
-        )
-        self._flush()
-
     def _publish(self, events: list[Outgoing]) -> None:
         for out in events:
-            self.producer.produce(
-                out.topic, value=encode(out.event), key=out.key.encode(), headers=_wire(inject([]))
+            self.loop.producer.produce(
+                out.topic, value=encode(out.event), key=out.key.encode(), headers=wire(inject([]))
             )
-        self._flush()
-
-    def _flush(self) -> None:
-        remaining = self.producer.flush(30)
-        if remaining:
-            # Not delivered: do not commit; the message is redone after a restart or rebalance.
-            raise RetryableError(f"{remaining} events not delivered to Kafka within 30 s")
+        self.loop.flush()
 
     def _commit(self, message: Message) -> None:
         try:
-            self.consumer.commit(message=message, asynchronous=False)
+            self.loop.consumer.commit(message=message, asynchronous=False)
         except KafkaException as exc:
             # Lost the partition in a rebalance: the next owner redoes the message; effects are idempotent.
             log.warning("%s: commit failed (%s); the message will be redone", self.handler.stage, exc)
-
-
-def _wire(headers: Headers) -> list[tuple[str, str | bytes | None]]:
-    """Our headers in the type confluent-kafka's stubs ask for."""
-    return [(name, value) for name, value in headers]

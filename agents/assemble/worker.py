@@ -28,7 +28,7 @@ def output_key(job_id: str) -> str:
     return object_key(job_id, "assemble", None, "output.mp4")
 
 
-class AssembleHandler(StageTaskHandler):
+class AssembleHandler(StageTaskHandler[AssembleTask]):
     stage = "assemble"
     expects = AssembleTask
 

@@ -11,14 +11,15 @@ import time
 
 from agents.extract import probe
 from agents.pipeline import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
-from backdrop.errors import OutputError
-from schemas import AssembleTask, ChunkDone, ChunkTask
+from base.errors import OutputError
+from schemas import AssembleTask, ChunkDone, ChunkTask, next_stage
 from streams.topics import JOBS, stage_topic
 from streams.worker import Handled, Outgoing, event_id
 
 
-class EncodeHandler(StageTaskHandler):
+class EncodeHandler(StageTaskHandler[ChunkTask]):
     stage = "encode"
+    expects = ChunkTask
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()
@@ -66,6 +67,6 @@ class EncodeHandler(StageTaskHandler):
         return Handled(
             [
                 Outgoing(JOBS.name, task.job_id, chunk_done),
-                Outgoing(stage_topic("assemble").name, task.job_id, assemble),
+                Outgoing(stage_topic(next_stage(task.stage)).name, task.job_id, assemble),
             ]
         )

@@ -8,13 +8,14 @@ import re
 import time
 import urllib.parse
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
 
 from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
-from agents.extract.fetch import UrlFetcher, url_suffix
 from agents.pipeline import CHUNK_SECONDS, WARMUP_FRAMES, StageContext, source_key
-from backdrop.errors import UnsupportedInput
+from agents.url_source import UrlFetcher, url_suffix
+from base.errors import UnsupportedInput
 from schemas import (
     JOB_ID_PATTERN,
     SUBMIT_ADAPTER,
@@ -25,13 +26,15 @@ from schemas import (
     MediaFacts,
     ObjectRef,
     ObjectSource,
+    PipelineStage,
     SubmitJob,
     UrlSource,
+    next_chunk_stage,
 )
 from streams.codec import decode
 from streams.errors import ObjectNotFound, PoisonMessage
 from streams.store import PRESIGNED_PREFIX, SUBMITTED_PREFIX, object_key, pending_submit_key
-from streams.topics import JOBS, STORAGE_EVENTS, UPLOADS, stage_topic
+from streams.topics import INGEST, JOBS, STORAGE_EVENTS, stage_topic
 from streams.worker import Handled, Outgoing, event_id
 
 
@@ -69,8 +72,8 @@ def submit_from_notification(value: bytes) -> SubmitJob | None:
 
 
 class ExtractHandler:
-    stage = "extract"
-    topics = (UPLOADS.name, STORAGE_EVENTS.name)
+    stage: ClassVar[PipelineStage] = "extract"
+    topics = tuple(spec.name for spec in INGEST)
 
     def __init__(self, context: StageContext, limits: Limits | None = None) -> None:
         self.context = context
@@ -164,12 +167,13 @@ class ExtractHandler:
         )
         seconds = time.perf_counter() - started
         events = [Outgoing(JOBS.name, submit.job_id, accepted)]
+        first = next_chunk_stage(self.stage)
         for spec in chunks:
             task = ChunkTask(
                 event_type="chunk_task",
-                event_id=event_id(submit.job_id, "score", spec.index),
+                event_id=event_id(submit.job_id, first, spec.index),
                 job_id=submit.job_id,
-                stage="score",
+                stage=first,
                 chunk=ChunkRef(
                     index=spec.index,
                     start=spec.start,
@@ -183,5 +187,5 @@ class ExtractHandler:
                 metrics={"extract_s": round(seconds, 4)},
             )
             # Keyed by chunk, so one job's chunks spread over partitions and so over workers.
-            events.append(Outgoing(stage_topic("score").name, f"{submit.job_id}/{spec.index}", task))
+            events.append(Outgoing(stage_topic(first).name, f"{submit.job_id}/{spec.index}", task))
         return Handled(events)

@@ -20,8 +20,9 @@ from streams.worker import Handled
 MARKER = "matte.npz"
 
 
-class MatteHandler(StageTaskHandler):
+class MatteHandler(StageTaskHandler[ChunkTask]):
     stage = "matte"
+    expects = ChunkTask
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()
@@ -39,6 +40,6 @@ class MatteHandler(StageTaskHandler):
         return Handled(
             [
                 self.context.progress(task, "matte", MARKER),
-                next_task(task, "composite", {"matte": key}, time.perf_counter() - started),
+                next_task(task, {"matte": key}, time.perf_counter() - started),
             ]
         )

@@ -14,8 +14,9 @@ from streams.worker import Handled
 MARKER = "scores.json"
 
 
-class ScoreHandler(StageTaskHandler):
+class ScoreHandler(StageTaskHandler[ChunkTask]):
     stage = "score"
+    expects = ChunkTask
 
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()
@@ -28,6 +29,6 @@ class ScoreHandler(StageTaskHandler):
         return Handled(
             [
                 self.context.progress(task, "score", MARKER),
-                next_task(task, "segment", {"scores": key}, time.perf_counter() - started),
+                next_task(task, {"scores": key}, time.perf_counter() - started),
             ]
         )

@@ -14,8 +14,9 @@ from streams.worker import Handled
 MARKER = "probs.npz"
 
 
-class SegmentHandler(StageTaskHandler):
+class SegmentHandler(StageTaskHandler[ChunkTask]):
     stage = "segment"
+    expects = ChunkTask
 
     def __init__(self, context: StageContext, segmenter: Segmenter) -> None:
         super().__init__(context)
@@ -32,6 +33,6 @@ class SegmentHandler(StageTaskHandler):
         return Handled(
             [
                 self.context.progress(task, "segment", MARKER),
-                next_task(task, "matte", {"probs": key}, time.perf_counter() - started),
+                next_task(task, {"probs": key}, time.perf_counter() - started),
             ]
         )

@@ -20,13 +20,13 @@ from sqlalchemy import create_engine, func, select
 from api.keys import NewKey, create_key
 from api.migrate import upgrade
 from api.tables import JobEvent
-from backdrop.bench_processes import Child, spawn
-from backdrop.bench_processes import start_api as start_api_process
-from backdrop.settings import Settings
+from base.settings import Settings
+from bench.processes import Child, spawn
+from bench.processes import start_api as start_api_process
 from schemas import LIFECYCLE_ADAPTER, LifecycleEvent, new_job_id, utc_now
 from streams.codec import encode
+from streams.consumer_loop import producer_config
 from streams.topics import JOBS
-from streams.worker import producer_config
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "events" / "v1"
 # The tests' webhook receivers listen here; the API processes allow exactly this address.

@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import ConsumerGroupDescription
 
-from agents.workers import STAGES
-from backdrop.settings import Settings
+from base.settings import Settings
 from infra.kafka_server import KafkaServer
 from infra.processes import pid_alive, stop_pid
 from infra.workers import start_workers, stop_workers
-from schemas import JobAccepted
+from schemas import PIPELINE, JobAccepted
 from streams.admin import admin_client
 from streams.topics import stage_topic
 from tests.integration.pipeline_fixtures import (
@@ -105,7 +104,7 @@ def kill_and_replace(settings: Settings, stage: str, pid: int) -> LogWatch:
     return after_kill
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", PIPELINE)
 def test_a_job_survives_its_stage_worker_being_killed(
     pipeline: Settings, short_clip: Clip, stage: str, tmp_path: Path
 ) -> None:
@@ -154,7 +153,7 @@ def test_a_submit_survives_the_extract_worker_being_killed_before_committing_it(
 
 
 def test_a_job_survives_a_broker_restart(pipeline: Settings, short_clip: Clip, tmp_path: Path) -> None:
-    pids = {stage: worker_pid(pipeline, stage) for stage in STAGES}
+    pids = {stage: worker_pid(pipeline, stage) for stage in PIPELINE}
     assert all(pids.values()), pids
     segment_log = LogWatch(log_file(pipeline, "segment"))
     started = time.monotonic()

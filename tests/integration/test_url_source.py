@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from agents.extract.fetch import SourceUnavailable, UrlFetcher, download, url_suffix
 from agents.extract.worker import ExtractHandler
 from agents.pipeline import StageContext, source_key
-from backdrop.errors import InputEmpty, InputError, LimitExceeded, UrlRefused, UrlUnreachable
-from backdrop.guarded_http import guarded_client
+from agents.url_source import SourceUnavailable, UrlFetcher, download, url_suffix
 from backdrop.sample import write_sample
-from backdrop.settings import Settings
+from base.errors import InputEmpty, InputError, LimitExceeded, UrlRefused, UrlUnreachable
+from base.guarded_http import guarded_client
+from base.settings import Settings
 from schemas import JobAccepted, JobOptions, SubmitJob, UrlSource, new_job_id
 from streams.errors import RetryableError
 from streams.s3_store import s3_store

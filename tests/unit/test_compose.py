@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.topics import STORAGE_EVENTS
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.kafka.yml"
@@ -81,9 +81,9 @@ def test_provision_points_at_every_compose_server(services: dict[str, Any]) -> N
 
 
 def test_one_worker_service_per_stage(services: dict[str, Any]) -> None:
-    from agents.workers import STAGES
+    from schemas import PIPELINE
 
-    for stage in STAGES:
+    for stage in PIPELINE:
         worker = services[f"worker-{stage}"]
         assert worker["command"] == ["backdrop", "worker", stage]
         assert worker["environment"] == services["provision"]["environment"]

@@ -7,10 +7,10 @@ from typing import Any
 
 import yaml
 
-from agents.extract.worker import ExtractHandler
-from agents.workers import STAGES
-from backdrop.settings import Settings
-from streams.topics import ALL_TOPICS, JOBS, UPLOADS, stage_topic
+from agents.workers import stage_topics
+from base.settings import Settings
+from schemas import PIPELINE
+from streams.topics import ALL_TOPICS, JOBS, UPLOADS
 
 K8S = Path(__file__).resolve().parents[2] / "infra" / "k8s"
 
@@ -24,11 +24,12 @@ def test_a_deployment_and_a_lag_scaler_per_stage() -> None:
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     scalers = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ScaledObject"}
     partitions = {spec.name: spec.partitions for spec in ALL_TOPICS}
-    for stage in STAGES:
+    consumed = stage_topics()
+    for stage in PIPELINE:
         container = deployments[f"worker-{stage}"]["spec"]["template"]["spec"]["containers"][0]
         assert container["args"] == ["backdrop", "worker", stage]
         triggers = [t["metadata"] for t in scalers[f"worker-{stage}"]["spec"]["triggers"]]
-        topics = list(ExtractHandler.topics) if stage == "extract" else [stage_topic(stage).name]
+        topics = list(consumed[stage])
         assert [t["consumerGroup"] for t in triggers] == [f"backdrop-{stage}"] * len(topics)
         assert [t["topic"] for t in triggers] == topics
         assert scalers[f"worker-{stage}"]["spec"]["maxReplicaCount"] == max(partitions[t] for t in topics)

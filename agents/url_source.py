@@ -6,7 +6,7 @@ limit, a host that does not resolve, a refused connection or a bad certificate. 
 connections, a temporary DNS failure and the "try later" statuses (408, 425, 429, 500, 502, 503, 504)
 raise SourceUnavailable, a RetryableError: the worker backs off and tries again a few times, since a
 busy or restarting server is the common cause, and only then fails the job. All the tries for one
-job share one deadline (``UrlFetcher``).
+job share one deadline (``UrlFetcher``). Adapter code of the extract worker, kept out of the extract core.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path, PurePosixPath
 
 import httpx
 
-from backdrop.errors import InputEmpty, LimitExceeded, UrlUnreachable
-from backdrop.guarded_http import client_for, stream_url
-from backdrop.settings import Settings
-from backdrop.ssrf import describe_url
+from base.errors import InputEmpty, LimitExceeded, UrlUnreachable
+from base.guarded_http import client_for, stream_url
+from base.settings import Settings
+from base.ssrf import describe_url
 from streams.errors import RetryableError
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -1,0 +1,209 @@
+"""The one consume loop: stage workers run it a message at a time, the projector in batches.
+
+The loop owns what does not depend on the work: SIGTERM/SIGINT, the subscription (with a revoke hook),
+polling up to ``max_batch`` messages, dropping the broker's error events, the dead-letter producer,
+redoing a batch after a RetryableError (seek back to its first offsets), and closing the consumer and
+flushing the producer on the way out. When to commit is the caller's: ``process(batch)`` returns only once
+it is safe to move on, so nothing is committed before its outputs are stored and its events flushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from base.settings import Settings
+from streams.delivery import RetryPolicy, dead_letter_record
+from streams.errors import RetryableError
+from streams.headers import Headers, normalize
+from streams.topics import dead_letter_topic
+
+log = logging.getLogger("backdrop.consumer")
+# How long a flush waits for the broker before the events it holds count as undelivered.
+FLUSH_TIMEOUT_S = 30
+
+
+def consumer_config(settings: Settings, group: str) -> dict[str, object]:
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        # A killed worker's partitions move to the others after this long without heartbeats.
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1500,
+        # The longest chunk must finish between two polls (heartbeats run on librdkafka's own thread).
+        "max.poll.interval.ms": 900_000,
+        "log_level": 3,
+    }
+
+
+def producer_config(settings: Settings) -> dict[str, object]:
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 2,
+        "log_level": 3,
+    }
+
+
+def kafka_clients(settings: Settings, group: str) -> tuple[Consumer, Producer]:
+    """A consumer in ``group`` that commits only when told, and an idempotent producer."""
+    return Consumer(consumer_config(settings, group)), Producer(producer_config(settings))
+
+
+def usable(messages: Sequence[Message], name: str) -> list[Message]:
+    """The messages that carry records; the broker's error events are dropped (end of partition silently)."""
+    kept = []
+    for message in messages:
+        error = message.error()
+        if error is None:
+            kept.append(message)
+        elif error.code() != KafkaError._PARTITION_EOF:
+            log.warning("%s: consumer error %s", name, error.str())
+    return kept
+
+
+def redo_positions(batch: Sequence[Message]) -> list[TopicPartition]:
+    """Where to seek so that ``batch`` is read again: each partition's first offset in it."""
+    first: dict[tuple[str, int], int] = {}
+    for message in batch:  # a partition's messages arrive in offset order
+        first.setdefault((message.topic() or "", message.partition() or 0), message.offset() or 0)
+    return [TopicPartition(topic, partition, offset) for (topic, partition), offset in first.items()]
+
+
+def wire(headers: Headers) -> list[tuple[str, str | bytes | None]]:
+    """Our headers in the type confluent-kafka's stubs ask for."""
+    return [(name, value) for name, value in headers]
+
+
+class ConsumerLoop:
+    """One consumer group member: poll a batch, hand it to ``process``, until stopped."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        *,
+        name: str,
+        topics: Sequence[str],
+        policy: RetryPolicy,
+        max_batch: int = 1,
+        poll_timeout_s: float = 0.5,
+        sleep: Callable[[float], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``name`` labels logs and dead letters; ``sleep`` (default: until stopped) waits before a redo."""
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        self.consumer, self.producer = consumer, producer
+        self.name, self.topics, self.policy = name, list(topics), policy
+        self.max_batch, self.poll_timeout_s = max_batch, poll_timeout_s
+        self.stopping = threading.Event()
+        self.sleep = sleep or self.stopping.wait
+        self.clock = clock
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the loop once the batch in hand is done."""
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def run(
+        self,
+        process: Callable[[list[Message]], bool],
+        *,
+        max_messages: int | None = None,
+        idle_exit_s: float | None = None,
+        on_idle: Callable[[], None] | None = None,
+        on_revoke: Callable[[list[TopicPartition]], None] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        """Until stopped, ``process`` says stop, ``max_messages`` are done, or ``idle_exit_s`` pass idle."""
+        if on_revoke is None:
+            self.consumer.subscribe(self.topics)  # confluent-kafka refuses on_revoke=None
+        else:
+            self.consumer.subscribe(self.topics, on_revoke=lambda _, partitions: on_revoke(partitions))
+        processed, idle_since = 0, self.clock()
+        try:
+            while not self.stopping.is_set() and (max_messages is None or processed < max_messages):
+                batch = self.poll()
+                if not batch:
+                    if on_idle is not None:
+                        on_idle()
+                    if idle_exit_s is not None and self.clock() - idle_since > idle_exit_s:
+                        return
+                    continue
+                idle_since = self.clock()
+                try:
+                    if not process(batch):
+                        return
+                except RetryableError as exc:
+                    if self.stopping.is_set():
+                        return  # shutting down: the batch stays uncommitted and whoever reads next redoes it
+                    # Kafka or S3 unreachable after the work: read the batch again and redo it.
+                    log.warning("%s: %s; redoing the message", self.name, exc)
+                    self.sleep(self.policy.delay(1))
+                    self._seek(redo_positions(batch))
+                    continue
+                processed += len(batch)
+        finally:
+            try:
+                if on_close is not None:
+                    on_close()
+            finally:
+                self.consumer.close()
+                self.producer.flush(FLUSH_TIMEOUT_S)
+
+    def poll(self) -> list[Message]:
+        """Up to ``max_batch`` messages: wait for one, then take whatever else is already here."""
+        # consume(n, t) would wait out all of t for a full batch, adding t to every event's latency on a
+        # quiet topic.
+        batch = self.consumer.consume(1, self.poll_timeout_s)
+        if batch and self.max_batch > 1:
+            batch += self.consumer.consume(self.max_batch - 1, 0)
+        return usable(batch, self.name)
+
+    def dead_letter(self, message: Message, error: BaseException, attempts: int = 1) -> None:
+        """Publish ``message`` as it came to its dead-letter topic, ``error`` in its headers, and flush."""
+        topic = message.topic() or ""
+        value, headers = dead_letter_record(
+            message.value(),
+            normalize(message.headers()),
+            topic,
+            message.partition() or 0,
+            message.offset() or 0,
+            error,
+            stage=self.name,
+            attempts=attempts,
+        )
+        self.producer.produce(
+            dead_letter_topic(topic).name, value=value, key=message.key(), headers=wire(headers)
+        )
+        self.flush()
+
+    def flush(self) -> None:
+        """Wait until every produced event is delivered; RetryableError when some were not."""
+        remaining = self.producer.flush(FLUSH_TIMEOUT_S)
+        if remaining:
+            # Not delivered: do not commit; the message is redone now, or after a restart or rebalance.
+            raise RetryableError(f"{remaining} events not delivered to Kafka within {FLUSH_TIMEOUT_S} s")
+
+    def _seek(self, positions: list[TopicPartition]) -> None:
+        for position in positions:
+            try:
+                self.consumer.seek(position)
+            except KafkaException as exc:
+                # The partition moved to another member meanwhile: that member redoes the message.
+                log.warning("%s: seek failed (%s)", self.name, exc)
