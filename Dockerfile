@@ -3,6 +3,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY base base
 COPY backdrop backdrop
 COPY streams streams
 COPY agents agents

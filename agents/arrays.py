@@ -17,6 +17,8 @@ from collections.abc import Collection
 import lz4.frame
 import numpy as np
 
+from base.errors import InternalError
+
 DEFLATE_LEVEL = 1
 LZ4_SUFFIX = ".npy.lz4"
 
@@ -70,9 +72,9 @@ def _npy_array(npy: bytes) -> np.ndarray:
     header = io.BytesIO(npy)
     version = np.lib.format.read_magic(header)
     if version != (1, 0):
-        raise ValueError(f"npy version {version} in an LZ4 member; expected 1.0")
+        raise InternalError(f"npy version {version} in an LZ4 member; expected 1.0")
     shape, fortran, dtype = np.lib.format.read_array_header_1_0(header)
     if dtype.hasobject:
-        raise ValueError("an LZ4 member holds Python objects; refused")
+        raise InternalError("an LZ4 member holds Python objects; refused")
     array = np.frombuffer(npy, dtype, offset=header.tell(), count=int(np.prod(shape, dtype=np.int64)))
     return array.reshape(shape, order="F" if fortran else "C")

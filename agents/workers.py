@@ -2,45 +2,83 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from collections.abc import Callable
+from typing import assert_never
 
 from agents.pipeline import StageContext
-from backdrop.settings import Settings
-from streams.worker import StageHandler
+from base.settings import Settings
+from schemas import PIPELINE, AssembleTask, ChunkTask, PipelineStage, SubmitJob, stage_named
+from streams.topics import stage_inputs
+from streams.worker import Worker
 
-WorkerStage = Literal["extract", "score", "segment", "matte", "composite", "encode", "assemble"]
-STAGES: tuple[str, ...] = get_args(WorkerStage)
+# A worker of any stage, by the event its handler takes (extract: None for a notification not for us).
+StageWorker = Worker[SubmitJob | None] | Worker[ChunkTask] | Worker[AssembleTask]
 
 
-def build_handler(stage: str, settings: Settings, context: StageContext) -> StageHandler:
-    """The stage's handler; heavy imports (the model) happen only for the stage that needs them."""
-    if stage == "extract":
-        from agents.extract.worker import ExtractHandler
+def build_worker(
+    stage: PipelineStage,
+    settings: Settings,
+    context: StageContext,
+    cancelled: Callable[[str], bool] | None = None,
+) -> StageWorker:
+    """The stage's worker; heavy imports (the model) happen only for the stage that needs them."""
+    match stage:
+        case "extract":
+            from agents.extract.worker import ExtractHandler
 
-        return ExtractHandler(context)
-    if stage == "score":
-        from agents.score.worker import ScoreHandler
+            return Worker(ExtractHandler(context), settings, cancelled=cancelled)
+        case "score":
+            from agents.score.worker import ScoreHandler
 
-        return ScoreHandler(context)
-    if stage == "segment":
-        from agents.segment.backends import load_segmenter
-        from agents.segment.worker import SegmentHandler
+            return Worker(ScoreHandler(context), settings, cancelled=cancelled)
+        case "segment":
+            from agents.segment.backends import load_segmenter
+            from agents.segment.worker import SegmentHandler
 
-        return SegmentHandler(context, load_segmenter(cache_dir=settings.cache_dir, threads=1))
-    if stage == "matte":
-        from agents.matte.worker import MatteHandler
+            segmenter = load_segmenter(cache_dir=settings.cache_dir, threads=1)
+            return Worker(SegmentHandler(context, segmenter), settings, cancelled=cancelled)
+        case "matte":
+            from agents.matte.worker import MatteHandler
 
-        return MatteHandler(context)
-    if stage == "composite":
-        from agents.composite.worker import CompositeHandler
+            return Worker(MatteHandler(context), settings, cancelled=cancelled)
+        case "composite":
+            from agents.composite.worker import CompositeHandler
 
-        return CompositeHandler(context)
-    if stage == "encode":
-        from agents.encode.worker import EncodeHandler
+            return Worker(CompositeHandler(context), settings, cancelled=cancelled)
+        case "encode":
+            from agents.encode.worker import EncodeHandler
 
-        return EncodeHandler(context)
-    if stage == "assemble":
-        from agents.assemble.worker import AssembleHandler
+            return Worker(EncodeHandler(context), settings, cancelled=cancelled)
+        case "assemble":
+            from agents.assemble.worker import AssembleHandler
 
-        return AssembleHandler(context)
-    raise ValueError(f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
+            return Worker(AssembleHandler(context), settings, cancelled=cancelled)
+    # mypy holds this line unreachable only while every stage of the graph has a case above.
+    assert_never(stage)
+
+
+def stage_topics() -> dict[str, tuple[str, ...]]:
+    """Each stage → the topics its consumer group reads (the first stage: the ingest topics)."""
+    return {stage: tuple(spec.name for spec in stage_inputs(stage)) for stage in PIPELINE}
+
+
+def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = None) -> None:
+    """``backdrop worker STAGE``: consume the stage's topic until SIGTERM (or ``max_messages``)."""
+    import cv2
+
+    from base.heap import keep_freed_memory
+    from streams.cancel import CancelList
+
+    named = stage_named(stage)
+    keep_freed_memory()
+    # Stages run side by side as processes (one per stage or more): OpenCV's own thread pool on top of
+    # that only oversubscribes the cores and adds hand-offs.
+    cv2.setNumThreads(1)
+
+    context = StageContext.open(settings)
+    try:
+        worker = build_worker(named, settings, context, CancelList.open(settings))
+        worker.install_signal_handlers()
+        worker.run(max_messages=max_messages)
+    finally:
+        context.close()

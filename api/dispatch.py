@@ -20,8 +20,8 @@ from sqlalchemy.exc import DBAPIError
 
 from api.tables import ApiKey, WebhookDelivery
 from api.webhook_signing import TerminalEvent, deliver, next_delay
-from backdrop.guarded_http import client_for
-from backdrop.settings import Settings
+from base.guarded_http import client_for
+from base.settings import Settings
 from schemas import LIFECYCLE_ADAPTER
 
 log = logging.getLogger("backdrop.webhooks")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from api.tables import ApiKey
 from api.webhook_signing import new_secret
@@ -46,3 +48,18 @@ def create_key(conn: Connection, name: str, rate_limit_per_minute: int | None = 
         )
     )
     return key
+
+
+def list_keys(conn: Connection) -> Sequence[Row[str, str, datetime, datetime | None]]:
+    """Every key's id, name, created_at and revoked_at, oldest first (never the secrets)."""
+    return conn.execute(
+        select(ApiKey.id, ApiKey.name, ApiKey.created_at, ApiKey.revoked_at).order_by(ApiKey.created_at)
+    ).all()
+
+
+def revoke_key(conn: Connection, key_id: str) -> bool:
+    """Revoke an active key; False when there is none by that id."""
+    revoked = conn.execute(
+        update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
+    ).rowcount
+    return bool(revoked)

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from backdrop.settings import Settings
+from base.settings import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

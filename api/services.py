@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.live import EventHub
 from api.tables import ApiKey
-from backdrop.errors import InfraError
-from backdrop.settings import Settings
+from base.errors import InfraError
+from base.settings import Settings
 from streams.s3_store import S3Store, s3_store
 
 log = logging.getLogger("backdrop.api")

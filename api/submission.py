@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from api.services import Services
 from api.tables import Job
-from backdrop.errors import BackdropError
+from base.errors import BackdropError
 from schemas import JobCancelled, JobOptions, Source, SubmitJob, new_job_id
 from streams.cancel import CANCEL_KEY, CANCEL_TTL_S
 from streams.codec import encode

@@ -19,8 +19,8 @@ import httpx
 import orjson
 from standardwebhooks import Webhook
 
-from backdrop.errors import UrlRefused
-from backdrop.ssrf import check_scheme, describe_url
+from base.errors import UrlRefused
+from base.ssrf import check_scheme, describe_url
 from schemas import JobCancelled, JobCompleted, JobFailed
 from streams.codec import encode
 
@@ -106,7 +106,7 @@ def deliver(
     secret: str,
     now: datetime | None = None,
 ) -> DeliveryResult:
-    """One signed POST of ``payload`` to ``url``; ``client`` should be guarded (backdrop.guarded_http)."""
+    """One signed POST of ``payload`` to ``url``; ``client`` should be guarded (base.guarded_http)."""
     refused = _refusal(url)
     if refused is not None:
         return refused

@@ -1,3 +1,1 @@
-"""Backdrop: a Kafka-native pipeline that replaces the background of videos and images."""
-
-__version__ = "0.1.0"
+"""Backdrop's programs: the `backdrop` command line, the API client, submit and follow, the sample clip."""

@@ -11,7 +11,8 @@ import httpx
 import orjson
 from httpx_sse import connect_sse
 
-from backdrop.errors import BackdropError
+from base.errors import BackdropError
+from schemas import JobOptions
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 # How long a dropped stream waits before it reconnects (with Last-Event-ID, so nothing is missed).
@@ -41,14 +42,15 @@ def _checked(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def upload(client: httpx.Client, source: Path, background: str) -> dict[str, Any]:
+def upload(client: httpx.Client, source: Path, options: JobOptions) -> dict[str, Any]:
     """POST /v1/uploads: the file (streamed) and its options; the new job."""
+    form = {name: str(value) for name, value in options.model_dump(mode="json").items()}
     with source.open("rb") as file:
         return _checked(
             client.post(
                 "/v1/uploads",
                 files={"file": (source.name, file, "application/octet-stream")},
-                data={"background": background},
+                data=form,
             )
         )
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import skimage.data
 
-from backdrop.errors import OutputError
+from base.errors import OutputError
 
 U8 = np.ndarray
 ALPHA_ASSET = Path(__file__).parent / "assets" / "astronaut_alpha.png"

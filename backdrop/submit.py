@@ -9,8 +9,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer
 from pydantic import ValidationError
 
-from backdrop.errors import BackdropError, InputNotFound
-from backdrop.settings import Settings
+from base.errors import BackdropError, InputNotFound
+from base.settings import Settings
 from schemas import (
     LIFECYCLE_ADAPTER,
     TERMINAL_TYPES,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from backdrop.errors import InfraError
+from base.errors import InfraError
 from infra import system_packages
 from infra.processes import spawn, wait_until
 from infra.service import Service

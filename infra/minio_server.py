@@ -14,8 +14,8 @@ from minio import Minio
 from minio.error import S3Error
 from minio.notificationconfig import NotificationConfig, QueueConfig
 
-from backdrop.errors import InfraError
-from backdrop.settings import Settings
+from base.errors import InfraError
+from base.settings import Settings
 from infra import system_packages
 from infra.processes import spawn, wait_until
 from infra.service import Service

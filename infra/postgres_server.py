@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from backdrop.errors import InfraError
+from base.errors import InfraError
 from infra import system_packages
 from infra.processes import read_pid, stop_pid
 from infra.service import Service

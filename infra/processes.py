@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from backdrop.errors import InfraError
+from base.errors import InfraError
 
 
 def pid_alive(pid: int) -> bool:

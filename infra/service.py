@@ -6,7 +6,7 @@ import abc
 from dataclasses import dataclass
 from pathlib import Path
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from infra.processes import read_pid, stop_pid
 
 

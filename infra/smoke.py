@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from backdrop.errors import InfraError
-from backdrop.settings import Settings
+from base.errors import InfraError
+from base.settings import Settings
 from infra.minio_server import s3_client
 from streams.follow import consumer_at_end
 from streams.topics import STORAGE_EVENTS

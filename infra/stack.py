@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from infra.kafka_server import KafkaServer
 from infra.minio_server import MinioServer
 from infra.postgres_server import PostgresServer

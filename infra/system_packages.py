@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from backdrop.errors import InfraError, MissingSystemPackage
+from base.errors import InfraError, MissingSystemPackage
 
 _apt_updated = False
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
-from backdrop.errors import InfraError
+from base.errors import InfraError
 from streams.topics import TopicSpec
 
 

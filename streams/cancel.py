@@ -7,7 +7,7 @@ import logging
 from redis import Redis
 from redis.exceptions import RedisError
 
-from backdrop.settings import Settings
+from base.settings import Settings
 
 log = logging.getLogger("backdrop.cancel")
 CANCEL_KEY = "backdrop:cancelled:{job_id}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from backdrop.errors import BackdropError
+from base.errors import BackdropError, InternalError
 from streams.errors import RetryableError
 from streams.headers import Headers, get_text, set_header
 
@@ -114,8 +114,8 @@ async def retry_async(
 
 
 def error_code(error: BaseException) -> str:
-    """The stable code of a Backdrop error; ``unexpected_error`` for anything else (a bug to fix)."""
-    return error.code if isinstance(error, BackdropError) else "unexpected_error"
+    """The stable code of a Backdrop error; ``internal_error`` for anything else (a bug to fix)."""
+    return error.code if isinstance(error, BackdropError) else InternalError.code
 
 
 def dead_letter_record(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backdrop.errors import BackdropError
+from base.errors import BackdropError
 
 
 class StreamError(BackdropError):

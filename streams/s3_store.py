@@ -18,7 +18,7 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, S3Error, ServerError
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.errors import InvalidObjectKey, ObjectNotFound, RetryableError, StoreRefused
 from streams.store import DEFAULT_URL_EXPIRY, OCTET_STREAM, check_key, check_prefix
 

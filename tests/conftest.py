@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.admin import admin_client, ensure_topics
 from streams.topics import DAY_MS, TopicSpec
 

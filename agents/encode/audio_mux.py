@@ -12,7 +12,7 @@ import av.container
 import av.error
 
 from agents.encode.formats import OutputFormat
-from backdrop.errors import CorruptInput, OutputError
+from base.errors import CorruptInput, OutputError
 
 OPUS_RATE = 48000  # the only rate Opus encodes at without resampling surprises
 

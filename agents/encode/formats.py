@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backdrop.errors import OutputError
+from base.errors import OutputError
 
 PNG_PATTERN = re.compile(r"%0?\d*d")
 SEQUENCE_NAME = "frame_%06d.png"

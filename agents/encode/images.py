@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from backdrop.errors import OutputError
+from base.errors import InternalError, OutputError
 
 JPEG_QUALITY = 90
 POSTER_QUALITY = 82
@@ -51,7 +51,7 @@ def write_poster(path: Path | str, frame: np.ndarray, max_width: int = 640) -> t
 
 def _channels(image: np.ndarray) -> int:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise ValueError(f"image must be uint8 [H, W, 3 or 4], got {image.dtype} {image.shape}")
+        raise InternalError(f"image must be uint8 [H, W, 3 or 4], got {image.dtype} {image.shape}")
     return int(image.shape[2])
 
 

@@ -13,7 +13,7 @@ import av.video.stream
 
 from agents.encode.audio_mux import AudioMux
 from agents.encode.formats import MP4
-from backdrop.errors import CorruptInput, OutputError
+from base.errors import CorruptInput, OutputError
 
 
 def join_segments(

@@ -17,7 +17,7 @@ import numpy as np
 from agents.encode.audio_mux import AudioMux
 from agents.encode.formats import PNG_SEQUENCE, OutputFormat, output_format, sequence_pattern
 from agents.extract.audio import MP4_SIDE_CODECS, extract_audio
-from backdrop.errors import OutputError
+from base.errors import InternalError, OutputError
 
 # veryfast: at 720p on 2 cores it still runs well above real time (~60 fps) and its files are markedly
 # smaller than superfast/ultrafast at the same CRF (see the encode report); ultrafast is for previews.
@@ -45,7 +45,7 @@ class VideoWriter:
         threads: int = 0,
     ) -> None:
         if width <= 0 or height <= 0:
-            raise ValueError(f"frame size must be positive, got {width}x{height}")
+            raise InternalError(f"frame size must be positive, got {width}x{height}")
         self.format: OutputFormat = output_format(path)
         self.path = Path(path)
         self.width, self.height = width, height
@@ -84,7 +84,7 @@ class VideoWriter:
         if self._alpha is None:
             self._start(alpha)
         elif alpha != self._alpha:
-            raise ValueError("all frames of one output must be RGB, or all RGBA")
+            raise InternalError("all frames of one output must be RGB, or all RGBA")
         if self.format is PNG_SEQUENCE:
             self._write_pngs(frames)
         else:
@@ -131,20 +131,20 @@ class VideoWriter:
 
     def _check(self, frames: np.ndarray, pts: np.ndarray) -> None:
         if self._closed:
-            raise ValueError("this writer is closed")
+            raise InternalError("this writer is closed")
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] not in (3, 4):
-            raise ValueError(f"frames must be uint8 [T, H, W, 3 or 4], got {frames.dtype} {frames.shape}")
+            raise InternalError(f"frames must be uint8 [T, H, W, 3 or 4], got {frames.dtype} {frames.shape}")
         if frames.shape[1:3] != (self.height, self.width):
-            raise ValueError(
+            raise InternalError(
                 f"frames are {frames.shape[2]}x{frames.shape[1]}, writer is {self.width}x{self.height}"
             )
         if len(pts) != len(frames):
-            raise ValueError(f"{len(frames)} frames but {len(pts)} timestamps")
+            raise InternalError(f"{len(frames)} frames but {len(pts)} timestamps")
         steps = np.diff(
             np.asarray(pts, dtype=np.int64), prepend=self._last_pts if self._last_pts is not None else -1
         )
         if len(pts) and (steps <= 0).any() and (self._last_pts is not None or len(pts) > 1):
-            raise ValueError("pts must increase strictly, across calls too")
+            raise InternalError("pts must increase strictly, across calls too")
 
     def _start(self, alpha: bool) -> None:
         self._alpha = alpha
@@ -161,7 +161,7 @@ class VideoWriter:
 
     def _encode(self, frames: np.ndarray, pts: np.ndarray) -> None:
         if self._container is None or self._stream is None:
-            raise ValueError("this writer is closed")
+            raise InternalError("this writer is closed")
         stream, container = self._stream, self._container
         pix_fmt = stream.codec_context.pix_fmt
         layout = "rgba" if self._alpha else "rgb24"

@@ -9,7 +9,7 @@ import av.error
 
 from agents.extract.opening import REUPLOAD, open_input
 from agents.extract.probe import AudioInfo, audio_info_of
-from backdrop.errors import CorruptInput, OutputError
+from base.errors import CorruptInput, OutputError
 
 # MP4 keeps these codecs' sample-exact timestamps and encoder delay (AAC priming); Matroska would round every
 # timestamp to 1 ms and drop the priming, shifting the sound by ~21 ms. Matroska takes everything else.

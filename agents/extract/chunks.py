@@ -11,7 +11,7 @@ import av.error
 
 from agents.extract.opening import REUPLOAD, open_input, video_stream
 from agents.extract.probe import MediaInfo, probe
-from backdrop.errors import CorruptInput
+from base.errors import CorruptInput
 
 # A stream that ends this much earlier than its header promised was cut off.
 TRUNCATION_TOLERANCE_S = 0.5

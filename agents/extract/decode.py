@@ -16,7 +16,7 @@ import numpy as np
 from agents.extract.chunks import ChunkSpec
 from agents.extract.opening import REUPLOAD, open_input, video_stream
 from agents.extract.probe import probe
-from backdrop.errors import CorruptInput
+from base.errors import CorruptInput
 
 UNSPECIFIED_COLORSPACE = 2  # AVCOL_SPC_UNSPECIFIED
 

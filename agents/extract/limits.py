@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.extract.probe import MediaInfo
-from backdrop.errors import LimitExceeded
+from base.errors import LimitExceeded
 
 
 @dataclass(frozen=True)

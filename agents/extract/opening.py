@@ -11,7 +11,7 @@ import av.container
 import av.error
 import av.video.stream
 
-from backdrop.errors import CorruptInput, InputEmpty, InputNotFound, UnsupportedInput
+from base.errors import CorruptInput, InputEmpty, InputNotFound, UnsupportedInput
 
 REUPLOAD = "re-export or re-upload the file (a complete MP4, MOV, MKV, WebM, PNG, JPEG or WebP)"
 

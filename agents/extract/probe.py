@@ -14,7 +14,7 @@ import av.error
 import av.video.stream
 
 from agents.extract.opening import REUPLOAD, open_input, video_stream
-from backdrop.errors import CorruptInput, UnsupportedInput
+from base.errors import CorruptInput, UnsupportedInput
 
 # Containers FFmpeg uses for single still images.
 IMAGE_FORMATS = frozenset({"png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "image2"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from base.errors import InternalError
+
 GRADIENT_SIGMA = 1.4
 """σ of the Gaussian derivative filters in `gradient_error`, as in the Deep Image Matting benchmark."""
 
@@ -17,7 +19,7 @@ def _unit(alpha: np.ndarray) -> np.ndarray:
 
 def _same_shape(alpha: np.ndarray, gt: np.ndarray) -> None:
     if alpha.shape != gt.shape:
-        raise ValueError(f"alpha {alpha.shape} and ground truth {gt.shape} must have the same shape")
+        raise InternalError(f"alpha {alpha.shape} and ground truth {gt.shape} must have the same shape")
 
 
 def mad(alpha: np.ndarray, gt: np.ndarray) -> float:

@@ -10,7 +10,7 @@ import numpy as np
 from agents.matte import foreground, guided, temporal
 from agents.matte.tiles import ragged, tiles_of
 from agents.matte.upsample import TileUpsampler
-from backdrop.errors import CorruptInput, InputEmpty, UnsupportedInput
+from base.errors import InputEmpty, InternalError
 
 
 @dataclass(frozen=True)
@@ -56,23 +56,23 @@ def _work_size(height: int, width: int, long_side: int) -> tuple[int, int]:
 
 def _check(frames: np.ndarray, probs: np.ndarray, cuts: np.ndarray | None) -> None:
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
-        raise UnsupportedInput(
+        raise InternalError(
             f"matte needs frames as uint8 [T, H, W, 3] RGB, got {frames.dtype} {frames.shape}; "
             "decode to RGB24 first"
         )
     if probs.ndim != 3 or probs.dtype != np.float32:
-        raise UnsupportedInput(
+        raise InternalError(
             f"matte needs probabilities as float32 [T, h, w], got {probs.dtype} {probs.shape}"
         )
     if frames.shape[0] == 0:
         raise InputEmpty("matte got a chunk with no frames; skip empty chunks before the matte stage")
     if probs.shape[0] != frames.shape[0]:
-        raise CorruptInput(
+        raise InternalError(
             f"matte got {frames.shape[0]} frames but {probs.shape[0]} probability maps; "
             "re-run the segment stage for this chunk"
         )
     if cuts is not None and cuts.shape != (frames.shape[0],):
-        raise CorruptInput(
+        raise InternalError(
             f"matte got cuts of shape {cuts.shape} for {frames.shape[0]} frames; re-run the score stage"
         )
 
@@ -92,7 +92,7 @@ def refine(
     count, height, width = frames.shape[:3]
     work = _work_size(height, width, params.work_long_side)
     if state is not None and state.prob.shape != (work[1], work[0]):
-        raise CorruptInput(
+        raise InternalError(
             f"matte state is for a {state.prob.shape[::-1]} working size, this chunk needs {work}; "
             "start the chunk with state=None"
         )
@@ -167,9 +167,10 @@ def _refine_frame(
         blocks[ti, :, tj] = a
         # where alpha is exactly 1 the correction gives the frame itself, and where it is 0 no colour shows
         partial = ((a > 0) & (a < 255)).any(axis=(1, 2))
-        ti, tj, rgb, a = ti[partial], tj[partial], rgb[:, partial], a[partial]
-        fused = foreground.fuse(rgb, a, upsampler.tiles(means, ti, tj))  # [3, n, tile, tile]
-        tiles_of(fg, params.tile)[ti, :, tj] = _interleaved(fused)
+        if partial.any():  # active tiles may still hold only exact 0 and 255: then no colour needs fixing
+            ti, tj, rgb, a = ti[partial], tj[partial], rgb[:, partial], a[partial]
+            fused = foreground.fuse(rgb, a, upsampler.tiles(means, ti, tj))  # [3, n, tile, tile]
+            tiles_of(fg, params.tile)[ti, :, tj] = _interleaved(fused)
     for rs, cs in ragged(alpha.shape, params.tile):
         rgb = _planar(frame[rs, cs])
         alpha[rs, cs] = to_alpha(rgb, upsampler.strip(coef, rs, cs))
@@ -186,6 +187,8 @@ def _planar(rgb: np.ndarray) -> np.ndarray:
 def _interleaved(planes: np.ndarray) -> np.ndarray:
     """[3, ...] uint8 → [..., 3] uint8; OpenCV's merge is several times faster than a numpy transpose."""
     shape = planes.shape[1:]
+    if planes.size == 0:  # cv2.merge refuses empty planes
+        return np.empty((*shape, 3), np.uint8)
     flat = planes.reshape(3, -1, shape[-1])
     return cv2.merge(list(flat)).reshape(*shape, 3)  # type: ignore[no-any-return]
 

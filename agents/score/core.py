@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from base.errors import InternalError
+
 
 @dataclass(frozen=True)
 class ScoreParams:
@@ -52,7 +54,7 @@ def score(
 ) -> tuple[FrameScores, ScoreState]:
     """Score ``frames`` ([T, H, W, 3] uint8 RGB); ``state`` carries the previous frame across batches."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 [T, H, W, 3]; got {frames.dtype} {frames.shape}")
+        raise InternalError(f"frames must be uint8 [T, H, W, 3]; got {frames.dtype} {frames.shape}")
     state = state or ScoreState()
     t = frames.shape[0]
     sharpness, motion = np.zeros(t, np.float32), np.zeros(t, np.float32)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from base.errors import InternalError
+
 
 @dataclass
 class _Slot:
@@ -22,7 +24,7 @@ class HeroPicker:
 
     def __init__(self, total_frames: int, count: int = 5) -> None:
         if total_frames < 1 or count < 1:
-            raise ValueError("total_frames and count must be at least 1")
+            raise InternalError("total_frames and count must be at least 1")
         self.total_frames = total_frames
         self.slots = [_Slot() for _ in range(min(count, total_frames))]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 SelfieVariant = Literal["general", "landscape"]
 

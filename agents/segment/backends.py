@@ -13,7 +13,7 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 from agents.segment.onnx_cache import onnx_file
 from agents.segment.preprocess import check_frames, to_network_input, to_probability
 from agents.segment.registry import DEFAULT_MODEL, ModelRegistry, ModelSpec, builtin_registry
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 if TYPE_CHECKING:
     import torch

@@ -14,7 +14,7 @@ from agents.segment.assets import ensure_selfie_tflite
 from agents.segment.registry import ModelSpec
 from agents.segment.tflite_graph import read_tflite
 from agents.segment.tflite_torch import TfliteNet
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 
 def torch_network(spec: ModelSpec, cache_dir: Path) -> nn.Module:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agents.segment.assets import ensure_selfie_tflite
 from agents.segment.registry import ModelSpec
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 ONNX_OPSET = 17
 # Bump when the torch port changes what it computes: the cached exports are then rebuilt.

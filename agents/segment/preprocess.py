@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from agents.segment.registry import ModelSpec
-from backdrop.errors import ModelUnavailable, UnsupportedInput
+from base.errors import ModelUnavailable, UnsupportedInput
 
 
 def check_frames(frames: np.ndarray) -> None:

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from backdrop.errors import ModelUnavailable
+import orjson
+
+from base.errors import ModelUnavailable
 
 # torch-export: a torch.export program saved with torch.export.save (.pt2), the successor of TorchScript.
 SourceKind = Literal["mediapipe-selfie", "onnx", "torchscript", "torch-export"]
@@ -132,3 +134,29 @@ class ModelRegistry:
 def builtin_registry() -> ModelRegistry:
     """A fresh registry holding ``selfie`` (the default) and ``selfie-landscape``."""
     return ModelRegistry({spec.name: spec for spec in (SELFIE, SELFIE_LANDSCAPE)})
+
+
+def registry_for(model: str) -> tuple[str, ModelRegistry]:
+    """``model`` is a built-in name (kept as is) or a .json model card, registered beside the built-ins."""
+    registry = builtin_registry()
+    if not model.lower().endswith(".json"):
+        return model, registry
+    card_path = Path(model)
+    try:
+        card = orjson.loads(card_path.read_bytes())
+        path = Path(card.pop("path"))
+        if not path.is_absolute():
+            path = card_path.parent / path
+        name = card.pop("name", path.stem)
+        size = tuple(card.pop("input_size"))
+        for key in ("mean", "std"):
+            if key in card:
+                card[key] = tuple(card[key])
+        spec = user_model_spec(name, path, (int(size[0]), int(size[1])), **card)
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ModelUnavailable(
+            f"cannot use model card {model}: {exc}. A card is JSON with at least "
+            '"path" and "input_size" [height, width].'
+        ) from None
+    registry.register_model(spec, replace=True)
+    return name, registry

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 
 def _tensorrt() -> Any:

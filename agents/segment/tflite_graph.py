@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import tflite  # type: ignore[import-untyped]
 
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 Padding = Literal["same", "valid"]
 Activation = Literal["none", "relu", "relu6"]

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from agents.segment.tflite_graph import TfliteGraph, TfliteOp
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 
 def _activate(x: Tensor, activation: str) -> Tensor:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 
 class TorchRunner:

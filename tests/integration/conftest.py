@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.keys import NewKey
-from backdrop.settings import Settings
+from base.settings import Settings
 from tests.integration.api_fixtures import ApiProcess, new_api_key, start_api, start_projector
 
 

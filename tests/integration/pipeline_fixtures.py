@@ -18,8 +18,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from backdrop.settings import Settings
 from backdrop.submit import follow_from_now, submit, wait_for
+from base.settings import Settings
 from infra.processes import pid_alive, read_pid
 from schemas import JobCompleted, JobOptions, LifecycleEvent
 from streams.s3_store import s3_store

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from api.keys import NewKey
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.s3_store import s3_store
 from tests.integration.api_fixtures import (
     EXAMPLES,
@@ -245,8 +245,8 @@ def test_a_job_published_to_kafka_with_an_owner_is_that_keys(
 
     from schemas import SUBMIT_ADAPTER, new_job_id
     from streams.codec import encode
+    from streams.consumer_loop import producer_config
     from streams.topics import UPLOADS
-    from streams.worker import producer_config
 
     body = (EXAMPLES / "submit-object.json").read_bytes()
     submit = SUBMIT_ADAPTER.validate_json(body).model_copy(update={"job_id": new_job_id(), "owner": key.id})
@@ -258,7 +258,7 @@ def test_a_job_published_to_kafka_with_an_owner_is_that_keys(
         job = http.get(f"/v1/jobs/{submit.job_id}").json()
     with api.client(other_key.secret) as http:
         assert http.get(f"/v1/jobs/{submit.job_id}").status_code == 404
-    assert job["options"]["background"] == submit.options.background
+    assert job["options"]["background"] == submit.options.background.spec
 
 
 def test_a_completed_jobs_stages_are_all_done_in_pipeline_order(

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from api.app import create_app
-from backdrop.settings import Settings
+from base.settings import Settings
 from tests.integration.api_fixtures import ApiProcess, new_api_key
 
 pytestmark = pytest.mark.integration

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backdrop.bench_api import bench_api
-from backdrop.settings import Settings
+from base.settings import Settings
+from bench.api import bench_api
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import get_current_span
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.admin import admin_client, ensure_topics
 from streams.delivery import dead_letter_record, read_dead_letter, replay_headers
 from streams.errors import PoisonMessage

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from infra.processes import pid_alive
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, Producer
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.admin import admin_client, ensure_topics
 from streams.topics import DAY_MS, TopicSpec
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.admin import admin_client
 from streams.lag import group_lag
 

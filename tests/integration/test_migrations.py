@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from api.migrate import current
-from backdrop.settings import Settings
+from base.settings import Settings
 from tests.integration.api_fixtures import api_env
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.errors import StoreRefused
 from streams.s3_store import S3Store, s3_store
 from tests.unit.streams.store_contract import ObjectStoreContract

@@ -15,14 +15,15 @@ from confluent_kafka import Consumer, Producer
 
 from agents.extract import iter_frames, probe
 from agents.extract.worker import job_id_for_object
-from backdrop.runner import ProcessOptions, process
+from agents.runner import ProcessOptions, process
 from backdrop.sample import write_sample
-from backdrop.settings import Settings
 from backdrop.submit import follow_from_now, submit, wait_for
+from base.settings import Settings
 from infra.minio_server import s3_client
 from infra.processes import pid_alive
 from infra.workers import running_workers, start_workers, stop_workers
 from schemas import JobCompleted, JobFailed, JobOptions
+from schemas.background import Blur
 from streams.delivery import read_dead_letter
 from streams.follow import consumer_at_end
 from streams.headers import normalize
@@ -70,7 +71,7 @@ def test_submit_gives_the_same_video_as_process(
         clip,
         reference,
         lambda: load_segmenter(cache_dir=infra.cache_dir, threads=1),
-        ProcessOptions(background="blur"),
+        ProcessOptions(background=Blur()),
     )
     source, result = probe(clip), probe(out)
     assert result.frame_count == source.frame_count
@@ -150,7 +151,7 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
 ) -> None:
     from redis import Redis
 
-    from schemas import JobCancelled
+    from schemas import PIPELINE, JobCancelled
     from streams.admin import admin_client
     from streams.cancel import CANCEL_KEY
     from streams.codec import encode
@@ -186,7 +187,7 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
     # Let every stage drain what it was given, then check that nothing finished the job.
     admin = admin_client(infra.kafka_bootstrap)
     consumer = Consumer({"bootstrap.servers": infra.kafka_bootstrap, "group.id": "test-lag"})
-    stages = ("score", "segment", "matte", "composite", "encode", "assemble")
+    stages = PIPELINE[1:]  # every stage after extract, which accepted the job before the cancel
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, select, text
 from api.projection import project_event
 from api.projector import BatchProjector, ProjectorHandler, projection_engine
 from api.tables import Artifact, Job, JobEvent, JobStage, WebhookDelivery
-from backdrop.settings import Settings
+from base.settings import Settings
 from infra.postgres_server import PostgresServer
 from schemas import LifecycleEvent, new_job_id
 from streams.admin import admin_client

@@ -9,7 +9,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from infra.minio_server import s3_client
 from infra.smoke import upload_and_await_event
 from streams.admin import admin_client

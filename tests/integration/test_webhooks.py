@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 from api.dispatch import IDLE_S, run_dispatcher
 from api.keys import NewKey
 from api.tables import WebhookDelivery
-from backdrop.settings import Settings
+from base.settings import Settings
 from schemas import new_job_id
 from tests.integration.api_fixtures import RECEIVER_HOST, Publisher, completed, example, wait_until
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from backdrop.bench_api import percentile
-from backdrop.bench_sse_clients import latency_ms
+from bench.api import percentile
+from bench.sse_clients import latency_ms
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -12,10 +12,10 @@ import httpcore
 import httpx
 import pytest
 
-from backdrop.errors import UrlRefused, UrlUnreachable
-from backdrop.guarded_http import GuardedBackend, client_for, guarded_client, stream_url
-from backdrop.settings import Settings
-from backdrop.ssrf import check_url
+from base.errors import UrlRefused, UrlUnreachable
+from base.guarded_http import GuardedBackend, client_for, guarded_client, stream_url
+from base.settings import Settings
+from base.ssrf import check_url
 from tests.local_http import Route, self_signed, serving
 
 LOCAL = (ip_network("127.0.0.1/32"),)

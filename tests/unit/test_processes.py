@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from backdrop.errors import InfraError
+from base.errors import InfraError
 from infra.processes import pid_alive, read_pid, spawn, stop_pid, wait_until
 
 

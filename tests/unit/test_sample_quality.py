@@ -11,7 +11,7 @@ from agents.matte import refine
 from agents.matte.metrics import dtssd, gradient_error, mad
 from agents.segment.backends import load_segmenter
 from backdrop.sample import SampleScene
-from backdrop.settings import Settings
+from base.settings import Settings
 
 
 def test_matte_beats_the_raw_mask_and_smoothing_cuts_flicker(settings: Settings) -> None:

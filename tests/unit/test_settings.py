@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from backdrop.settings import Settings
+from base.settings import Settings
 
 
 def test_defaults_are_loopback_on_non_default_ports() -> None:

@@ -6,8 +6,8 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from backdrop.errors import InputError, UrlRefused
-from backdrop.ssrf import address_class, check_url, describe_url, is_allowed
+from base.errors import InputError, UrlRefused
+from base.ssrf import address_class, check_url, describe_url, is_allowed
 
 LOOPBACK = (ip_network("127.0.0.0/8"),)
 

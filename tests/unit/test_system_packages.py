@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from backdrop.errors import MissingSystemPackage
+from base.errors import MissingSystemPackage
 from infra import system_packages
 
 

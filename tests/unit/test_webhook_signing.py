@@ -19,7 +19,7 @@ from api.webhook_signing import (
     next_delay,
     webhook_id_for,
 )
-from backdrop.guarded_http import guarded_client
+from base.guarded_http import guarded_client
 from schemas import JobCancelled, JobCompleted, JobFailed, JobMetrics
 from tests.local_http import Route, serving
 

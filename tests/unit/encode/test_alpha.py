@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agents.encode import VideoWriter
-from backdrop.errors import OutputError
+from base.errors import OutputError
 from tests import clips
 
 FRAMES = np.stack([clips.index_frame(i, 64, 48, alpha=True) for i in range(4)])  # [4, 48, 64, 4] RGBA

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agents.encode import write_image, write_poster
-from backdrop.errors import OutputError
+from base.errors import OutputError
 from tests import clips
 
 

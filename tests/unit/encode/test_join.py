@@ -7,7 +7,7 @@ import pytest
 
 from agents.encode import VideoWriter, join_segments
 from agents.extract import decode_chunk, extract_audio, iter_frames, plan_chunks, probe
-from backdrop.errors import OutputError
+from base.errors import OutputError
 from tests import clips
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agents.encode import VideoWriter
-from backdrop.errors import OutputError
+from base.errors import InternalError, OutputError
 
 RGB = np.zeros((2, 48, 64, 3), np.uint8)  # [T, H, W, 3]
 
@@ -36,7 +36,7 @@ def test_nothing_written(tmp_path: Path) -> None:
 def test_timestamps_must_increase(tmp_path: Path) -> None:
     writer = _writer(tmp_path / "out.mp4")
     writer.write(RGB, np.array([0, 1]))
-    with pytest.raises(ValueError, match="increase"):
+    with pytest.raises(InternalError, match="increase"):
         writer.write(RGB, np.array([1, 2]))
     writer.abort()
 
@@ -54,6 +54,6 @@ def test_failure_inside_the_block_removes_the_partial_file(tmp_path: Path) -> No
 
 def test_wrong_frame_size(tmp_path: Path) -> None:
     writer = _writer(tmp_path / "out.mp4")
-    with pytest.raises(ValueError, match="32x48"):
+    with pytest.raises(InternalError, match="32x48"):
         writer.write(np.zeros((1, 48, 32, 3), np.uint8), np.array([0]))
     writer.abort()

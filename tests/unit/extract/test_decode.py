@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agents.extract import decode_chunk, iter_frames, plan_chunks, probe, read_image
-from backdrop.errors import CorruptInput
+from base.errors import CorruptInput
 from tests import clips
 
 

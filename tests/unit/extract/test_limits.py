@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from agents.extract import Limits, probe, validate
-from backdrop.errors import LimitExceeded
+from base.errors import LimitExceeded
 from tests import clips
 
 

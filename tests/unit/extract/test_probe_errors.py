@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from agents.extract import plan_chunks, probe
-from backdrop.errors import CorruptInput, InputEmpty, InputNotFound, UnsupportedInput
+from base.errors import CorruptInput, InputEmpty, InputNotFound, UnsupportedInput
 from tests import clips
 
 

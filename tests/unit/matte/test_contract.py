@@ -8,7 +8,7 @@ import pytest
 
 from agents.matte import MatteParams, guided, refine
 from agents.matte.upsample import TileUpsampler
-from backdrop.errors import CorruptInput, InputEmpty, UnsupportedInput
+from base.errors import InputEmpty, InternalError
 
 
 def _inputs(count: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,13 +66,13 @@ def test_tile_upsampler_matches_opencv() -> None:
 
 def test_mismatched_frame_counts_are_refused() -> None:
     frames, probs = _inputs(3, 40, 60)
-    with pytest.raises(CorruptInput, match="3 frames but 2 probability maps"):
+    with pytest.raises(InternalError, match="3 frames but 2 probability maps"):
         refine(frames, probs[:2], None)
 
 
 def test_mismatched_cuts_are_refused() -> None:
     frames, probs = _inputs(3, 40, 60)
-    with pytest.raises(CorruptInput, match="cuts"):
+    with pytest.raises(InternalError, match="cuts"):
         refine(frames, probs, None, np.zeros(2, bool))
 
 
@@ -80,15 +80,26 @@ def test_state_from_another_size_is_refused() -> None:
     frames, probs = _inputs(1, 40, 60)
     _, _, state = refine(frames, probs, None)
     other, other_probs = _inputs(1, 80, 60)
-    with pytest.raises(CorruptInput, match="state=None"):
+    with pytest.raises(InternalError, match="state=None"):
         refine(other, other_probs, state)
 
 
 def test_wrong_dtypes_and_empty_chunks_are_refused() -> None:
     frames, probs = _inputs(1, 40, 60)
-    with pytest.raises(UnsupportedInput, match="uint8"):
+    with pytest.raises(InternalError, match="uint8"):
         refine(frames.astype(np.float32), probs, None)
-    with pytest.raises(UnsupportedInput, match="float32"):
+    with pytest.raises(InternalError, match="float32"):
         refine(frames, probs.astype(np.float64), None)
     with pytest.raises(InputEmpty):
         refine(frames[:0], probs[:0], None)
+
+
+def test_active_tiles_without_partial_alpha() -> None:
+    # A flat frame, almost all foreground: some tiles need full-size arithmetic, yet every alpha they get
+    # is exactly 0 or 255, so no tile needs its colour fixed (this crashed in cv2.merge on real footage).
+    frames = np.full((1, 66, 89, 3), 7, np.uint8)
+    probs = np.ones((1, 16, 16), np.float32)
+    probs[0, 4, 13] = 0.95
+    alpha, fg, _ = refine(frames, probs, None)
+    assert alpha.shape == (1, 66, 89)
+    np.testing.assert_array_equal(fg, frames)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from agents.matte.metrics import dtssd, dtssd_per_frame, flicker, gradient_error, mad
+from base.errors import InternalError
 
 
 def _disc(shape: tuple[int, int] = (64, 64), blur: float = 1.0) -> np.ndarray:
@@ -54,5 +55,5 @@ def test_dtssd_of_alternating_noise() -> None:
 
 
 def test_mismatched_shapes_are_refused() -> None:
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(InternalError, match="same shape"):
         mad(np.zeros((4, 4)), np.zeros((4, 5)))

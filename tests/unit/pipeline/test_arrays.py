@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from agents.arrays import npz_arrays, npz_bytes
+from base.errors import InternalError
 
 
 def test_arrays_round_trip_deflated_or_stored() -> None:
@@ -49,5 +50,5 @@ def test_an_lz4_member_of_objects_is_refused() -> None:
     archive = BytesIO()
     with zipfile.ZipFile(archive, "w") as out:
         out.writestr("evil.npy.lz4", lz4.frame.compress(npy.getvalue()))
-    with pytest.raises(ValueError, match="objects"):
+    with pytest.raises(InternalError, match="objects"):
         npz_arrays(archive.getvalue())

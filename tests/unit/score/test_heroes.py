@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from agents.score import HeroPicker
+from base.errors import InternalError
 
 
 def test_best_frame_of_each_stretch_in_clip_order() -> None:
@@ -26,5 +27,5 @@ def test_keeps_a_copy_not_a_view() -> None:
 
 
 def test_rejects_empty_clips() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(InternalError, match="at least 1"):
         HeroPicker(total_frames=0)

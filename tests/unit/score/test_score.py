@@ -6,6 +6,7 @@ import numpy.typing as npt
 import pytest
 
 from agents.score import ScoreState, score
+from base.errors import InternalError
 
 U8 = npt.NDArray[np.uint8]
 
@@ -72,5 +73,5 @@ def test_state_carries_across_batches() -> None:
 
 
 def test_rejects_wrong_shapes() -> None:
-    with pytest.raises(ValueError, match=r"\[T, H, W, 3\]"):
+    with pytest.raises(InternalError, match=r"\[T, H, W, 3\]"):
         score(np.zeros((4, 4, 3), np.uint8))

@@ -8,7 +8,7 @@ import pytest
 
 from agents.segment.assets import ensure_selfie_tflites
 from agents.segment.backends import Segmenter, load_segmenter
-from backdrop.settings import Settings
+from base.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.segment.assets import SELFIE_ASSETS, ensure_selfie_tflite, selfie_tflite_path
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 
 @pytest.mark.parametrize("variant", ["general", "landscape"])

@@ -9,7 +9,7 @@ import pytest
 from skimage import data
 
 from agents.segment.backends import BackendName, Segmenter, load_segmenter
-from backdrop.errors import ModelUnavailable, UnsupportedInput
+from base.errors import ModelUnavailable, UnsupportedInput
 
 
 def _frames(count: int) -> np.ndarray:

@@ -11,7 +11,7 @@ import torch
 from skimage import data
 
 from agents.segment.backends import Segmenter, load_segmenter
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 

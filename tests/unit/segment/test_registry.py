@@ -18,7 +18,7 @@ from agents.segment.registry import (
     builtin_registry,
     user_model_spec,
 )
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 COLOUR = (200, 10, 50)  # RGB
 

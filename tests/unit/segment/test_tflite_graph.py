@@ -10,7 +10,7 @@ import torch
 from agents.segment.assets import selfie_tflite_path
 from agents.segment.tflite_graph import read_tflite
 from agents.segment.tflite_torch import TfliteNet, _same_padding
-from backdrop.errors import ModelUnavailable
+from base.errors import ModelUnavailable
 
 
 @pytest.mark.parametrize(("variant", "size"), [("general", (256, 256)), ("landscape", (144, 256))])

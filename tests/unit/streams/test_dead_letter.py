@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backdrop.errors import CorruptInput
+from base.errors import CorruptInput
 from streams.delivery import dead_letter_record, read_dead_letter, replay_headers
 from streams.errors import PoisonMessage
 from streams.headers import get_text
@@ -47,7 +47,7 @@ def test_a_second_failure_replaces_the_first_reason() -> None:
     )
     letter = read_dead_letter(second)
     assert (letter.error_code, letter.error_message, letter.source_offset, letter.attempts) == (
-        "unexpected_error",
+        "internal_error",
         "second",
         9,
         5,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.s3_store import s3_store
 
 

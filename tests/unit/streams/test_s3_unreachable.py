@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from backdrop.settings import Settings
+from base.settings import Settings
 from streams.errors import RetryableError
 from streams.s3_store import S3Store, s3_store
 

@@ -2,7 +2,7 @@
 
 The rule is applied to resolved addresses, never to host names, so every spelling of an address
 (``2130706433``, ``0x7f.1``, ``[::ffff:127.0.0.1]``, a DNS name pointing at 10.0.0.5) meets the
-same check. ``check_url`` is the early check at submit time; ``backdrop.guarded_http`` applies the
+same check. ``check_url`` is the early check at submit time; ``base.guarded_http`` applies the
 same rule to the address each connection actually goes to, which is what defeats DNS rebinding.
 """
 
@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 
 import httpx
 
-from backdrop.errors import UrlRefused, UrlUnreachable
+from base.errors import UrlRefused, UrlUnreachable
 
 IPAddress = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network

@@ -1,4 +1,4 @@
-"""Command-line entries of the read model: ``backdrop api``, ``backdrop db …``, ``backdrop keys …``."""
+"""The read model's commands: `backdrop api`, `backdrop db …`, `backdrop keys …`."""
 
 from __future__ import annotations
 
@@ -7,40 +7,37 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import create_engine
 
-from backdrop.settings import Settings
+from backdrop.cli.console import console, user_errors
+from base.settings import Settings
 
-console = Console(stderr=True)
-db_app = typer.Typer(help="The read model's PostgreSQL schema (Alembic migrations).", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys: each owns its jobs and signs its webhooks.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The read model's PostgreSQL schema (Alembic migrations).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(
+    help="API keys: each owns its jobs and signs its webhooks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
-def api_command(
+@user_errors
+def api(
     host: Annotated[str | None, typer.Option(help="Bind address [default: BACKDROP_API_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: BACKDROP_API_PORT].")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve the HTTP API (OpenAPI page at /docs); applies pending migrations first."""
-    import uvicorn
+    from api.app import serve
 
-    from api.app import create_app
-    from api.migrate import upgrade
-
-    settings = Settings()
-    upgrade(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level=log_level,
-        # The event loop and the HTTP parser in C: the latency floors of `backdrop bench --api` need both.
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=5,
-    )
+    serve(Settings(), host=host, port=port, log_level=log_level)
 
 
 @db_app.command("upgrade")
+@user_errors
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from api.migrate import current, upgrade
@@ -51,6 +48,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @db_app.command("current")
+@user_errors
 def db_current() -> None:
     """Print the database's revision."""
     from api.migrate import current
@@ -59,6 +57,7 @@ def db_current() -> None:
 
 
 @keys_app.command("create")
+@user_errors
 def keys_create(
     name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
     rate_limit: Annotated[
@@ -66,8 +65,6 @@ def keys_create(
     ] = None,
 ) -> None:
     """Make a key; its webhook secret and then the key itself are printed once (the key on the last line)."""
-    from sqlalchemy import create_engine
-
     from api.keys import create_key
     from api.migrate import upgrade
 
@@ -85,20 +82,15 @@ def keys_create(
 
 
 @keys_app.command("list")
+@user_errors
 def keys_list() -> None:
     """The keys: id, name, created, revoked (never the secrets)."""
-    from sqlalchemy import create_engine, select
-
-    from api.tables import ApiKey
+    from api.keys import list_keys
 
     engine = create_engine(Settings().postgres_dsn)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                select(ApiKey.id, ApiKey.name, ApiKey.created_at, ApiKey.revoked_at).order_by(
-                    ApiKey.created_at
-                )
-            ).all()
+            rows = list_keys(conn)
     finally:
         engine.dispose()
     table = Table("id", "name", "created", "revoked")
@@ -108,22 +100,17 @@ def keys_list() -> None:
 
 
 @keys_app.command("revoke")
+@user_errors
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (key_…), from `keys list`.")],
 ) -> None:
     """Revoke a key; API processes stop accepting it within seconds."""
-    from sqlalchemy import create_engine, func, update
-
-    from api.tables import ApiKey
+    from api.keys import revoke_key
 
     engine = create_engine(Settings().postgres_dsn)
     try:
         with engine.begin() as conn:
-            found = conn.execute(
-                update(ApiKey)
-                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-                .values(revoked_at=func.now())
-            ).rowcount
+            found = revoke_key(conn, key_id)
     finally:
         engine.dispose()
     if not found:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agents.composite import Background, Transparent, composite, open_background, parse_background
+from agents.composite import BackgroundPixels, composite, open_background
 from agents.encode import VideoWriter, output_format
 from agents.encode.formats import is_sequence
 from agents.encode.images import write_image, write_poster
@@ -35,8 +35,9 @@ from agents.extract import (
 from agents.extract import validate as validate_limits
 from agents.matte import MatteParams, MatteState, refine
 from agents.score import HeroPicker, ScoreState, score
-from backdrop.errors import OutputError
-from backdrop.stages import Stage
+from agents.stage_threads import Stage
+from base.errors import OutputError
+from schemas.background import Background, Colour, Transparent
 
 U8 = np.ndarray
 
@@ -57,7 +58,7 @@ STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
 @dataclass(frozen=True)
 class ProcessOptions:
-    background: str | None = None  # None: transparent where the output holds alpha, else white
+    background: Background | None = None  # None: transparent where the output holds alpha, else white
     batch_frames: int | None = None  # None: about eight 720p frames' worth of pixels per batch
     chunk_seconds: float = 2.0
     warmup_frames: int = 8
@@ -124,11 +125,11 @@ class _Rendered:
     pts: np.ndarray
 
 
-def default_background(output: Path) -> str:
+def default_background(output: Path) -> Background:
     """Transparent where the output can hold alpha, white where it cannot."""
     if output.suffix.lower() in {".jpg", ".jpeg", ".mp4", ".m4v"}:
-        return "white"
-    return "transparent"
+        return Colour(rgb=(255, 255, 255), name="white")
+    return Transparent()
 
 
 def process(
@@ -145,8 +146,8 @@ def process(
     started = time.perf_counter()
     info = probe(source)
     validate_limits(info, options.limits)
-    spec = parse_background(options.background or default_background(output))
-    if isinstance(spec, Transparent) and not _holds_alpha(output):
+    chosen = options.background if options.background is not None else default_background(output)
+    if isinstance(chosen, Transparent) and not _holds_alpha(output):
         raise OutputError(
             f"{output.name} cannot hold transparency: write .webm, .mov, .png or a PNG folder, "
             "or choose a background colour, image, video or blur"
@@ -160,7 +161,7 @@ def process(
                 else "a video: .mp4, .webm, .mov or a PNG sequence (frames/frame_%06d.png)"
             )
         )
-    background = open_background(spec, info.width, info.height, info.fps)
+    background = open_background(chosen, info.width, info.height, info.fps)
     try:
         segmenter = load_segmenter()
         if info.is_image:
@@ -195,7 +196,11 @@ def _holds_alpha(output: Path) -> bool:
 
 
 def _process_still(
-    info: MediaInfo, output: Path, segmenter: FrameSegmenter, background: Background, options: ProcessOptions
+    info: MediaInfo,
+    output: Path,
+    segmenter: FrameSegmenter,
+    background: BackgroundPixels,
+    options: ProcessOptions,
 ) -> tuple[dict[str, float], list[Path]]:
     clock: dict[str, float] = collections.defaultdict(float)
     with _timed(clock, "decode"):
@@ -215,7 +220,7 @@ def _process_video(
     info: MediaInfo,
     output: Path,
     segmenter: FrameSegmenter,
-    background: Background,
+    background: BackgroundPixels,
     options: ProcessOptions,
     on_progress: Callable[[int, int], None],
 ) -> tuple[int, dict[str, float], list[Path]]:
@@ -314,7 +319,7 @@ class _Matter:
 class _Compositor:
     """Put the matted foreground over the background; offer the results as hero stills."""
 
-    def __init__(self, background: Background, heroes: HeroPicker | None) -> None:
+    def __init__(self, background: BackgroundPixels, heroes: HeroPicker | None) -> None:
         self.background, self.heroes = background, heroes
 
     def __call__(self, item: _Matted) -> Iterator[_Rendered]:
@@ -325,7 +330,7 @@ class _Compositor:
         yield _Rendered(out, item.pts)
 
 
-def _composite(background: Background, fg: U8, alpha: U8, indices: np.ndarray, source: U8) -> U8:
+def _composite(background: BackgroundPixels, fg: U8, alpha: U8, indices: np.ndarray, source: U8) -> U8:
     return composite(fg, alpha, background.frames(indices, source, alpha))
 
 

@@ -1,4 +1,4 @@
-"""httpx clients for user-given URLs whose every connection goes only where ``backdrop.ssrf`` allows.
+"""httpx clients for user-given URLs whose every connection goes only where ``base.ssrf`` allows.
 
 The check sits in the httpcore network backend, the one place that sees the addresses a connection
 really uses: the host is resolved once, every address is checked, the socket is opened to a checked
@@ -22,10 +22,10 @@ from typing import Any
 import httpcore
 import httpx
 
-from backdrop import __version__
-from backdrop.errors import UrlUnreachable
-from backdrop.settings import Settings
-from backdrop.ssrf import (
+from base import __version__
+from base.errors import UrlUnreachable
+from base.settings import Settings
+from base.ssrf import (
     IPAddress,
     Network,
     check_address,

@@ -1,6 +1,6 @@
 """The SSE side of `backdrop bench --api`: many lean event-stream clients in one process.
 
-Run as ``python -m backdrop.bench_sse_clients`` with a JSON plan on stdin. It writes JSON lines to
+Run as ``python -m bench.sse_clients`` with a JSON plan on stdin. It writes JSON lines to
 stdout: ``{"connected": n}`` as streams open, ``{"ready": n}`` once every stream has received its replayed
 first event (so the server has subscribed it to live updates), then one ``{"result": ...}`` at the end.
 It is a separate process so its CPU is not the publisher's; it parses only what latency needs.

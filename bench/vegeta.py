@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from backdrop.errors import InfraError
-from backdrop.settings import Settings
+from base.errors import InfraError
+from base.settings import Settings
 from infra import system_packages
 
 MODULE = "github.com/tsenart/vegeta/v12"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from backdrop.errors import InfraError
-from backdrop.settings import Settings
+from base.errors import InfraError
+from base.settings import Settings
 
 
 @dataclass

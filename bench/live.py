@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from redis.asyncio import Redis
 
-from backdrop.settings import Settings
+from base.settings import Settings
 
 CHANNEL = "backdrop_bench_live"
 

@@ -2,7 +2,7 @@
 
 1. ``GET /v1/jobs/{id}`` latency at a constant request rate, open loop (vegeta: requests leave on schedule
    whether or not earlier ones have answered, so a slow server cannot hide its queueing).
-2. Many SSE clients on the same process (``backdrop.bench_sse_clients``, in their own processes), then
+2. Many SSE clients on the same process (``bench.sse_clients``, in their own processes), then
    lifecycle events published to ``backdrop.jobs`` at a steady rate: every (client, event) is timed from
    publish (the event's ``occurred_at``) to receipt, and every event must reach every client.
 
@@ -31,13 +31,14 @@ from sqlalchemy import Engine, create_engine, func, select, update
 from api.keys import NewKey, create_key
 from api.migrate import upgrade
 from api.tables import ApiKey, Job
-from backdrop.bench_processes import Child, spawn, start_api
-from backdrop.bench_sse import ClientFleet, NotifyListener
-from backdrop.errors import InfraError
-from backdrop.settings import Settings
-from backdrop.vegeta import attack, ensure_vegeta
+from base.errors import InfraError
+from base.settings import Settings
+from bench.processes import Child, spawn, start_api
+from bench.sse import ClientFleet, NotifyListener
+from bench.vegeta import attack, ensure_vegeta
 from infra.workers import running_workers
 from schemas import (
+    PIPELINE,
     JobAccepted,
     JobCompleted,
     JobMetrics,
@@ -52,13 +53,14 @@ from schemas import (
 )
 from schemas.media import MEDIA_EXAMPLE
 from streams.codec import encode
+from streams.consumer_loop import producer_config
 from streams.topics import JOBS
-from streams.worker import producer_config
 
 # The floors.
 GET_RATE_FLOOR, GET_P99_FLOOR_MS = 500, 10.0
 SSE_CLIENTS_FLOOR, SSE_P99_FLOOR_MS = 1000, 100.0
-_STAGES = ("extract", "score", "segment", "matte", "composite", "encode")
+# Progress events cycle through the stages before the last, whose end is the job's completion.
+_STAGES = PIPELINE[:-1]
 
 
 @dataclass(frozen=True)

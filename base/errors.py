@@ -1,4 +1,14 @@
-"""One root error; each subclass says how it is handled and carries a stable code."""
+"""One root error; each subclass says how it is handled and carries a stable code.
+
+The rule every stage core follows, so a worker knows what to do with what a core raises:
+- the job's own input cannot be processed (corrupt, truncated, unsupported, empty, over a limit): raise an
+  ``InputError`` subclass; the job fails at once with its code and nothing is retried;
+- a broken contract between our own parts (a caller handed over the wrong shape, dtype or state: a bug):
+  raise ``InternalError``; the worker retries it, then dead-letters the event and fails the job with
+  ``internal_error``;
+- anything transient (a store or broker away) is the adapters' to raise, as ``streams.errors.RetryableError``.
+Cores never raise ``ValueError`` or ``TypeError`` for either case.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +21,12 @@ class BackdropError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class InternalError(BackdropError):
+    """A broken contract between our own parts (a bug, not the input): retried, then dead-lettered."""
+
+    code = "internal_error"
 
 
 class InfraError(BackdropError):

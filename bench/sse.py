@@ -16,14 +16,14 @@ import orjson
 import psycopg
 
 from api.projection import NOTIFY_CHANNEL
-from backdrop.bench_processes import Child, spawn
-from backdrop.errors import BackdropError
+from base.errors import BackdropError
+from bench.processes import Child, spawn
 
 Message = tuple[int, dict[str, Any]]
 
 
 class ClientFleet:
-    """``backdrop.bench_sse_clients`` processes sharing the streams; they talk in JSON lines on stdout."""
+    """``bench.sse_clients`` processes sharing the streams; they talk in JSON lines on stdout."""
 
     def __init__(self, children: list[Child]) -> None:
         self.children = children
@@ -40,7 +40,7 @@ class ClientFleet:
         """``streams`` (a job id per client) dealt over ``processes``; ``plan`` is the rest they need."""
         children = []
         for index in range(processes):
-            argv = [sys.executable, "-m", "backdrop.bench_sse_clients"]
+            argv = [sys.executable, "-m", "bench.sse_clients"]
             child = spawn(f"sse-clients-{index}", argv, log_dir / f"sse-clients-{index}.log", piped=True)
             children.append(child)
             if child.process.stdin is None:

@@ -14,10 +14,10 @@ import orjson
 
 from agents.encode import VideoWriter
 from agents.extract import iter_frames, probe
-from backdrop.errors import BackdropError
+from agents.stage_threads import Stage
 from backdrop.sample import write_sample
-from backdrop.settings import Settings
-from backdrop.stages import Stage
+from base.errors import BackdropError
+from base.settings import Settings
 
 
 def decode_encode_floor(source: Path, output: Path, batch_frames: int = 8) -> tuple[int, float]:
@@ -86,14 +86,29 @@ def bench(
     }
 
 
-def bench_pipeline(settings: Settings, *, source: Path, timeout_s: float = 3600) -> dict[str, Any]:
-    """The same clip through the Kafka pipeline (servers and workers already up) and through `process`."""
+def bench_pipeline(
+    settings: Settings,
+    *,
+    source: Path | None = None,
+    width: int = 1280,
+    height: int = 720,
+    seconds: float = 10.0,
+    timeout_s: float = 3600,
+) -> dict[str, Any]:
+    """The same clip through the Kafka pipeline (servers and workers already up) and through `process`.
+
+    Without ``source`` it uses a sample clip of the given size and length, written once to the state folder.
+    """
     from backdrop.submit import follow_from_now, submit, wait_for
     from infra.workers import running_workers
     from schemas import JobCompleted, JobOptions, LifecycleEvent
 
     if not running_workers(settings):
         raise BackdropError("no pipeline workers are running: start them with `backdrop up`")
+    if source is None:
+        source = settings.state_dir / "bench" / f"sample-{width}x{height}-{seconds:g}s.mp4"
+        if not source.exists():
+            write_sample(source, seconds=seconds, width=width, height=height)
     info = probe(source)
     follower = follow_from_now(settings)
     first: list[float] = []

@@ -1,0 +1,88 @@
+"""`backdrop infra …`: the local servers (Kafka, PostgreSQL, Redis, MinIO)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated
+
+import orjson
+import typer
+
+from backdrop.cli.console import console, print_health, user_errors
+from base.settings import Settings
+
+infra_app = typer.Typer(
+    help="Start, stop and inspect the local servers: Kafka, PostgreSQL, Redis and MinIO (S3).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@infra_app.command("up")
+@user_errors
+def infra_up(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Install what is missing, start every server that is not running, create the Kafka topics."""
+    from infra import stack
+
+    settings = Settings()
+    started = time.monotonic()
+    with console.status("starting") as spinner:
+        rows = stack.up(settings, on_step=lambda step: spinner.update(f"starting {step}"))
+    console.print(f"infra up in {time.monotonic() - started:.1f} s; state in {settings.state_dir.resolve()}")
+    print_health(rows, as_json)
+    if not all(row.healthy for row in rows):
+        raise typer.Exit(1)
+
+
+@infra_app.command("provision")
+@user_errors
+def infra_provision() -> None:
+    """Create the database, topics, buckets and upload notification on servers that already run."""
+    from infra import stack
+
+    with console.status("provisioning") as spinner:
+        stack.provision(Settings(), on_step=lambda step: spinner.update(f"provisioning {step}"))
+    console.print("provisioned")
+
+
+@infra_app.command("down")
+@user_errors
+def infra_down() -> None:
+    """Stop the servers that `infra up` started (by pid); data stays in the state folder."""
+    from infra import stack
+
+    with console.status("stopping") as spinner:
+        stack.down(Settings(), on_step=lambda step: spinner.update(f"stopping {step}"))
+    console.print("infra down")
+
+
+@infra_app.command("status")
+@user_errors
+def infra_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Show each server's endpoint and health; exit 1 unless all four are healthy."""
+    from infra import stack
+
+    rows = stack.status(Settings())
+    print_health(rows, as_json)
+    if not all(row.healthy for row in rows):
+        raise typer.Exit(1)
+
+
+@infra_app.command("smoke")
+@user_errors
+def infra_smoke(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the Kafka event.")] = 10.0,
+) -> None:
+    """Put an object into the uploads bucket and show the Kafka event its notification produces."""
+    from infra.smoke import upload_and_await_event
+
+    settings = Settings()
+    key = f"smoke/{uuid.uuid4().hex}.txt"
+    event, seconds = upload_and_await_event(settings, key, b"hello from backdrop\n", timeout_s=timeout)
+    console.print(f"s3://{settings.uploads_bucket}/{key} -> Kafka event in {seconds * 1000:.0f} ms")
+    typer.echo(orjson.dumps(event, option=orjson.OPT_INDENT_2).decode())

@@ -1,0 +1,272 @@
+"""Jobs: `backdrop sample`, `backdrop process` (one machine) and `backdrop submit` (the pipeline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, cast, get_args
+
+import orjson
+import typer
+from pydantic import ValidationError
+
+from backdrop.cli.console import console, parse_rate, parse_size, peak_rss_mb, progress_bar, user_errors
+from base.settings import Settings
+from schemas import BACKGROUND_HELP, Background, JobOptions, parse_background
+
+
+@user_errors
+def sample(
+    output: Annotated[
+        Path, typer.Argument(help="Where to write the clip (.mp4, .mov, .mkv) or a still (.png, .jpg).")
+    ],
+    seconds: Annotated[float, typer.Option(min=0.1, max=3600, help="Length of the clip.")] = 10.0,
+    size: Annotated[str, typer.Option(help="Frame size, WIDTHxHEIGHT.")] = "1280x720",
+    fps: Annotated[str, typer.Option(help="Frame rate, e.g. 30 or 24000/1001.")] = "30",
+) -> None:
+    """Write a realistic test clip offline: a photographed person moving over a moving photo, with sound."""
+    from backdrop.sample import write_sample
+
+    width, height = parse_size(size)
+    rate = parse_rate(fps)
+    total = max(1, round(seconds * rate))
+    with progress_bar() as progress:
+        task = progress.add_task("sample", total=total)
+        frames = write_sample(
+            output,
+            seconds=seconds,
+            width=width,
+            height=height,
+            fps=rate,
+            on_frame=lambda: progress.advance(task),
+        )
+    console.print(f"wrote {output} ({frames} frames, {width}x{height}, {rate} fps)")
+
+
+@user_errors
+def process(
+    source: Annotated[Path, typer.Argument(help="A video (MP4, MOV, MKV, WebM, …) or a still (PNG, JPEG).")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Result; the extension picks the format: .mp4 (H.264), .webm (VP9, alpha), "
+            ".mov (ProRes 4444, alpha), a folder or frame_%06d.png (PNG sequence, alpha), "
+            ".png/.jpg for stills.",
+        ),
+    ],
+    background: Annotated[
+        str | None,
+        typer.Option(
+            "--background",
+            "-b",
+            help=f"{BACKGROUND_HELP}. Default: transparent where the output holds alpha, else white.",
+        ),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Segmentation model: a built-in name (selfie, selfie-landscape) or a .json model card."
+        ),
+    ] = "selfie",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda (cuda:N).")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto, onnxruntime, torch or tensorrt.")] = "auto",
+    stills: Annotated[
+        Path | None,
+        typer.Option(help="Write the best stills (hero frames) and a poster JPEG into this folder."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the timings.")] = False,
+) -> None:
+    """Replace the background of a video or image on this machine, no servers needed."""
+    from agents.runner import ProcessOptions, process
+    from agents.segment.backends import BackendName, load_segmenter
+    from agents.segment.registry import registry_for
+
+    if backend not in get_args(BackendName):
+        raise typer.BadParameter(
+            f"--backend must be one of {', '.join(get_args(BackendName))}; got {backend!r}"
+        )
+    chosen = cast(BackendName, backend)
+    settings = Settings()
+    name, registry = registry_for(model)
+    picked = _background_option(background) if background is not None else None
+    options = ProcessOptions(background=picked, stills_dir=stills)
+    with progress_bar(disable=as_json) as progress:
+        task = progress.add_task(source.name, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = process(
+            source,
+            output,
+            # One inference thread: decode, matte, composite and encode run beside it on the other core.
+            lambda: load_segmenter(
+                name, chosen, device, cache_dir=settings.cache_dir, registry=registry, threads=1
+            ),
+            options,
+            on_progress=advance,
+        )
+    result = {**report.as_dict(), "model": model, "peak_rss_mb": peak_rss_mb()}
+    if as_json:
+        typer.echo(orjson.dumps(result).decode())
+    else:
+        console.print(
+            f"wrote {output}: {report.frames} frames in {report.seconds:.1f} s ({report.output_fps:.1f} fps, "
+            f"{report.backend})"
+        )
+
+
+@user_errors
+def submit(
+    source: Annotated[Path, typer.Argument(help="The video to process; uploaded to the uploads bucket.")],
+    background: Annotated[
+        str,
+        typer.Option("--background", "-b", help=f"{BACKGROUND_HELP}."),
+    ] = "blur",
+    wait: Annotated[bool, typer.Option(help="Follow the job until it ends, with a progress bar.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="With --wait: download the result here.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 1800,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the submit (and final) event as JSON.")
+    ] = False,
+    api: Annotated[
+        bool,
+        typer.Option(
+            "--api",
+            help="Go through the HTTP API (BACKDROP_API_URL) instead of S3 + Kafka: upload with "
+            "POST /v1/uploads, follow the job's Server-Sent Events.",
+        ),
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(help="With --api: the API key [default: BACKDROP_API_KEY].", show_default=False),
+    ] = None,
+) -> None:
+    """Submit a job to the Kafka pipeline (the servers and workers must run: `backdrop up`)."""
+    settings = Settings()
+    try:
+        options = JobOptions(background=_background_option(background))
+    except ValidationError as exc:
+        reasons = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
+        raise typer.BadParameter(reasons, param_hint="'--background'") from None
+    if api:
+        _submit_via_api(settings, source, options, wait, output, timeout, as_json, key)
+    else:
+        _submit_via_kafka(settings, source, options, wait, output, timeout, as_json)
+
+
+def _background_option(text: str) -> Background:
+    """``--background`` read once, here at the boundary; the rest of the program takes the typed value."""
+    try:
+        return parse_background(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--background'") from None
+
+
+def _submit_via_kafka(
+    settings: Settings,
+    source: Path,
+    options: JobOptions,
+    wait: bool,
+    output: Path | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    from backdrop.submit import follow_from_now, submit, wait_for
+    from schemas import ChunkDone, JobCompleted, JobFailed, LifecycleEvent
+    from streams.s3_store import s3_store
+
+    consumer = follow_from_now(settings) if wait else None
+    try:
+        event = submit(settings, source, options)
+        if as_json:
+            typer.echo(event.model_dump_json())
+        else:
+            console.print(f"submitted {event.job_id}")
+        if consumer is None:
+            return
+        with progress_bar(disable=as_json, unit="chunks") as progress:
+            task = progress.add_task(event.job_id, total=None)
+
+            def show(update: LifecycleEvent) -> None:
+                if isinstance(update, ChunkDone):
+                    progress.update(task, completed=update.chunks_done, total=update.chunks_total)
+
+            final = wait_for(consumer, event.job_id, timeout_s=timeout, on_event=show)
+    finally:
+        if consumer is not None:
+            consumer.close()
+    if as_json:
+        typer.echo(final.model_dump_json())
+    if isinstance(final, JobFailed):
+        console.print(f"[bold red]failed[/] [dim]({final.code})[/] {final.message}")
+        raise typer.Exit(1)
+    if not isinstance(final, JobCompleted):
+        console.print(f"job ended: {final.event_type}")
+        raise typer.Exit(1)
+    if output is not None:
+        s3_store(settings).get_file(final.output_key, output)
+        console.print(f"completed: wrote {output}")
+    else:
+        console.print(f"completed: s3://{settings.artifacts_bucket}/{final.output_key}")
+
+
+def _submit_via_api(
+    settings: Settings,
+    source: Path,
+    options: JobOptions,
+    wait: bool,
+    output: Path | None,
+    timeout: float,
+    as_json: bool,
+    key: str | None,
+) -> None:
+    from backdrop.api_client import api_client, download_output, follow, upload
+
+    secret = key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if not secret:
+        raise typer.BadParameter(
+            "--api needs a key: `backdrop keys create NAME` prints one; pass --key or set BACKDROP_API_KEY"
+        )
+    if not source.is_file():
+        raise typer.BadParameter(f"{source} is not a file")
+    base = settings.api_base_url
+    with api_client(base, secret) as client:
+        job = upload(client, source, options)
+        if as_json:
+            typer.echo(orjson.dumps(job).decode())
+        else:
+            console.print(
+                f"submitted {job['id']}: {base}{job['links']['self']} (events: {job['links']['events']})"
+            )
+        if not wait:
+            return
+        with progress_bar(disable=as_json, unit="chunks") as progress:
+            task = progress.add_task(job["id"], total=None)
+
+            def show(kind: str, data: dict[str, Any]) -> None:
+                stage = data.get("stage")
+                progress.update(task, description=f"{job['id']} {kind}{f' ({stage})' if stage else ''}")
+                if kind == "chunk_done":
+                    progress.update(task, completed=data["chunks_done"], total=data["chunks_total"])
+
+            kind, final = follow(client, job["id"], show, timeout)
+        if as_json:
+            typer.echo(orjson.dumps(final).decode())
+        if kind == "failed":
+            console.print(f"[bold red]failed[/] [dim]({final['code']})[/] {final['message']}")
+            raise typer.Exit(1)
+        if kind != "completed":
+            console.print(f"job ended: {kind}")
+            raise typer.Exit(1)
+        if output is not None:
+            download_output(client, job["id"], output)
+            console.print(f"completed: wrote {output}")
+        else:
+            console.print(
+                f"completed: s3://{settings.artifacts_bucket}/{final['output_key']} "
+                f"(download links: {base}{job['links']['self']})"
+            )

@@ -1,0 +1,45 @@
+"""`backdrop models …`: fetch the default models, list the built-ins."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from backdrop.cli.console import console, user_errors
+from base.settings import Settings
+
+models_app = typer.Typer(
+    help="The segmentation models: fetch the default one, list what is available.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@models_app.command("fetch")
+@user_errors
+def models_fetch() -> None:
+    """Fetch the default models once (from the mediapipe wheel on PyPI) and build their ONNX files."""
+    from agents.segment.assets import ensure_selfie_tflites
+    from agents.segment.onnx_cache import onnx_file
+    from agents.segment.registry import builtin_registry
+
+    settings = Settings()
+    with console.status("fetching the selfie segmentation models"):
+        ensure_selfie_tflites(settings.cache_dir, ("general", "landscape"))
+        registry = builtin_registry()
+        for name in registry.names():
+            console.print(f"{name}: {onnx_file(registry.get(name), settings.cache_dir)}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The built-in models, their input size and source."""
+    from agents.segment.registry import builtin_registry
+
+    table = Table("name", "input (h×w)", "source")
+    registry = builtin_registry()
+    for name in registry.names():
+        spec = registry.get(name)
+        table.add_row(name, f"{spec.input_size[0]}×{spec.input_size[1]}", spec.source)
+    Console().print(table)

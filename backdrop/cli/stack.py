@@ -1,0 +1,154 @@
+"""The running stack: `backdrop up`, `status`, `down` and `worker STAGE`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Annotated
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from backdrop.cli.console import console, print_health, user_errors
+from base.errors import BackdropError
+from base.settings import Settings
+from schemas import PIPELINE
+
+
+@user_errors
+def worker(
+    stage: Annotated[
+        str,
+        typer.Argument(
+            help=f"A stage ({', '.join(PIPELINE)}), or projector (lifecycle events → PostgreSQL) "
+            "or webhooks (delivers job-end webhooks)."
+        ),
+    ],
+    max_messages: Annotated[int | None, typer.Option(help="Stop after this many messages (tests).")] = None,
+) -> None:
+    """Run one worker: its own consumer group (backdrop-STAGE); scale by starting more."""
+    import logging
+
+    if stage not in (*PIPELINE, "projector", "webhooks"):
+        raise typer.BadParameter(
+            f"STAGE must be one of {', '.join(PIPELINE)}, projector or webhooks; got {stage!r}"
+        )
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
+    settings = Settings()
+    if stage == "projector":
+        from api.projector import run_projector
+
+        run_projector(settings)
+    elif stage == "webhooks":
+        from api.dispatch import run_dispatcher
+
+        run_dispatcher(settings)
+    else:
+        from agents.workers import run_stage_worker
+
+        run_stage_worker(stage, settings, max_messages)
+
+
+def _wait_for_api(settings: Settings, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{settings.api_base_url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    log = settings.state_dir / "logs" / "worker-api-0.log"
+    raise BackdropError(
+        f"the API at {settings.api_base_url} was not ready within {timeout_s:.0f} s; see {log}"
+    )
+
+
+@user_errors
+def up(
+    segment_workers: Annotated[int, typer.Option(min=1, max=16, help="Segment workers to start.")] = 1,
+) -> None:
+    """Start the servers, a worker per stage, the projector, the webhook dispatcher and the API."""
+    from api.migrate import upgrade
+    from infra import stack
+    from infra.workers import SERVICES, start_workers
+
+    settings = Settings()
+    with console.status("starting the servers"):
+        rows = stack.up(settings)
+    if not all(row.healthy for row in rows):
+        print_health(rows, False)
+        raise typer.Exit(1)
+    upgrade(settings)
+    pids = start_workers(settings, {"segment": segment_workers}, SERVICES)
+    with console.status("waiting for the API"):
+        _wait_for_api(settings)
+    console.print(
+        f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in PIPELINE)}; "
+        f"{', '.join(SERVICES)}; API at {settings.api_base_url}/docs; logs in {settings.state_dir}/logs"
+    )
+
+
+def consumed_topics() -> dict[str, tuple[str, ...]]:
+    """Each consumer group's name (without the ``backdrop-`` prefix) → the topics it reads."""
+    from agents.workers import stage_topics
+    from api.projector import ProjectorHandler
+
+    return {**stage_topics(), "projector": ProjectorHandler.topics}
+
+
+@user_errors
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Servers, workers and services with their consumer lag; exit 1 unless the servers are healthy."""
+    from confluent_kafka import Consumer
+
+    from infra import stack
+    from infra.workers import SERVICES, running_workers
+    from streams.admin import admin_client
+    from streams.lag import group_lag
+
+    settings = Settings()
+    rows = stack.status(settings)
+    workers = running_workers(settings)
+    names = (*PIPELINE, *SERVICES)
+    lag: dict[str, int | None] = {name: None for name in names}
+    if all(row.healthy for row in rows):
+        admin = admin_client(settings.kafka_bootstrap)
+        consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "backdrop-status"})
+        try:
+            for name, topics in consumed_topics().items():
+                lag[name] = group_lag(admin, consumer, f"backdrop-{name}", list(topics))
+        finally:
+            consumer.close()
+    if as_json:
+        counts = {
+            name: sum(1 for worker in workers if worker.startswith(f"worker-{name}-")) for name in names
+        }
+        typer.echo(
+            orjson.dumps({"servers": [row.__dict__ for row in rows], "workers": counts, "lag": lag}).decode()
+        )
+    else:
+        print_health(rows, False)
+        table = Table("stage", "workers", "lag")
+        for name in names:
+            pids = [str(pid) for worker, pid in workers.items() if worker.startswith(f"worker-{name}-")]
+            table.add_row(name, ", ".join(pids) or "-", "-" if lag[name] is None else str(lag[name]))
+        Console().print(table)
+    if not all(row.healthy for row in rows):
+        raise typer.Exit(1)
+
+
+@user_errors
+def down() -> None:
+    """Stop the workers (each finishes its current message), then the servers."""
+    from infra import stack
+    from infra.workers import stop_workers
+
+    settings = Settings()
+    with console.status("stopping"):
+        stop_workers(settings)
+        stack.down(settings)
+    console.print("down")

@@ -1,0 +1,1 @@
+"""Benchmarks behind `backdrop bench`: `process` against its floor, the pipeline, the API."""
