@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         None, description="PEM file of extra CAs trusted for source and webhook URLs (a private CA)."
     )
 
-    # Decoded chunks shared by the stage workers of one machine (agents.frame_cache).
+    # Decoded chunks shared by the stage workers of one machine (agents.workers.frame_cache).
     frame_cache_dir: Path | None = Field(
         None,
         description="RAM-backed folder where workers on one machine share decoded chunks; "

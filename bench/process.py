@@ -14,7 +14,7 @@ import orjson
 
 from agents.encode import VideoWriter
 from agents.extract import iter_frames, probe
-from agents.stage_threads import Stage
+from agents.runner.threads import Stage
 from backdrop.sample import write_sample
 from base.errors import BackdropError
 from base.settings import Settings

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from confluent_kafka import Consumer
 
-from agents.extract.worker import ExtractHandler, submit_from_notification
-from agents.pipeline import StageContext
+from agents.workers.context import StageContext
+from agents.workers.extract import ExtractHandler, submit_from_notification
 from api.keys import NewKey
 from backdrop.sample import write_sample
 from base.settings import Settings

@@ -14,8 +14,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from agents.extract import iter_frames, probe
-from agents.extract.worker import job_id_for_object
 from agents.runner import ProcessOptions, process
+from agents.workers.extract import job_id_for_object
 from backdrop.sample import write_sample
 from backdrop.submit import follow_from_now, submit, wait_for
 from base.settings import Settings

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.extract.worker import ExtractHandler
-from agents.pipeline import StageContext, source_key
-from agents.url_source import SourceUnavailable, UrlFetcher, download, url_suffix
+from agents.workers.context import StageContext, source_key
+from agents.workers.extract import ExtractHandler
+from agents.workers.url_source import SourceUnavailable, UrlFetcher, download, url_suffix
 from backdrop.sample import write_sample
 from base.errors import InputEmpty, InputError, LimitExceeded, UrlRefused, UrlUnreachable
 from base.guarded_http import guarded_client

@@ -7,7 +7,7 @@ import lz4.frame
 import numpy as np
 import pytest
 
-from agents.arrays import npz_arrays, npz_bytes
+from agents.workers.arrays import npz_arrays, npz_bytes
 from base.errors import InternalError
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.chunk_decode import DecodedChunk, decode_run, shared_pass
 from agents.extract import ChunkSpec, decode_chunk, plan_chunks
+from agents.workers.chunk_decode import DecodedChunk, decode_run, shared_pass
 from tests import clips
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.frame_cache import FrameCache
+from agents.workers.frame_cache import FrameCache
 
 
 def _chunk(count: int = 3) -> tuple[np.ndarray, np.ndarray]:

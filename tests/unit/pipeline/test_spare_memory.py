@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.spare_memory import spare_memory_bytes
+from agents.workers.spare_memory import spare_memory_bytes
 
 GIB = 1 << 30
 

@@ -6,9 +6,9 @@ import importlib
 
 import pytest
 
-from agents.extract.worker import ExtractHandler
-from agents.pipeline import StageTaskHandler
 from agents.workers import stage_topics
+from agents.workers.context import StageTaskHandler
+from agents.workers.extract import ExtractHandler
 from schemas import CHUNK_STAGES, PIPELINE, AssembleTask, ChunkTask
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agents.stage_threads import Stage
+from agents.runner.threads import Stage
 
 
 def test_results_arrive_in_order_through_chained_stages() -> None:

@@ -6,8 +6,8 @@ import time
 
 import orjson
 
-from agents.pipeline import StageTaskHandler, chunk_key, next_task
 from agents.score.core import score
+from agents.workers.context import StageTaskHandler, chunk_key, next_task
 from schemas import ChunkTask
 from streams.worker import Handled
 

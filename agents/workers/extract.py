@@ -13,8 +13,8 @@ from typing import ClassVar
 import orjson
 
 from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
-from agents.pipeline import CHUNK_SECONDS, WARMUP_FRAMES, StageContext, source_key
-from agents.url_source import UrlFetcher, url_suffix
+from agents.workers.context import CHUNK_SECONDS, WARMUP_FRAMES, StageContext, source_key
+from agents.workers.url_source import UrlFetcher, url_suffix
 from base.errors import UnsupportedInput
 from schemas import (
     JOB_ID_PATTERN,

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from agents.pipeline import StageContext, StageTaskHandler, chunk_key, next_task
 from agents.segment.backends import Segmenter
+from agents.workers.context import StageContext, StageTaskHandler, chunk_key, next_task
 from schemas import ChunkTask
 from streams.worker import Handled
 

@@ -13,7 +13,7 @@ import orjson
 
 from agents.matte import refine
 from agents.matte.handoff import partial_colours
-from agents.pipeline import StageTaskHandler, chunk_key, next_task
+from agents.workers.context import StageTaskHandler, chunk_key, next_task
 from schemas import ChunkTask
 from streams.worker import Handled
 
@@ -33,7 +33,7 @@ class MatteHandler(StageTaskHandler[ChunkTask]):
         alpha, fg, _ = refine(chunk.frames, probs, None, cuts)
         out = chunk.output
         key = chunk_key(task.job_id, "matte", task.chunk.index, MARKER)
-        # LZ4: as small as deflate on the alpha planes at a fifth of the CPU both ways (agents.arrays).
+        # LZ4: as small as deflate on the alpha planes at a fifth of the CPU both ways (see .arrays).
         self.context.put_array(
             key, fast=("alpha", "colours"), alpha=alpha[out], colours=partial_colours(alpha[out], fg[out])
         )

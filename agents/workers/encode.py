@@ -1,7 +1,7 @@
 """The encode worker: checks a chunk's H.264 segment, announces the chunk done and hands it to assemble.
 
 The composite worker encodes the segment and its best still itself (a lossless hand-off between the two
-cost more CPU than the final encode; see `agents.composite.worker`). What stays here is cheap: reading
+cost more CPU than the final encode; see `agents.workers.composite`). What stays here is cheap: reading
 the segment's header to catch a short or unreadable one before assemble joins it, and the events.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from agents.extract import probe
-from agents.pipeline import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
+from agents.workers.context import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
 from base.errors import OutputError
 from schemas import AssembleTask, ChunkDone, ChunkTask, next_stage
 from streams.topics import JOBS, stage_topic

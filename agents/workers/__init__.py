@@ -1,11 +1,11 @@
-"""Which handler runs for which stage: the one place `backdrop worker STAGE` looks up."""
+"""Stage workers: one thin adapter per stage (``agents/workers/<stage>.py``); the registry of them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import assert_never
 
-from agents.pipeline import StageContext
+from agents.workers.context import StageContext
 from base.settings import Settings
 from schemas import PIPELINE, AssembleTask, ChunkTask, PipelineStage, SubmitJob, stage_named
 from streams.topics import stage_inputs
@@ -24,33 +24,33 @@ def build_worker(
     """The stage's worker; heavy imports (the model) happen only for the stage that needs them."""
     match stage:
         case "extract":
-            from agents.extract.worker import ExtractHandler
+            from agents.workers.extract import ExtractHandler
 
             return Worker(ExtractHandler(context), settings, cancelled=cancelled)
         case "score":
-            from agents.score.worker import ScoreHandler
+            from agents.workers.score import ScoreHandler
 
             return Worker(ScoreHandler(context), settings, cancelled=cancelled)
         case "segment":
             from agents.segment.backends import load_segmenter
-            from agents.segment.worker import SegmentHandler
+            from agents.workers.segment import SegmentHandler
 
             segmenter = load_segmenter(cache_dir=settings.cache_dir, threads=1)
             return Worker(SegmentHandler(context, segmenter), settings, cancelled=cancelled)
         case "matte":
-            from agents.matte.worker import MatteHandler
+            from agents.workers.matte import MatteHandler
 
             return Worker(MatteHandler(context), settings, cancelled=cancelled)
         case "composite":
-            from agents.composite.worker import CompositeHandler
+            from agents.workers.composite import CompositeHandler
 
             return Worker(CompositeHandler(context), settings, cancelled=cancelled)
         case "encode":
-            from agents.encode.worker import EncodeHandler
+            from agents.workers.encode import EncodeHandler
 
             return Worker(EncodeHandler(context), settings, cancelled=cancelled)
         case "assemble":
-            from agents.assemble.worker import AssembleHandler
+            from agents.workers.assemble import AssembleHandler
 
             return Worker(AssembleHandler(context), settings, cancelled=cancelled)
     # mypy holds this line unreachable only while every stage of the graph has a case above.

@@ -18,7 +18,7 @@ from agents.composite import BackgroundPixels, composite, open_background
 from agents.encode import VideoWriter
 from agents.encode.images import write_image
 from agents.matte.handoff import foreground
-from agents.pipeline import SEGMENT, StageTaskHandler, chunk_key, next_task, rate
+from agents.workers.context import SEGMENT, StageTaskHandler, chunk_key, next_task, rate
 from schemas import ChunkTask
 from schemas.background import Image, Video
 from streams.worker import Handled

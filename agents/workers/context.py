@@ -18,11 +18,11 @@ from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 
-from agents.arrays import npz_arrays, npz_bytes
-from agents.chunk_decode import DecodedChunk, decode_run, shared_pass
 from agents.extract import ChunkSpec, plan_chunks
-from agents.frame_cache import FrameCache
-from agents.spare_memory import spare_memory_bytes
+from agents.workers.arrays import npz_arrays, npz_bytes
+from agents.workers.chunk_decode import DecodedChunk, decode_run, shared_pass
+from agents.workers.frame_cache import FrameCache
+from agents.workers.spare_memory import spare_memory_bytes
 from base.settings import Settings
 from schemas import (
     STAGE_ADAPTER,
@@ -172,7 +172,7 @@ class StageContext:
     def put_array(
         self, key: str, stored: Collection[str] = (), fast: Collection[str] = (), **arrays: np.ndarray
     ) -> None:
-        """Store ``arrays`` as one npz (members compressed as `agents.arrays.npz_bytes` says)."""
+        """Store ``arrays`` as one npz (members compressed as `agents.workers.arrays.npz_bytes` says)."""
         self.artifacts.put_bytes(key, npz_bytes(arrays, stored, fast), "application/x-npz")
 
     def get_arrays(self, key: str) -> dict[str, np.ndarray]:

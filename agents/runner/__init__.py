@@ -34,8 +34,8 @@ from agents.extract import (
 )
 from agents.extract import validate as validate_limits
 from agents.matte import MatteParams, MatteState, refine
+from agents.runner.threads import Stage
 from agents.score import HeroPicker, ScoreState, score
-from agents.stage_threads import Stage
 from base.errors import OutputError
 from schemas.background import Background, Colour, Transparent
 

@@ -16,7 +16,7 @@ import orjson
 
 from agents.encode.images import write_poster
 from agents.encode.join import join_segments
-from agents.pipeline import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
+from agents.workers.context import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
 from schemas import AssembleTask, JobCompleted, JobMetrics, StageProgress, parse_lifecycle
 from streams.codec import encode
 from streams.store import object_key
