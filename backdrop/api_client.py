@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 from httpx_sse import connect_sse
+from pydantic import ValidationError
 
 from base.errors import BackdropError
-from schemas import JobOptions
+from schemas import LIFECYCLE_ADAPTER, TERMINAL_TYPES, JobOptions, LifecycleEvent
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
 # How long a dropped stream waits before it reconnects (with Last-Event-ID, so nothing is missed).
 RECONNECT_S = 1.0
 
@@ -58,9 +57,9 @@ def upload(client: httpx.Client, source: Path, options: JobOptions) -> dict[str,
 def follow(
     client: httpx.Client,
     job_id: str,
-    on_event: Callable[[str, dict[str, Any]], None],
+    on_event: Callable[[LifecycleEvent], None],
     timeout_s: float,
-) -> tuple[str, dict[str, Any]]:
+) -> LifecycleEvent:
     """Read the job's SSE stream until its terminal event, reconnecting where a stream drops."""
     deadline = time.monotonic() + timeout_s
     last_id: str | None = None
@@ -75,10 +74,13 @@ def follow(
                     if not sse.data:
                         continue
                     last_id = sse.id
-                    data = orjson.loads(sse.data)
-                    on_event(sse.event, data)
-                    if sse.event in TERMINAL:
-                        return sse.event, data
+                    try:
+                        event = LIFECYCLE_ADAPTER.validate_json(sse.data)
+                    except ValidationError:
+                        continue  # a newer event type we do not know: not ours to judge
+                    on_event(event)
+                    if event.event_type in TERMINAL_TYPES:
+                        return event
         except (httpx.TransportError, httpx.RemoteProtocolError):
             time.sleep(RECONNECT_S)
     raise ApiError(f"job {job_id} did not end within {timeout_s:.0f} s; follow it with GET /v1/jobs/{job_id}")

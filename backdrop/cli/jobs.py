@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, cast, get_args
+from typing import Annotated, cast, get_args
 
 import orjson
 import typer
 from pydantic import ValidationError
+from rich.progress import Progress, TaskID
 
 from backdrop.cli.console import console, parse_rate, parse_size, peak_rss_mb, progress_bar, user_errors
 from base.settings import Settings
-from schemas import BACKGROUND_HELP, Background, JobOptions, parse_background
+from schemas import (
+    BACKGROUND_HELP,
+    Background,
+    ChunkDone,
+    JobCompleted,
+    JobFailed,
+    JobOptions,
+    LifecycleEvent,
+    parse_background,
+)
 
 
 @user_errors
@@ -166,6 +177,31 @@ def _background_option(text: str) -> Background:
         raise typer.BadParameter(str(exc), param_hint="'--background'") from None
 
 
+def _show_progress(progress: Progress, task: TaskID, job_id: str) -> Callable[[LifecycleEvent], None]:
+    """A lifecycle event → the progress bar: the stage it is in, and chunks done of all."""
+
+    def show(event: LifecycleEvent) -> None:
+        stage = getattr(event, "stage", None)
+        progress.update(task, description=f"{job_id} {event.event_type}{f' ({stage})' if stage else ''}")
+        if isinstance(event, ChunkDone):
+            progress.update(task, completed=event.chunks_done, total=event.chunks_total)
+
+    return show
+
+
+def _ended(final: LifecycleEvent, as_json: bool) -> JobCompleted:
+    """The completed event; any other end is reported and exits 1."""
+    if as_json:
+        typer.echo(final.model_dump_json())
+    if isinstance(final, JobFailed):
+        console.print(f"[bold red]failed[/] [dim]({final.code})[/] {final.message}")
+        raise typer.Exit(1)
+    if not isinstance(final, JobCompleted):
+        console.print(f"job ended: {final.event_type}")
+        raise typer.Exit(1)
+    return final
+
+
 def _submit_via_kafka(
     settings: Settings,
     source: Path,
@@ -176,7 +212,6 @@ def _submit_via_kafka(
     as_json: bool,
 ) -> None:
     from backdrop.submit import follow_from_now, submit, wait_for
-    from schemas import ChunkDone, JobCompleted, JobFailed, LifecycleEvent
     from streams.s3_store import s3_store
 
     consumer = follow_from_now(settings) if wait else None
@@ -189,29 +224,17 @@ def _submit_via_kafka(
         if consumer is None:
             return
         with progress_bar(disable=as_json, unit="chunks") as progress:
-            task = progress.add_task(event.job_id, total=None)
-
-            def show(update: LifecycleEvent) -> None:
-                if isinstance(update, ChunkDone):
-                    progress.update(task, completed=update.chunks_done, total=update.chunks_total)
-
+            show = _show_progress(progress, progress.add_task(event.job_id, total=None), event.job_id)
             final = wait_for(consumer, event.job_id, timeout_s=timeout, on_event=show)
     finally:
         if consumer is not None:
             consumer.close()
-    if as_json:
-        typer.echo(final.model_dump_json())
-    if isinstance(final, JobFailed):
-        console.print(f"[bold red]failed[/] [dim]({final.code})[/] {final.message}")
-        raise typer.Exit(1)
-    if not isinstance(final, JobCompleted):
-        console.print(f"job ended: {final.event_type}")
-        raise typer.Exit(1)
+    completed = _ended(final, as_json)
     if output is not None:
-        s3_store(settings).get_file(final.output_key, output)
+        s3_store(settings).get_file(completed.output_key, output)
         console.print(f"completed: wrote {output}")
     else:
-        console.print(f"completed: s3://{settings.artifacts_bucket}/{final.output_key}")
+        console.print(f"completed: s3://{settings.artifacts_bucket}/{completed.output_key}")
 
 
 def _submit_via_api(
@@ -236,37 +259,24 @@ def _submit_via_api(
     base = settings.api_base_url
     with api_client(base, secret) as client:
         job = upload(client, source, options)
+        job_id = job["id"]
         if as_json:
             typer.echo(orjson.dumps(job).decode())
         else:
             console.print(
-                f"submitted {job['id']}: {base}{job['links']['self']} (events: {job['links']['events']})"
+                f"submitted {job_id}: {base}{job['links']['self']} (events: {job['links']['events']})"
             )
         if not wait:
             return
         with progress_bar(disable=as_json, unit="chunks") as progress:
-            task = progress.add_task(job["id"], total=None)
-
-            def show(kind: str, data: dict[str, Any]) -> None:
-                stage = data.get("stage")
-                progress.update(task, description=f"{job['id']} {kind}{f' ({stage})' if stage else ''}")
-                if kind == "chunk_done":
-                    progress.update(task, completed=data["chunks_done"], total=data["chunks_total"])
-
-            kind, final = follow(client, job["id"], show, timeout)
-        if as_json:
-            typer.echo(orjson.dumps(final).decode())
-        if kind == "failed":
-            console.print(f"[bold red]failed[/] [dim]({final['code']})[/] {final['message']}")
-            raise typer.Exit(1)
-        if kind != "completed":
-            console.print(f"job ended: {kind}")
-            raise typer.Exit(1)
+            show = _show_progress(progress, progress.add_task(job_id, total=None), job_id)
+            final = follow(client, job_id, show, timeout)
+        completed = _ended(final, as_json)
         if output is not None:
-            download_output(client, job["id"], output)
+            download_output(client, job_id, output)
             console.print(f"completed: wrote {output}")
         else:
             console.print(
-                f"completed: s3://{settings.artifacts_bucket}/{final['output_key']} "
+                f"completed: s3://{settings.artifacts_bucket}/{completed.output_key} "
                 f"(download links: {base}{job['links']['self']})"
             )
