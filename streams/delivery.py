@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ SOURCE_PARTITION = "backdrop-source-partition"
 SOURCE_OFFSET = "backdrop-source-offset"
 ATTEMPTS = "backdrop-attempts"
 DEAD_LETTERED_AT = "backdrop-dead-lettered-at"
+# Only for errors we did not raise on purpose (bugs): where it happened, for whoever fixes it.
+ERROR_TRACEBACK = "backdrop-error-traceback"
 DEAD_LETTER_HEADERS = (
     ERROR_CODE,
     ERROR_MESSAGE,
@@ -35,10 +38,13 @@ DEAD_LETTER_HEADERS = (
     SOURCE_OFFSET,
     ATTEMPTS,
     DEAD_LETTERED_AT,
+    ERROR_TRACEBACK,
 )
 
 # Headers must stay small; a stack of validation errors can be long.
 _MAX_MESSAGE_BYTES = 4096
+# The innermost frames matter most: a longer traceback keeps its end.
+_MAX_TRACEBACK_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,9 @@ def dead_letter_record(
         (DEAD_LETTERED_AT, at),
     ):
         headers = set_header(headers, name, value)
+    if not isinstance(error, BackdropError) and error.__traceback__ is not None:
+        trace = "".join(traceback.format_exception(error)).encode()[-_MAX_TRACEBACK_BYTES:]
+        headers = set_header(headers, ERROR_TRACEBACK, trace.decode(errors="ignore"))
     return original_value, headers
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import os
 import resource
+import tempfile
+import traceback
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import orjson
@@ -23,8 +27,9 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typer.exceptions import TyperException
 
-from base.errors import BackdropError
+from base.errors import BackdropError, InternalError
 from infra.service import Health
 
 console = Console(stderr=True)
@@ -33,7 +38,11 @@ R = TypeVar("R")
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """A BackdropError is the user's to act on: print its message, exit 1, no traceback."""
+    """No traceback reaches the user: one line with a stable code and what to do, then exit 1.
+
+    A BackdropError is the user's to act on and says how. Anything else is a bug of ours: the line says so,
+    with the code ``internal_error`` and the file the full traceback was written to.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -42,8 +51,26 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except BackdropError as exc:
             console.print(f"[bold red]error[/] [dim]({exc.code})[/] {exc.message}")
             raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # exits and usage errors: typer prints these itself
+        except Exception as exc:
+            report = write_traceback(exc)
+            console.print(
+                f"[bold red]error[/] [dim]({InternalError.code})[/] an unexpected {type(exc).__name__} "
+                f"({exc}): a bug in Backdrop, not in your input. Please report it with the traceback "
+                f"written to {report}"
+            )
+            raise typer.Exit(1) from None
 
     return wrapper
+
+
+def write_traceback(exc: BaseException) -> Path:
+    """The full traceback, in a file of its own (the terminal gets one line)."""
+    fd, name = tempfile.mkstemp(prefix="backdrop-traceback-", suffix=".txt")
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(traceback.format_exception(exc)))
+    return Path(name)
 
 
 def print_health(rows: list[Health], as_json: bool) -> None:

@@ -33,6 +33,7 @@ def models_fetch() -> None:
 
 
 @models_app.command("list")
+@user_errors
 def models_list() -> None:
     """The built-in models, their input size and source."""
     from agents.segment.registry import builtin_registry

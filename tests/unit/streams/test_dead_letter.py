@@ -65,3 +65,21 @@ def test_a_huge_message_is_cut_to_fit_a_header() -> None:
 def test_reading_an_ordinary_record_says_so() -> None:
     with pytest.raises(ValueError, match="not a dead-letter record"):
         read_dead_letter(HEADERS)
+
+
+def _raised(error: Exception) -> Exception:
+    try:
+        raise error
+    except Exception as caught:
+        return caught
+
+
+def test_a_bug_carries_its_traceback_and_our_errors_do_not() -> None:
+    _, bug = dead_letter_record(b"v", [], "t", 0, 0, _raised(KeyError("frames")), stage="matte")
+    trace = get_text(bug, "backdrop-error-traceback") or ""
+    assert "Traceback (most recent call last)" in trace
+    assert "_raised" in trace
+    assert trace.rstrip().endswith("KeyError: 'frames'")
+    _, ours = dead_letter_record(b"v", [], "t", 0, 0, _raised(CorruptInput("bad")), stage="matte")
+    assert get_text(ours, "backdrop-error-traceback") is None
+    assert "backdrop-error-traceback" not in dict(replay_headers(bug))
