@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine
 
 from backdrop.cli.console import console, user_errors
 from base.settings import Settings
@@ -65,6 +64,8 @@ def keys_create(
     ] = None,
 ) -> None:
     """Make a key; its webhook secret and then the key itself are printed once (the key on the last line)."""
+    from sqlalchemy import create_engine
+
     from api.keys import create_key
     from api.migrate import upgrade
 
@@ -85,6 +86,8 @@ def keys_create(
 @user_errors
 def keys_list() -> None:
     """The keys: id, name, created, revoked (never the secrets)."""
+    from sqlalchemy import create_engine
+
     from api.keys import list_keys
 
     engine = create_engine(Settings().postgres_dsn)
@@ -105,6 +108,8 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (key_…), from `keys list`.")],
 ) -> None:
     """Revoke a key; API processes stop accepting it within seconds."""
+    from sqlalchemy import create_engine
+
     from api.keys import revoke_key
 
     engine = create_engine(Settings().postgres_dsn)

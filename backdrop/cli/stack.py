@@ -6,7 +6,6 @@ import contextlib
 import time
 from typing import Annotated
 
-import httpx
 import orjson
 import typer
 from rich.console import Console
@@ -53,6 +52,8 @@ def worker(
 
 
 def _wait_for_api(settings: Settings, timeout_s: float = 60.0) -> None:
+    import httpx
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
