@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, cast, get_args
 
@@ -163,10 +164,23 @@ def submit(
     except ValidationError as exc:
         reasons = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
         raise typer.BadParameter(reasons, param_hint="'--background'") from None
+    request = _Submission(source, options, wait, output, timeout, as_json)
     if api:
-        _submit_via_api(settings, source, options, wait, output, timeout, as_json, key)
+        _submit_via_api(settings, request, key)
     else:
-        _submit_via_kafka(settings, source, options, wait, output, timeout, as_json)
+        _submit_via_kafka(settings, request)
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """What `backdrop submit` was asked to do, whichever way the job goes in."""
+
+    source: Path
+    options: JobOptions
+    wait: bool
+    output: Path | None
+    timeout: float
+    as_json: bool
 
 
 def _background_option(text: str) -> Background:
@@ -202,51 +216,34 @@ def _ended(final: LifecycleEvent, as_json: bool) -> JobCompleted:
     return final
 
 
-def _submit_via_kafka(
-    settings: Settings,
-    source: Path,
-    options: JobOptions,
-    wait: bool,
-    output: Path | None,
-    timeout: float,
-    as_json: bool,
-) -> None:
+def _submit_via_kafka(settings: Settings, request: _Submission) -> None:
     from backdrop.submit import follow_from_now, submit, wait_for
     from streams.s3_store import s3_store
 
-    consumer = follow_from_now(settings) if wait else None
+    consumer = follow_from_now(settings) if request.wait else None
     try:
-        event = submit(settings, source, options)
-        if as_json:
+        event = submit(settings, request.source, request.options)
+        if request.as_json:
             typer.echo(event.model_dump_json())
         else:
             console.print(f"submitted {event.job_id}")
         if consumer is None:
             return
-        with progress_bar(disable=as_json, unit="chunks") as progress:
+        with progress_bar(disable=request.as_json, unit="chunks") as progress:
             show = _show_progress(progress, progress.add_task(event.job_id, total=None), event.job_id)
-            final = wait_for(consumer, event.job_id, timeout_s=timeout, on_event=show)
+            final = wait_for(consumer, event.job_id, timeout_s=request.timeout, on_event=show)
     finally:
         if consumer is not None:
             consumer.close()
-    completed = _ended(final, as_json)
-    if output is not None:
-        s3_store(settings).get_file(completed.output_key, output)
-        console.print(f"completed: wrote {output}")
+    completed = _ended(final, request.as_json)
+    if request.output is not None:
+        s3_store(settings).get_file(completed.output_key, request.output)
+        console.print(f"completed: wrote {request.output}")
     else:
         console.print(f"completed: s3://{settings.artifacts_bucket}/{completed.output_key}")
 
 
-def _submit_via_api(
-    settings: Settings,
-    source: Path,
-    options: JobOptions,
-    wait: bool,
-    output: Path | None,
-    timeout: float,
-    as_json: bool,
-    key: str | None,
-) -> None:
+def _submit_via_api(settings: Settings, request: _Submission, key: str | None) -> None:
     from backdrop.api_client import api_client, download_output, follow, upload
 
     secret = key or (settings.api_key.get_secret_value() if settings.api_key else None)
@@ -254,27 +251,27 @@ def _submit_via_api(
         raise typer.BadParameter(
             "--api needs a key: `backdrop keys create NAME` prints one; pass --key or set BACKDROP_API_KEY"
         )
-    if not source.is_file():
-        raise typer.BadParameter(f"{source} is not a file")
+    if not request.source.is_file():
+        raise typer.BadParameter(f"{request.source} is not a file")
     base = settings.api_base_url
     with api_client(base, secret) as client:
-        job = upload(client, source, options)
+        job = upload(client, request.source, request.options)
         job_id = job["id"]
-        if as_json:
+        if request.as_json:
             typer.echo(orjson.dumps(job).decode())
         else:
             console.print(
                 f"submitted {job_id}: {base}{job['links']['self']} (events: {job['links']['events']})"
             )
-        if not wait:
+        if not request.wait:
             return
-        with progress_bar(disable=as_json, unit="chunks") as progress:
+        with progress_bar(disable=request.as_json, unit="chunks") as progress:
             show = _show_progress(progress, progress.add_task(job_id, total=None), job_id)
-            final = follow(client, job_id, show, timeout)
-        completed = _ended(final, as_json)
-        if output is not None:
-            download_output(client, job_id, output)
-            console.print(f"completed: wrote {output}")
+            final = follow(client, job_id, show, request.timeout)
+        completed = _ended(final, request.as_json)
+        if request.output is not None:
+            download_output(client, job_id, request.output)
+            console.print(f"completed: wrote {request.output}")
         else:
             console.print(
                 f"completed: s3://{settings.artifacts_bucket}/{completed.output_key} "
