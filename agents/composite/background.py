@@ -70,10 +70,14 @@ class BackgroundPixels:
         if isinstance(self.background, Blur):
             sigma = self.background.sigma
             mattes = alpha if alpha is not None else [None] * len(source)
-            return np.stack([_blurred(frame, sigma, a) for frame, a in zip(source, mattes, strict=True)])
+            return self._stacked([_blurred(frame, sigma, a) for frame, a in zip(source, mattes, strict=True)])
         if self._video is not None:
-            return np.stack([self._video.at(Fraction(int(i)) / self.fps) for i in indices])
+            return self._stacked([self._video.at(Fraction(int(i)) / self.fps) for i in indices])
         return None
+
+    def _stacked(self, frames: list[U8]) -> U8:
+        """[T, H, W, 3]; np.stack refuses an empty selection, which has no background to draw."""
+        return np.stack(frames) if frames else np.empty((0, self.height, self.width, 3), np.uint8)
 
     def close(self) -> None:
         if self._video is not None:

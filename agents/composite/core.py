@@ -15,13 +15,18 @@ def composite(fg: U8, alpha: U8, background: U8 | None) -> U8:
 
     None keeps the result transparent: [T,H,W,4] RGBA (straight, not premultiplied, alpha).
     """
-    if fg.ndim != 4 or alpha.shape != fg.shape[:3]:
+    if fg.ndim != 4 or fg.shape[3] != 3 or alpha.shape != fg.shape[:3]:
         raise InternalError(f"fg must be [T,H,W,3] and alpha [T,H,W]; got {fg.shape} and {alpha.shape}")
+    if background is not None and background.shape not in (fg.shape, fg.shape[1:]):
+        raise InternalError(f"background {background.shape} does not match the frames {fg.shape}")
+    arrays = (fg, alpha) if background is None else (fg, alpha, background)
+    if any(a.dtype != np.uint8 for a in arrays):
+        raise InternalError(f"composite takes uint8 arrays; got {', '.join(str(a.dtype) for a in arrays)}")
     if background is None:
         return np.concatenate([fg, alpha[..., None]], axis=-1)
-    if background.shape[-3:] != fg.shape[-3:]:
-        raise InternalError(f"background {background.shape} does not match the frames {fg.shape}")
     out = np.empty_like(fg)
+    if out.size == 0:
+        return out  # an empty selection: nothing to mix, and OpenCV refuses empty arrays
     for t in range(fg.shape[0]):
         bg = background if background.ndim == 3 else background[t]
         a3 = cv2.merge([alpha[t], alpha[t], alpha[t]])

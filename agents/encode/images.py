@@ -13,6 +13,7 @@ JPEG_QUALITY = 90
 POSTER_QUALITY = 82
 POSTER_BACKDROP = 255  # a poster of a transparent result is shown on white: JPEG has no alpha
 STILL_SUFFIXES = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".webp": ".webp"}
+WEBP_MAX_SIDE = 16383  # the format's own limit (14-bit sizes)
 
 
 def write_image(path: Path | str, image: np.ndarray) -> None:
@@ -28,6 +29,11 @@ def write_image(path: Path | str, image: np.ndarray) -> None:
             f"{path.name}: JPEG cannot hold transparency; write .png or .webp, or pick a background"
         )
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if kind == ".jpg" else []
+    if kind == ".webp" and max(image.shape[:2]) > WEBP_MAX_SIDE:
+        raise OutputError(
+            f"{path.name}: WebP holds at most {WEBP_MAX_SIDE} pixels a side, this image is "
+            f"{image.shape[1]}x{image.shape[0]}; write .png instead"
+        )
     if kind == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, 101]  # above 100: lossless, like the PNG it stands in for
     _save(path, kind, _to_bgr(image, channels), params)
@@ -50,8 +56,10 @@ def write_poster(path: Path | str, frame: np.ndarray, max_width: int = 640) -> t
 
 
 def _channels(image: np.ndarray) -> int:
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise InternalError(f"image must be uint8 [H, W, 3 or 4], got {image.dtype} {image.shape}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or image.size == 0:
+        raise InternalError(
+            f"image must be uint8 [H, W, 3 or 4] with pixels, got {image.dtype} {image.shape}"
+        )
     return int(image.shape[2])
 
 

@@ -80,6 +80,8 @@ class VideoWriter:
     def write(self, frames: np.ndarray, pts: np.ndarray) -> None:
         """Encode frames [T, H, W, 3] RGB or [T, H, W, 4] RGBA uint8 at source timestamps ``pts`` [T]."""
         self._check(frames, pts)
+        if len(frames) == 0:
+            return  # an empty selection adds nothing, and must not decide RGB or RGBA for the frames to come
         alpha = frames.shape[-1] == 4
         if self._alpha is None:
             self._start(alpha)
@@ -140,10 +142,11 @@ class VideoWriter:
             )
         if len(pts) != len(frames):
             raise InternalError(f"{len(frames)} frames but {len(pts)} timestamps")
-        steps = np.diff(
-            np.asarray(pts, dtype=np.int64), prepend=self._last_pts if self._last_pts is not None else -1
-        )
-        if len(pts) and (steps <= 0).any() and (self._last_pts is not None or len(pts) > 1):
+        # within the call, and on from the last call's; the very first frame may have any pts
+        stamps = np.asarray(pts, dtype=np.int64)
+        if self._last_pts is not None:
+            stamps = np.concatenate([[self._last_pts], stamps])
+        if (np.diff(stamps) <= 0).any():
             raise InternalError("pts must increase strictly, across calls too")
 
     def _start(self, alpha: bool) -> None:
@@ -183,7 +186,8 @@ class VideoWriter:
     def _write_pngs(self, frames: np.ndarray) -> None:
         code = cv2.COLOR_RGBA2BGRA if self._alpha else cv2.COLOR_RGB2BGR
         for offset, image in enumerate(frames):
-            target = str(self._pattern) % (self.frames_written + offset)
+            # only the file name is a pattern: a folder may hold a '%' of its own (e.g. 'crop 50%/')
+            target = str(self._pattern.with_name(self._pattern.name % (self.frames_written + offset)))
             ok, data = cv2.imencode(
                 ".png", cv2.cvtColor(image, code), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION]
             )

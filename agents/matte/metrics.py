@@ -20,6 +20,8 @@ def _unit(alpha: np.ndarray) -> np.ndarray:
 def _same_shape(alpha: np.ndarray, gt: np.ndarray) -> None:
     if alpha.shape != gt.shape:
         raise InternalError(f"alpha {alpha.shape} and ground truth {gt.shape} must have the same shape")
+    if alpha.size == 0:
+        raise InternalError(f"alpha {alpha.shape} has no pixels to measure")
 
 
 def mad(alpha: np.ndarray, gt: np.ndarray) -> float:
@@ -77,10 +79,13 @@ def dtssd_per_frame(alphas: np.ndarray, gts: np.ndarray) -> np.ndarray:
 
 def dtssd(alphas: np.ndarray, gts: np.ndarray) -> float:
     """Temporal coherence error (Erofeev et al. 2015): the mean of `dtssd_per_frame`; lower flickers less."""
-    return float(np.mean(dtssd_per_frame(alphas, gts)))
+    per_frame = dtssd_per_frame(alphas, gts)
+    return float(np.mean(per_frame)) if len(per_frame) else 0.0  # one frame cannot flicker
 
 
 def flicker(alphas: np.ndarray) -> float:
     """Mean absolute change between consecutive frames, without ground truth (meaningful on still scenes)."""
     a = _unit(alphas)
+    if len(a) < 2 or a[0].size == 0:
+        return 0.0  # nothing changes between fewer than two frames
     return float(np.mean(np.abs(np.diff(a, axis=0))))

@@ -66,6 +66,11 @@ def _check(frames: np.ndarray, probs: np.ndarray, cuts: np.ndarray | None) -> No
         )
     if frames.shape[0] == 0:
         raise InputEmpty("matte got a chunk with no frames; skip empty chunks before the matte stage")
+    if 0 in frames.shape[1:3] or 0 in probs.shape[1:]:
+        # decoders and models never yield a picture without pixels: whoever built these arrays has a bug
+        raise InternalError(
+            f"matte got frames {frames.shape[1:3]} and probability maps {probs.shape[1:]} without pixels"
+        )
     if probs.shape[0] != frames.shape[0]:
         raise InternalError(
             f"matte got {frames.shape[0]} frames but {probs.shape[0]} probability maps; "
@@ -77,6 +82,18 @@ def _check(frames: np.ndarray, probs: np.ndarray, cuts: np.ndarray | None) -> No
         )
 
 
+def _clamped(probs: np.ndarray) -> np.ndarray:
+    """The maps clamped to [0, 1], NaN as 0: [T, h, w] float32, a copy at the model's (small) size."""
+    # A NaN is a model that gave no answer for a pixel (fp16 overflow in an accelerated backend, say). It
+    # counts as background rather than failing the job: the user's input is not at fault, the worst it costs
+    # is a few missing pixels of the person, and left in, one NaN spreads through the guided filter's boxes
+    # and then, through the smoothing state, into every later frame of the chunk. ±inf and values past either
+    # end are certain answers: the nearest end.
+    clamped: np.ndarray = np.nan_to_num(probs, nan=0.0, posinf=1.0, neginf=0.0)
+    np.clip(clamped, 0.0, 1.0, out=clamped)
+    return clamped
+
+
 def refine(
     frames: np.ndarray,
     probs: np.ndarray,
@@ -85,10 +102,11 @@ def refine(
     params: MatteParams = MatteParams(),
 ) -> tuple[np.ndarray, np.ndarray, MatteState]:
     """Refine a chunk: alpha [T, H, W] uint8, foreground colour [T, H, W, 3] uint8, state for the next."""
-    # frames: [T, H, W, 3] uint8 RGB; probs: [T, h, w] float32 in [0, 1], each covering the whole frame at any
-    # size or aspect; state: from the previous chunk's refine, or None to start fresh; cuts: [T] bool, True
-    # where a scene cut lies before frame t (the smoothing restarts there)
+    # frames: [T, H, W, 3] uint8 RGB; probs: [T, h, w] float32 in [0, 1] (others clamped, NaN as 0), each
+    # covering the whole frame at any size or aspect; state: from the previous chunk's refine, or None to
+    # start fresh; cuts: [T] bool, True where a scene cut lies before frame t (the smoothing restarts there)
     _check(frames, probs, cuts)
+    probs = _clamped(probs)
     count, height, width = frames.shape[:3]
     work = _work_size(height, width, params.work_long_side)
     if state is not None and state.prob.shape != (work[1], work[0]):

@@ -55,13 +55,22 @@ def score(
     """Score ``frames`` ([T, H, W, 3] uint8 RGB); ``state`` carries the previous frame across batches."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise InternalError(f"frames must be uint8 [T, H, W, 3]; got {frames.dtype} {frames.shape}")
+    height, width = frames.shape[1:3]
+    if height == 0 or width == 0:
+        # decoders never yield a picture without pixels: whoever built this array has a bug
+        raise InternalError(f"frames {frames.shape} have no pixels")
     state = state or ScoreState()
     t = frames.shape[0]
     sharpness, motion = np.zeros(t, np.float32), np.zeros(t, np.float32)
     exposure, clipped = np.zeros(t, np.float32), np.zeros(t, np.float32)
     cut = np.zeros(t, bool)
-    height, width = frames.shape[1:3]
     size = (params.analysis_width, max(1, round(height * params.analysis_width / width)))
+    analysed = (size[1], size[0]) if width > size[0] else (height, width)
+    if state.prev_grey is not None and state.prev_grey.shape != analysed:
+        raise InternalError(
+            f"score state is for {state.prev_grey.shape} analysis frames, these need {analysed}; "
+            "start a clip of another size with state=None"
+        )
     prev_grey, prev_hist, since_cut = state.prev_grey, state.prev_hist, state.frames_since_cut
     for i, frame in enumerate(frames):
         small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if width > size[0] else frame

@@ -67,15 +67,21 @@ def to_probability(output: np.ndarray, spec: ModelSpec) -> np.ndarray:
             f"{spec.output_channel} — check its output_index / output_channel"
         )
     output = output.astype(np.float32, copy=False)
-    if spec.output == "softmax":
-        shifted = np.exp(output - output.max(axis=1, keepdims=True))
-        probability = shifted[:, spec.output_channel] / shifted.sum(axis=1)
-    elif spec.output == "logits":
-        probability = 1.0 / (1.0 + np.exp(-output[:, spec.output_channel]))
-    else:
-        probability = output[:, spec.output_channel]
+    # A model may answer NaN or ±inf (fp16 overflow, say). A NaN, and the NaN of inf − inf in a softmax, is
+    # no answer: background, as the matte stage reads it too; ±inf elsewhere is a certain one. No warnings
+    # either: numpy would print one per batch for what is handled here.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if spec.output == "softmax":
+            shifted = np.exp(output - output.max(axis=1, keepdims=True))
+            probability = shifted[:, spec.output_channel] / shifted.sum(axis=1)
+        elif spec.output == "logits":
+            probability = 1.0 / (1.0 + np.exp(-output[:, spec.output_channel]))  # exp overflows to inf: 0
+        else:
+            probability = output[:, spec.output_channel]
+    probability = np.nan_to_num(probability, nan=0.0, posinf=1.0, neginf=0.0)
     if probability.shape[1:] != spec.input_size:
-        probability = np.stack(
-            [cv2.resize(p, spec.input_size[::-1], interpolation=cv2.INTER_LINEAR) for p in probability]
-        )
+        resized = np.empty((len(probability), *spec.input_size), np.float32)  # np.stack refuses no frames
+        for index, plane in enumerate(probability):
+            resized[index] = cv2.resize(plane, spec.input_size[::-1], interpolation=cv2.INTER_LINEAR)
+        probability = resized
     return np.ascontiguousarray(np.clip(probability, 0.0, 1.0), dtype=np.float32)
