@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av.error
 
+from agents.extract.matroska import segment_end
 from agents.extract.opening import REUPLOAD, open_input, video_stream
 from agents.extract.probe import MediaInfo, probe
 from base.errors import CorruptInput
@@ -48,13 +49,18 @@ class PacketScan:
 
 
 def plan_chunks(
-    source: Path | str | MediaInfo, chunk_seconds: float = 2.0, warmup_frames: int = 8
+    source: Path | str | MediaInfo,
+    chunk_seconds: float = 2.0,
+    warmup_frames: int = 8,
+    *,
+    scan: PacketScan | None = None,
 ) -> list[ChunkSpec]:
-    """Chunks covering every frame exactly once; a still is one chunk of one frame."""
+    """Chunks covering every frame exactly once; a still is one chunk of one frame. ``scan``: the source's
+    packets, when the caller has already read them (scan_packets)."""
     info = source if isinstance(source, MediaInfo) else probe(source)
     if info.is_image:
         return [ChunkSpec(0, 0, 1, 0)]
-    scan = scan_packets(info)
+    scan = scan or scan_packets(info)
     total = scan.count
     target = max(1, round(chunk_seconds * float(info.fps)))
     cuts = _cut_points(total, target, scan.keyframes)
@@ -86,6 +92,7 @@ def _cut_points(total: int, target: int, keyframes: list[int]) -> list[int]:
 
 def scan_packets(info: MediaInfo) -> PacketScan:
     """Read every packet (no decoding) for exact frame timestamps and keyframes; detect cut-off files."""
+    _check_matroska_size(info)
     with open_input(info.path) as container:
         stream = video_stream(container, info.path)
         entries: list[tuple[int | None, int | None, bool]] = []  # (pts, dts, keyframe) in decode order
@@ -104,8 +111,30 @@ def scan_packets(info: MediaInfo) -> PacketScan:
                 f"{info.path}: unreadable after {len(entries)} video frames ({exc}); {REUPLOAD}"
             ) from exc
         declared = container.duration / av.time_base if container.duration else None
+    _check_unique_timestamps(info, [pts for pts, _, _ in entries if pts is not None])
     _check_complete(info, len(entries), stream_end, declared)
     return _display_order(entries)
+
+
+def _check_unique_timestamps(info: MediaInfo, stamps: list[int]) -> None:
+    # Two frames at one instant have no order to be shown in; chunks find their frames by timestamp and
+    # the encoder takes strictly increasing ones.
+    repeated = len(stamps) - len(set(stamps))
+    if repeated:
+        raise CorruptInput(
+            f"{info.path}: {repeated} video frames repeat the timestamp of another, so their order is "
+            f"unknown; {REUPLOAD}"
+        )
+
+
+def _check_matroska_size(info: MediaInfo) -> None:
+    # FFmpeg stops at the last whole frame of a cut-off Matroska file without an error, and its declared
+    # duration is too coarse a check (up to TRUNCATION_TOLERANCE_S of frames could go missing unnoticed).
+    declared = segment_end(info.path) if info.container.startswith("matroska") else None
+    if declared is not None and declared > info.size_bytes:
+        raise CorruptInput(
+            f"{info.path} is cut off: it has {info.size_bytes} bytes, its header says {declared}; {REUPLOAD}"
+        )
 
 
 def _check_complete(info: MediaInfo, frames: int, stream_end_s: float, declared_s: float | None) -> None:

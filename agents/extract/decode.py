@@ -14,9 +14,10 @@ import av.video.stream
 import numpy as np
 
 from agents.extract.chunks import ChunkSpec
-from agents.extract.opening import REUPLOAD, open_input, video_stream
+from agents.extract.opening import REUPLOAD, guard_decoder, open_input, video_stream
 from agents.extract.probe import probe
-from base.errors import CorruptInput
+from agents.extract.still_header import declared_size
+from base.errors import CorruptInput, UnsupportedInput
 
 UNSPECIFIED_COLORSPACE = 2  # AVCOL_SPC_UNSPECIFIED
 
@@ -50,18 +51,32 @@ def _batch(frames: list[np.ndarray], pts: list[int], first_index: int) -> FrameB
 
 
 def _decoded(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path, done: int
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path, first: int
 ) -> Iterator[av.VideoFrame]:
-    """Frames in display order; decoder errors become CorruptInput naming the frame."""
+    """Frames in display order, the first being about frame ``first``, all of the stream's size; decoder
+    errors become CorruptInput naming the frame."""
+    ctx = stream.codec_context
+    size = (ctx.width, ctx.height) if ctx.width and ctx.height else None  # as probed, before rotation
+    index = first
     try:
-        yield from container.decode(stream)
+        for frame in container.decode(stream):
+            size = size or (frame.width, frame.height)
+            if (frame.width, frame.height) != size:
+                # Every stage after this one, and the encoder, hold one frame size for the whole video.
+                raise UnsupportedInput(
+                    f"{path}: the picture changes size near frame {index}, from {size[0]}×{size[1]} to "
+                    f"{frame.width}×{frame.height}; re-encode the video at one size first"
+                )
+            yield frame
+            index += 1
     except av.error.FFmpegError as exc:
-        raise CorruptInput(f"{path}: decoding broke near frame {done} ({exc}); {REUPLOAD}") from exc
+        raise CorruptInput(f"{path}: decoding broke near frame {index} ({exc}); {REUPLOAD}") from exc
 
 
 def _open_decoder(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
     stream = video_stream(container, path)
     stream.thread_type = "AUTO"  # frame and slice threads; the decoder picks the thread count
+    guard_decoder(stream)
     return stream
 
 
@@ -90,7 +105,7 @@ def chunk_frames(path: Path | str, spec: ChunkSpec) -> Iterator[tuple[np.ndarray
     path = Path(path)
     with open_input(path) as container:
         stream = _open_decoder(container, path)
-        frames = _decoded(container, stream, path, spec.warmup_start)
+        frames = _decoded(container, stream, path, 0)
         if spec.seek_ts is not None and spec.warmup_start_pts is not None:
             container.seek(spec.seek_ts, stream=stream, backward=True, any_frame=False)
             frames = _decoded(container, stream, path, spec.warmup_start)
@@ -98,7 +113,7 @@ def chunk_frames(path: Path | str, spec: ChunkSpec) -> Iterator[tuple[np.ndarray
             if first is None or (first.pts is not None and first.pts > spec.warmup_start_pts):
                 # The seek overshot (an index that disagrees with the packets): decode from the beginning.
                 container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
-                frames = _decoded(container, stream, path, spec.warmup_start)
+                frames = _decoded(container, stream, path, 0)
             else:
                 frames = itertools.chain([first], frames)
         yield from _collect(frames, path, spec)
@@ -136,7 +151,7 @@ def iter_frames(path: Path | str, batch_frames: int = 16) -> Iterator[FrameBatch
     done = 0
     with open_input(path) as container:
         stream = _open_decoder(container, path)
-        for frame in _decoded(container, stream, path, done):
+        for frame in _decoded(container, stream, path, 0):
             frames.append(to_rgb(frame))
             pts.append(frame.pts if frame.pts is not None else done + len(frames) - 1)
             if len(frames) == batch_frames:
@@ -158,6 +173,8 @@ def read_image(path: Path | str) -> np.ndarray:
     path = Path(path)
     with open_input(path) as container:
         stream = video_stream(container, path)
+        declared = declared_size(path)  # FFmpeg's opening leaves the size of a still over 8K unknown
+        guard_decoder(stream, declared[1] * declared[2] if declared else None)
         for frame in _decoded(container, stream, path, 0):
             return np.ascontiguousarray(to_rgb(frame)[None])
     raise CorruptInput(f"{path}: no picture could be decoded; {REUPLOAD}")

@@ -17,20 +17,31 @@ class Limits:
     max_duration_s: float = 3 * 3600.0
     max_frames: int = 3 * 3600 * 60  # three hours at 60 fps
     max_bytes: int = 20 * 1024**3
+    # Phones film slow motion at up to 240 fps. The chunk is ~2 s whatever the rate, so a chunk's frames,
+    # and the memory a worker needs for them, grow with the frame rate: 1000 fps would be 4x a 240 fps chunk.
+    max_fps: float = 240.0
 
 
 def validate(info: MediaInfo, limits: Limits) -> None:
     """Raise LimitExceeded naming the first limit ``info`` exceeds and how to raise it."""
     checks = [
-        ("width", info.width, limits.max_width, "px", "max_width"),
-        ("height", info.height, limits.max_height, "px", "max_height"),
-        ("duration", info.duration_s, limits.max_duration_s, "s", "max_duration_s"),
-        ("frame count", info.frame_count, limits.max_frames, "frames", "max_frames"),
-        ("file size", info.size_bytes, limits.max_bytes, "bytes", "max_bytes"),
+        ("width", info.width, limits.max_width, "px", "max_width", "downscale the input"),
+        ("height", info.height, limits.max_height, "px", "max_height", "downscale the input"),
+        ("duration", info.duration_s, limits.max_duration_s, "s", "max_duration_s", "cut the input"),
+        ("frame count", info.frame_count, limits.max_frames, "frames", "max_frames", "cut the input"),
+        ("file size", info.size_bytes, limits.max_bytes, "bytes", "max_bytes", "cut or compress the input"),
+        (
+            "frame rate",
+            float(info.fps),
+            limits.max_fps,
+            "fps",
+            "max_fps",
+            "convert the input to a lower frame rate",
+        ),
     ]
-    for what, value, limit, unit, field in checks:
+    for what, value, limit, unit, field, remedy in checks:
         if value > limit:
             raise LimitExceeded(
                 f"{info.path.name}: {what} {value:g} {unit} is over the limit of {limit:g} {unit}; "
-                f"cut or downscale the input, or raise the limit (Limits.{field})"
+                f"{remedy}, or raise the limit (Limits.{field})"
             )

@@ -14,6 +14,13 @@ import av.video.stream
 from base.errors import CorruptInput, InputEmpty, InputNotFound, UnsupportedInput
 
 REUPLOAD = "re-export or re-upload the file (a complete MP4, MOV, MKV, WebM, PNG, JPEG or WebP)"
+# Opening a file decodes its first picture to learn its format. Pictures larger than this (8K UHD fits)
+# are not decoded then: a header may claim any size, and the limits are checked only after opening.
+MAX_PROBE_PIXELS = 1 << 25
+# A decoder refuses a frame this many times larger than its stream declared (coded sizes are a little
+# larger than display sizes), and never less than MIN_FRAME_CEILING pixels.
+FRAME_SIZE_SLACK = 4
+MIN_FRAME_CEILING = 1 << 20
 
 
 def check_file(path: Path) -> int:
@@ -33,7 +40,8 @@ def open_input(path: Path) -> Iterator[av.container.InputContainer]:
     """Open ``path`` for reading after checking it exists and is not empty."""
     check_file(path)
     try:
-        container = av.open(str(path), "r")
+        # max_pixels reaches the decoders FFmpeg runs while opening (avformat_find_stream_info).
+        container = av.open(str(path), "r", options={"max_pixels": str(MAX_PROBE_PIXELS)})
     except PermissionError as exc:
         raise InputNotFound(f"{path} cannot be read ({exc.strerror}): check its permissions") from exc
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
@@ -47,7 +55,9 @@ def open_input(path: Path) -> Iterator[av.container.InputContainer]:
 
 
 def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
-    """The main video stream (cover art does not count), or UnsupportedInput."""
+    """The main video stream (cover art does not count); UnsupportedInput if none, InputEmpty if no stream."""
+    if not container.streams:
+        raise InputEmpty(f"{path} holds no video, audio or anything else: the recording is empty; {REUPLOAD}")
     for stream in container.streams.video:
         if stream.disposition & av.stream.Disposition.attached_pic:
             continue
@@ -57,3 +67,16 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
             )
         return stream
     raise UnsupportedInput(f"{path} has no video stream (audio or data only): give a video or an image file")
+
+
+def guard_decoder(stream: av.video.stream.VideoStream, declared_pixels: int | None = None) -> None:
+    """Make the stream's decoder refuse, before allocating it, a frame far larger than the stream declared
+    (one frame of a video can claim 16000×16000 in a few bytes); call before the first decode.
+
+    ``declared_pixels``: the size known otherwise (a still's own header), where FFmpeg's opening left the
+    stream's size unknown because it was over MAX_PROBE_PIXELS.
+    """
+    ctx = stream.codec_context
+    declared = declared_pixels or ctx.width * ctx.height
+    ceiling = max(FRAME_SIZE_SLACK * declared, MIN_FRAME_CEILING) if declared else MAX_PROBE_PIXELS
+    ctx.options = {**ctx.options, "max_pixels": str(ceiling)}

@@ -13,13 +13,20 @@ import av.container
 import av.error
 import av.video.stream
 
-from agents.extract.opening import REUPLOAD, open_input, video_stream
+from agents.extract.opening import (
+    MAX_PROBE_PIXELS,
+    REUPLOAD,
+    check_file,
+    guard_decoder,
+    open_input,
+    video_stream,
+)
+from agents.extract.still_header import declared_size
 from base.errors import CorruptInput, UnsupportedInput
 
 # Containers FFmpeg uses for single still images.
 IMAGE_FORMATS = frozenset({"png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "image2"})
-# A first frame this large is not decoded during probing: validate() rejects it before anything allocates it.
-MAX_PROBE_PIXELS = 1 << 28
+STILL_CODECS = {"png_pipe": "png", "jpeg_pipe": "mjpeg", "webp_pipe": "webp"}
 VFR_SAMPLE_PACKETS = 600
 
 
@@ -64,6 +71,10 @@ class MediaInfo:
 def probe(path: Path | str) -> MediaInfo:
     """Read a file's streams and facts; raise a typed input error when it cannot be processed."""
     path = Path(path)
+    check_file(path)
+    huge = _huge_still(path)
+    if huge is not None:
+        return huge
     with open_input(path) as container:
         stream = video_stream(container, path)
         ctx = stream.codec_context
@@ -106,6 +117,7 @@ def _first_frame_facts(
     """Decode the first picture (for rotation, and to prove the codec decodes); sample packet timestamps."""
     ctx = stream.codec_context
     decode = ctx.width * ctx.height <= MAX_PROBE_PIXELS
+    guard_decoder(stream)
     rotation: int | None = None if decode else 0
     sample_pts: list[int] = []
     try:
@@ -131,6 +143,37 @@ def _first_frame_facts(
             f"{path} asks to be shown rotated by {rotation}°; only multiples of 90° are supported"
         )
     return rotation, sample_pts
+
+
+def _huge_still(path: Path) -> MediaInfo | None:
+    """A still whose header declares more than MAX_PROBE_PIXELS, described from that header alone (FFmpeg
+    would decode all of it to learn its size); None for anything else. Its EXIF rotation is not read."""
+    try:
+        declared = declared_size(path)
+    except OSError:
+        return None  # open_input says what is wrong with the file
+    if declared is None or declared[1] * declared[2] <= MAX_PROBE_PIXELS:
+        return None
+    container, width, height = declared
+    return MediaInfo(
+        path=path,
+        container=container,
+        size_bytes=path.stat().st_size,
+        is_image=True,
+        width=width,
+        height=height,
+        rotation=0,
+        fps=Fraction(25),
+        time_base=Fraction(1, 25),
+        frame_count=1,
+        frame_count_exact=True,
+        duration_s=0.0,
+        video_codec=STILL_CODECS[container],
+        pix_fmt="unknown",
+        variable_frame_rate=False,
+        start_pts=0,
+        audio=None,
+    )
 
 
 def _frame_rate(stream: av.video.stream.VideoStream, sample_pts: list[int], time_base: Fraction) -> Fraction:

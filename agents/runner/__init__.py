@@ -28,9 +28,11 @@ from agents.extract import (
     Limits,
     MediaInfo,
     iter_frames,
+    output_clock,
     plan_chunks,
     probe,
     read_image,
+    scan_packets,
 )
 from agents.extract import validate as validate_limits
 from agents.matte import MatteParams, MatteState, refine
@@ -224,7 +226,9 @@ def _process_video(
     options: ProcessOptions,
     on_progress: Callable[[int, int], None],
 ) -> tuple[int, dict[str, float], list[Path]]:
-    chunks = plan_chunks(info, options.chunk_seconds, options.warmup_frames)
+    scan = scan_packets(info)
+    chunks = plan_chunks(info, options.chunk_seconds, options.warmup_frames, scan=scan)
+    timing = output_clock(info, scan.pts)
     total = chunks[-1].stop if chunks else info.frame_count
     heroes = HeroPicker(total, options.heroes) if options.stills_dir else None
     batch = options.batch_frames or max(1, round(8 * 1280 * 720 / (info.width * info.height)))
@@ -235,12 +239,14 @@ def _process_video(
     render = Stage("composite", matte, _Compositor(background, heroes), maxsize=1)
     done = 0
     audio = info.path if info.audio is not None else None
-    writer = VideoWriter(output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=audio)
+    writer = VideoWriter(
+        output, info.width, info.height, time_base=timing.time_base, fps=info.fps, audio=audio
+    )
     encode_s = 0.0
     try:
         for item in render:
             tick = time.perf_counter()
-            writer.write(item.frames, item.pts)
+            writer.write(item.frames, timing.stamps(item.pts))
             encode_s += time.perf_counter() - tick
             done += len(item.pts)
             on_progress(done, total)

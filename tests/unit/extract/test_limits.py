@@ -21,6 +21,7 @@ def test_within_limits_passes(tmp_path: Path) -> None:
         (Limits(max_duration_s=0.1), "Limits.max_duration_s"),
         (Limits(max_frames=5), "Limits.max_frames"),
         (Limits(max_bytes=100), "Limits.max_bytes"),
+        (Limits(max_fps=24), "Limits.max_fps"),
     ],
 )
 def test_each_limit_is_named(tmp_path: Path, limits: Limits, named: str) -> None:

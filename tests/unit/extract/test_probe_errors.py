@@ -45,3 +45,13 @@ def test_unknown_codec(tmp_path: Path) -> None:
 def test_audio_only(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedInput, match="no video stream"):
         probe(clips.make_audio_only(tmp_path / "song.m4a"))
+
+
+def test_a_container_with_no_stream_is_empty(tmp_path: Path) -> None:
+    # FFmpeg drops an MP4 track without samples: nothing is left.
+    source = clips.make_clip(tmp_path / "clip.mp4", frames=1).path
+    data = source.read_bytes()
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(data.replace(b"trak", b"free", 1))
+    with pytest.raises(InputEmpty, match="empty"):
+        probe(empty)
