@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +59,12 @@ def sample(
 def process(
     source: Annotated[Path, typer.Argument(help="A video (MP4, MOV, MKV, WebM, …) or a still (PNG, JPEG).")],
     output: Annotated[
-        Path,
+        str,
         typer.Option(
             "-o",
             "--output",
             help="Result; the extension picks the format: .mp4 (H.264), .webm (VP9, alpha), "
-            ".mov (ProRes 4444, alpha), a folder or frame_%06d.png (PNG sequence, alpha), "
+            ".mov (ProRes 4444, alpha), a folder (frames/) or frame_%06d.png (PNG sequence, alpha), "
             ".png/.jpg for stills.",
         ),
     ],
@@ -101,6 +102,10 @@ def process(
     chosen = cast(BackendName, backend)
     settings = Settings()
     name, registry = registry_for(model)
+    target = Path(output)
+    if output.endswith(("/", os.sep)):
+        # A folder for a PNG sequence, said with its trailing slash (which Path drops): make it one.
+        target.mkdir(parents=True, exist_ok=True)
     picked = _background_option(background) if background is not None else None
     options = ProcessOptions(background=picked, stills_dir=stills)
     with progress_bar(disable=as_json) as progress:
@@ -111,7 +116,7 @@ def process(
 
         report = process(
             source,
-            output,
+            target,
             # One inference thread: decode, matte, composite and encode run beside it on the other core.
             lambda: load_segmenter(
                 name, chosen, device, cache_dir=settings.cache_dir, registry=registry, threads=1

@@ -44,6 +44,15 @@ def test_process_json_report(clip: Path, tmp_path: Path) -> None:
     assert set(report["stage_seconds"]) == {"decode", "segment+score", "matte", "composite", "encode"}
 
 
+def test_a_folder_named_with_a_slash_gets_a_png_sequence(clip: Path, tmp_path: Path) -> None:
+    frames = tmp_path / "frames"  # not there yet: the trailing slash alone says it is a folder
+    result = backdrop("process", str(clip), "-o", f"{frames}/")
+    assert result.returncode == 0, result.stderr
+    pngs = sorted(frames.glob("*.png"))
+    assert len(pngs) == probe(clip).frame_count
+    assert cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED).shape == (108, 192, 4)
+
+
 def test_sample_then_process_a_still(tmp_path: Path) -> None:
     still, out = tmp_path / "person.jpg", tmp_path / "cut-out.png"
     assert backdrop("sample", str(still), "--size", "320x180").returncode == 0
