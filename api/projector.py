@@ -27,6 +27,7 @@ from streams.codec import decode
 from streams.consumer_loop import ConsumerLoop, kafka_clients
 from streams.delivery import RetryPolicy
 from streams.errors import PoisonMessage, RetryableError
+from streams.liveness import PulseWriter
 from streams.topics import JOBS, UPLOADS
 
 log = logging.getLogger("backdrop.projector")
@@ -147,6 +148,7 @@ class BatchProjector:
             policy=RetryPolicy(max_attempts=5, max_delay_s=5.0),
             max_batch=BATCH,
             poll_timeout_s=POLL_TIMEOUT_S,
+            pulse=PulseWriter(settings.pulse_dir, "projector"),
         )
         self.consumer, self.stopping = consumer, self.loop.stopping
         self.offsets = DurableOffsets()

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         None, description="PEM file of extra CAs trusted for source and webhook URLs (a private CA)."
     )
 
+    # Each consumer's pulse (streams.liveness), read by `backdrop status` and `backdrop probe`.
+    pulse_dir: Path = Field(
+        Path(tempfile.gettempdir()) / "backdrop-pulse",
+        description="Folder where every worker writes when it last polled; a liveness probe reads it.",
+    )
+
     # Decoded chunks shared by the stage workers of one machine (agents.workers.frame_cache).
     frame_cache_dir: Path | None = Field(
         None,

@@ -22,6 +22,7 @@ from base.settings import Settings
 from streams.delivery import RetryPolicy, dead_letter_record
 from streams.errors import RetryableError
 from streams.headers import Headers, normalize
+from streams.liveness import PulseWriter
 from streams.topics import dead_letter_topic
 
 log = logging.getLogger("backdrop.consumer")
@@ -100,8 +101,12 @@ class ConsumerLoop:
         poll_timeout_s: float = 0.5,
         sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pulse: PulseWriter | None = None,
     ) -> None:
-        """``name`` labels logs and dead letters; ``sleep`` (default: until stopped) waits before a redo."""
+        """``name`` labels logs and dead letters; ``sleep`` (default: until stopped) waits before a redo.
+
+        ``pulse`` is told before every poll and as each batch starts, so a probe can tell a stuck loop.
+        """
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.consumer, self.producer = consumer, producer
@@ -110,6 +115,7 @@ class ConsumerLoop:
         self.stopping = threading.Event()
         self.sleep = sleep or self.stopping.wait
         self.clock = clock
+        self.pulse = pulse
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the loop once the batch in hand is done."""
@@ -138,6 +144,8 @@ class ConsumerLoop:
         processed, idle_since = 0, self.clock()
         try:
             while not self.stopping.is_set() and (max_messages is None or processed < max_messages):
+                if self.pulse is not None:
+                    self.pulse.polling(self._assigned, processed)
                 batch = self.poll()
                 if not batch:
                     if on_idle is not None:
@@ -146,6 +154,8 @@ class ConsumerLoop:
                         return
                     continue
                 idle_since = self.clock()
+                if self.pulse is not None:
+                    self.pulse.busy(self._assigned, processed)
                 try:
                     if not process(batch):
                         return
@@ -163,6 +173,8 @@ class ConsumerLoop:
                 if on_close is not None:
                     on_close()
             finally:
+                if self.pulse is not None:
+                    self.pulse.close()
                 self.consumer.close()
                 self.producer.flush(FLUSH_TIMEOUT_S)
 
@@ -199,6 +211,12 @@ class ConsumerLoop:
         if remaining:
             # Not delivered: do not commit; the message is redone now, or after a restart or rebalance.
             raise RetryableError(f"{remaining} events not delivered to Kafka within {FLUSH_TIMEOUT_S} s")
+
+    def _assigned(self) -> int:
+        try:
+            return len(self.consumer.assignment())
+        except (KafkaException, RuntimeError):  # closed, or between generations: none to speak of
+            return 0
 
     def _seek(self, positions: list[TopicPartition]) -> None:
         for position in positions:

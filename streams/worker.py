@@ -34,6 +34,7 @@ from streams.consumer_loop import ConsumerLoop, kafka_clients, wire
 from streams.delivery import RetryPolicy, error_code
 from streams.errors import PoisonMessage, RetryableError
 from streams.headers import normalize
+from streams.liveness import PulseWriter
 from streams.topics import JOBS
 from streams.tracing import inject, stage_span
 
@@ -110,6 +111,7 @@ class Worker(Generic[E]):
             topics=handler.topics,
             policy=policy or RetryPolicy(),
             sleep=sleep,
+            pulse=PulseWriter(settings.pulse_dir, handler.stage),
         )
         self.policy, self.stopping = self.loop.policy, self.loop.stopping
 

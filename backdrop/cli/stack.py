@@ -15,6 +15,7 @@ from backdrop.cli.console import console, print_health, user_errors
 from base.errors import BackdropError
 from base.settings import Settings
 from schemas import PIPELINE
+from streams.liveness import MAX_BUSY_S, MAX_QUIET_S, Pulse, read_pulses, stale_reason
 
 
 @user_errors
@@ -124,22 +125,75 @@ def status(
                 lag[name] = group_lag(admin, consumer, f"backdrop-{name}", list(topics))
         finally:
             consumer.close()
+    pulses = {pulse.pid: pulse for pulse in read_pulses(settings.pulse_dir)}
+    now = time.time()
     if as_json:
         counts = {
             name: sum(1 for worker in workers if worker.startswith(f"worker-{name}-")) for name in names
         }
-        typer.echo(
-            orjson.dumps({"servers": [row.__dict__ for row in rows], "workers": counts, "lag": lag}).decode()
-        )
+        alive = {
+            worker: _pulse_json(pulses.get(pid), now) for worker, pid in workers.items() if pid in pulses
+        }
+        report = {"servers": [row.__dict__ for row in rows], "workers": counts, "lag": lag, "pulse": alive}
+        typer.echo(orjson.dumps(report).decode())
     else:
         print_health(rows, False)
-        table = Table("stage", "workers", "lag")
+        table = Table("stage", "workers", "lag", "pulse")
         for name in names:
-            pids = [str(pid) for worker, pid in workers.items() if worker.startswith(f"worker-{name}-")]
-            table.add_row(name, ", ".join(pids) or "-", "-" if lag[name] is None else str(lag[name]))
+            mine = [pid for worker, pid in workers.items() if worker.startswith(f"worker-{name}-")]
+            beats = "; ".join(_pulse_text(pulses.get(pid), now) for pid in mine)
+            lags = "-" if lag[name] is None else str(lag[name])
+            table.add_row(name, ", ".join(map(str, mine)) or "-", lags, beats or "-")
         Console().print(table)
     if not all(row.healthy for row in rows):
         raise typer.Exit(1)
+
+
+def _pulse_json(pulse: Pulse | None, now: float) -> dict[str, object] | None:
+    if pulse is None:
+        return None
+    return {
+        "polled_s_ago": round(now - pulse.polled_at, 1),
+        "busy_s": None if pulse.busy_since is None else round(now - pulse.busy_since, 1),
+        "assigned": pulse.assigned,
+        "handled": pulse.handled,
+        "stale": stale_reason(pulse, now),
+    }
+
+
+def _pulse_text(pulse: Pulse | None, now: float) -> str:
+    if pulse is None:
+        return "[dim]no pulse[/]"  # not polling yet (loading a model), or the API / the dispatcher
+    if reason := stale_reason(pulse, now):
+        return f"[red]stuck[/]: {reason}"
+    if pulse.busy_since is not None:
+        return f"busy {now - pulse.busy_since:.0f} s, {pulse.assigned} partitions"
+    return f"polled {now - pulse.polled_at:.0f} s ago, {pulse.assigned} partitions"
+
+
+@user_errors
+def probe(
+    name: Annotated[str, typer.Argument(help="The consumer: a stage or projector.")],
+    max_quiet: Annotated[float, typer.Option(help="Seconds without a poll that mean stuck.")] = MAX_QUIET_S,
+    max_busy: Annotated[
+        float, typer.Option(help="Seconds on one batch that mean stuck (max.poll.interval).")
+    ] = MAX_BUSY_S,
+) -> None:
+    """Liveness: exit 0 while every NAME consumer on this machine polls, 1 (saying why) when one is stuck."""
+    from infra.processes import pid_alive
+
+    settings = Settings()
+    now = time.time()
+    pulses = [pulse for pulse in read_pulses(settings.pulse_dir, name) if pid_alive(pulse.pid)]
+    if not pulses:
+        console.print(f"no {name} consumer has polled yet (no pulse in {settings.pulse_dir})")
+        raise typer.Exit(1)
+    reasons = [reason for pulse in pulses if (reason := stale_reason(pulse, now, max_quiet, max_busy))]
+    for reason in reasons:
+        console.print(f"[bold red]stuck[/] {reason}")
+    if reasons:
+        raise typer.Exit(1)
+    console.print(f"{len(pulses)} {name} consumer(s) polling")
 
 
 @user_errors

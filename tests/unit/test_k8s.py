@@ -35,6 +35,15 @@ def test_a_deployment_and_a_lag_scaler_per_stage() -> None:
         assert scalers[f"worker-{stage}"]["spec"]["maxReplicaCount"] == max(partitions[t] for t in topics)
 
 
+def test_every_consumer_is_restarted_when_it_stops_polling() -> None:
+    docs = [d for name in ("workers.yaml", "read-model.yaml") for d in _docs(name) if d["kind"] == "Deployment"]
+    containers = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0] for d in docs}
+    for name in (*PIPELINE, "projector"):
+        container = containers[f"worker-{name}" if name in PIPELINE else name]
+        for probe in ("startupProbe", "livenessProbe"):
+            assert container[probe]["exec"]["command"] == ["backdrop", "probe", name], (name, probe)
+
+
 def test_segment_runs_on_gpu_nodes() -> None:
     deployment = next(d for d in _docs("workers.yaml") if d["metadata"]["name"] == "worker-segment")
     pod = deployment["spec"]["template"]["spec"]

@@ -73,6 +73,9 @@ class FakeConsumer:
         if self.seek_fails:
             raise KafkaException(KafkaError(KafkaError._STATE))
 
+    def assignment(self) -> list[TopicPartition]:
+        return []
+
     def close(self) -> None:
         self.calls.append(("close", None))
 

@@ -1,0 +1,100 @@
+"""A consumer's pulse: when it last polled and whether it is busy, in a file that probes read.
+
+A worker whose process lives but who no longer polls (a call that never returns, a loop that stopped after
+a broker outage) looks healthy to a pid check and to Kafka's own heartbeats, which run on librdkafka's
+thread. Its pulse goes stale instead: the loop writes one before every poll and as it starts a batch, so
+``stale_reason`` can tell a worker that is quiet too long from one that is busy on a long chunk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+
+SUFFIX = ".pulse.json"
+# A loop polls every 0.5 s when idle: a minute without a poll means it is stuck.
+MAX_QUIET_S = 60.0
+# As long as a consumer may take between polls (max.poll.interval.ms): past it Kafka gives its work away.
+MAX_BUSY_S = 900.0
+
+
+@dataclass(frozen=True)
+class Pulse:
+    name: str
+    pid: int
+    polled_at: float  # Unix time of the last poll
+    busy_since: float | None  # Unix time the batch in hand was taken; None while polling
+    assigned: int  # partitions assigned at the last beat
+    handled: int  # messages handled since the start
+
+
+class PulseWriter:
+    """Writes this process's pulse (atomically, at most every ``interval_s`` unless busy-ness changes)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        *,
+        interval_s: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name, self.interval_s, self.clock = name, interval_s, clock
+        self.path = folder / f"{name}-{os.getpid()}{SUFFIX}"
+        self._written_at = float("-inf")
+        self._busy_since: float | None = None
+        self._polled_at = clock()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def polling(self, assigned: Callable[[], int], handled: int) -> None:
+        """About to poll: the loop is alive and not busy."""
+        now = self.clock()
+        self._polled_at = now
+        was_busy, self._busy_since = self._busy_since is not None, None
+        if was_busy or now - self._written_at >= self.interval_s:
+            self._write(assigned(), handled)
+
+    def busy(self, assigned: Callable[[], int], handled: int) -> None:
+        """A batch was taken: from now on the loop is busy with it."""
+        self._busy_since = self.clock()
+        self._write(assigned(), handled)
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _write(self, assigned: int, handled: int) -> None:
+        pulse = Pulse(self.name, os.getpid(), self._polled_at, self._busy_since, assigned, handled)
+        partial = self.path.with_suffix(".tmp")
+        partial.write_bytes(orjson.dumps(asdict(pulse)))
+        partial.replace(self.path)  # a reader sees the old pulse or the new one, never half of one
+        self._written_at = self.clock()
+
+
+def read_pulses(folder: Path, name: str | None = None) -> list[Pulse]:
+    """The pulses in ``folder`` (of consumers called ``name``, if given), newest poll first."""
+    pulses = []
+    for path in folder.glob(f"{name or '*'}-*{SUFFIX}") if folder.is_dir() else []:
+        with contextlib.suppress(OSError, orjson.JSONDecodeError, TypeError):
+            pulses.append(Pulse(**orjson.loads(path.read_bytes())))
+    return sorted(pulses, key=lambda pulse: pulse.polled_at, reverse=True)
+
+
+def stale_reason(
+    pulse: Pulse, now: float, max_quiet_s: float = MAX_QUIET_S, max_busy_s: float = MAX_BUSY_S
+) -> str | None:
+    """Why a consumer with this pulse is not doing its job, or None while it is."""
+    if pulse.busy_since is not None:
+        busy = now - pulse.busy_since
+        if busy > max_busy_s:
+            return f"{pulse.name} (pid {pulse.pid}) has been busy on one batch for {busy:.0f} s"
+        return None
+    quiet = now - pulse.polled_at
+    if quiet > max_quiet_s:
+        return f"{pulse.name} (pid {pulse.pid}) has not polled for {quiet:.0f} s"
+    return None
