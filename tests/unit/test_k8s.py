@@ -36,7 +36,8 @@ def test_a_deployment_and_a_lag_scaler_per_stage() -> None:
 
 
 def test_every_consumer_is_restarted_when_it_stops_polling() -> None:
-    docs = [d for name in ("workers.yaml", "read-model.yaml") for d in _docs(name) if d["kind"] == "Deployment"]
+    manifests = [*_docs("workers.yaml"), *_docs("read-model.yaml")]
+    docs = [d for d in manifests if d["kind"] == "Deployment"]
     containers = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0] for d in docs}
     for name in (*PIPELINE, "projector"):
         container = containers[f"worker-{name}" if name in PIPELINE else name]
