@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, Producer
 
 from agents.extract import iter_frames, probe
 from agents.runner import ProcessOptions, process
+from agents.workers.context import SEGMENT, SEGMENT_STAGE, stage_prefix
 from agents.workers.extract import job_id_for_object
 from backdrop.sample import write_sample
 from backdrop.submit import follow_from_now, submit, wait_for
@@ -199,5 +200,10 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
         consumer.close()
     assert lag == 0
     assert not s3_store(infra).exists(f"jobs/{event.job_id}/assemble/output.mp4")
-    encoded = [key for key in s3_store(infra).list(f"jobs/{event.job_id}/encode/")]
-    assert len(encoded) < 6, "every chunk was encoded: the cancellation was not honoured"
+    # Each chunk's finished segment is stored by the stage that encodes it: count those.
+    segments = [
+        key
+        for key in s3_store(infra).list(stage_prefix(event.job_id, SEGMENT_STAGE))
+        if key.endswith("/" + SEGMENT)
+    ]
+    assert len(segments) < 6, "every chunk was encoded: the cancellation was not honoured"

@@ -8,6 +8,8 @@ the same input within encoder tolerance: a chunk lost or doubled shifts every la
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,6 +175,20 @@ def test_a_job_survives_a_broker_restart(pipeline: Settings, short_clip: Clip, t
         assert not dead, f"workers that died across the broker restart: {', '.join(dead)}; see their logs"
     db = assert_same_video(tmp_path / "out.mp4", short_clip)
     log.info(f"job done in {time.monotonic() - started:.1f} s, {db:.1f} dB")
+
+    # Alive is not enough: every stage must consume again, the ones that were idle during the outage too.
+    after = JobRun(pipeline, short_clip.path)
+    after.finish(tmp_path / "after.mp4", timeout_s=JOB_TIMEOUT_S)
+    assert_same_video(tmp_path / "after.mp4", short_clip)
+    for stage in PIPELINE:
+        probe = subprocess.run(
+            [sys.executable, "-m", "backdrop", "probe", stage, "--max-quiet", "10"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert probe.returncode == 0, f"{stage}: {probe.stdout}{probe.stderr}"
 
 
 def _segment_group(settings: Settings) -> ConsumerGroupDescription:
