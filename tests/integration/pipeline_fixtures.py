@@ -104,10 +104,14 @@ def run_cli(*args: str) -> None:
         raise AssertionError(f"backdrop {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
 
 
+# A flat colour shows a wrong alpha anywhere in the frame; a blurred original would hide most of it.
+FLAT = "#20c040"
+
+
 class JobRun:
     """A job submitted through `backdrop.submit`, followed on `backdrop.jobs` from before its submission."""
 
-    def __init__(self, settings: Settings, source: Path, background: str = "blur") -> None:
+    def __init__(self, settings: Settings, source: Path, background: str = FLAT) -> None:
         self.settings = settings
         self.consumer = follow_from_now(settings)
         self.job_id = submit(settings, source, JobOptions(background=background)).job_id
