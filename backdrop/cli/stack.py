@@ -36,7 +36,10 @@ def worker(
         raise typer.BadParameter(
             f"STAGE must be one of {', '.join(PIPELINE)}, projector or webhooks; got {stage!r}"
         )
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
+    # The pid tells a worker from its replacement in the log file the replicas of a stage share.
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {stage} %(process)d %(levelname)s %(message)s"
+    )
     settings = Settings()
     if stage == "projector":
         from api.projector import run_projector

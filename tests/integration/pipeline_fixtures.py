@@ -24,13 +24,14 @@ from infra.processes import pid_alive, read_pid
 from schemas import JobCompleted, JobOptions, LifecycleEvent
 from streams.s3_store import s3_store
 
-HANDLED = re.compile(r"(\w+): handled (\w+) job=(\S+) chunk=(\S+) partition=(\d+) offset=(\d+)")
+HANDLED = re.compile(r" (\d+) INFO (\w+): handled (\w+) job=(\S+) chunk=(\S+) partition=(\d+) offset=(\d+)")
 
 
 @dataclass(frozen=True)
 class Handled:
     """One ``handled`` line of a worker log."""
 
+    pid: int  # the worker process that wrote it
     stage: str
     event: str
     job_id: str
@@ -67,9 +68,9 @@ class LogWatch:
 
     def handled(self, job_id: str) -> list[Handled]:
         return [
-            Handled(m[1], m[2], m[3], m[4], int(m[5]), int(m[6]))
+            Handled(int(m[1]), m[2], m[3], m[4], m[5], int(m[6]), int(m[7]))
             for m in HANDLED.finditer(self.text())
-            if m[3] == job_id
+            if m[4] == job_id
         ]
 
     def wait_handled(self, job_id: str, timeout_s: float) -> Handled:

@@ -128,18 +128,20 @@ def test_a_job_survives_its_stage_worker_being_killed(
     job = JobRun(pipeline, short_clip.path)
 
     first = before_kill.wait_handled(job.job_id, timeout_s=JOB_TIMEOUT_S)
-    after_kill = kill_and_replace(pipeline, stage, old_pid)
-    by_old = [h.chunk for h in before_kill.handled(job.job_id)]
+    kill_and_replace(pipeline, stage, old_pid)
     killed_at = time.monotonic() - started
 
     job.finish(tmp_path / "out.mp4", timeout_s=JOB_TIMEOUT_S)
     db = assert_same_video(tmp_path / "out.mp4", short_clip)
-    by_new = [h.chunk for h in after_kill.handled(job.job_id)]
+    # Who handled what, by the pid on each line: the old worker and its replacement share one log file.
+    handled = before_kill.handled(job.job_id)
+    by_old = [h.chunk for h in handled if h.pid == old_pid]
+    by_new = [h.chunk for h in handled if h.pid != old_pid]
     if stage != "extract":  # extract has one message per job: the one it handled before the kill
         (accepted,) = [e for e in job.events if isinstance(e, JobAccepted)]
         chunks = {str(i) for i in range(accepted.chunk_count)}
         assert by_new, f"the replacement {stage} worker handled none of the job's chunks"
-        assert set(by_old) | set(by_new) == chunks, (by_old, by_new)
+        assert set(by_old) | set(by_new) == chunks, (old_pid, [(h.pid, h.chunk) for h in handled])
     log.info(
         f"{stage}: killed after {first.event} chunk={first.chunk} at {killed_at:.1f} s; "
         f"old handled {by_old}, replacement handled {by_new}; "
