@@ -135,11 +135,10 @@ class BatchProjector:
     only once the batch's transaction is on disk, so a crash redoes the batch, which changes nothing.
     """
 
-    def __init__(
-        self, handler: ProjectorHandler, settings: Settings, group: str = "backdrop-projector"
-    ) -> None:
+    def __init__(self, handler: ProjectorHandler, settings: Settings, group: str | None = None) -> None:
+        """``group``: the projector's consumer group, by default ``<prefix>-projector``."""
         self.handler = handler
-        consumer, producer = kafka_clients(settings, group)
+        consumer, producer = kafka_clients(settings, group or settings.consumer_group("projector"))
         self.loop = ConsumerLoop(
             consumer,
             producer,

@@ -102,6 +102,14 @@ class Settings(BaseSettings):
         None, description="PEM file of extra CAs trusted for source and webhook URLs (a private CA)."
     )
 
+    # Kafka consumer groups: each stage's workers form <prefix>-<stage>, the projector <prefix>-projector.
+    consumer_group_prefix: str = Field(
+        "backdrop",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Start of every consumer group's name; a second deployment reading the same topics "
+        "with another prefix sees every event again (a new group starts at the earliest offset).",
+    )
+
     # Each consumer's pulse (streams.liveness), read by `backdrop status` and `backdrop probe`.
     pulse_dir: Path = Field(
         Path(tempfile.gettempdir()) / "backdrop-pulse",
@@ -142,6 +150,10 @@ class Settings(BaseSettings):
         # Separate stacks on one machine (each its own state folder) keep separate caches and limits.
         tag = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:12]
         return base / f"backdrop-frames-{tag}"
+
+    def consumer_group(self, name: str) -> str:
+        """The consumer group of a stage or service, e.g. ``segment`` → ``backdrop-segment``."""
+        return f"{self.consumer_group_prefix}-{name}"
 
     @property
     def kafka_bootstrap(self) -> str:

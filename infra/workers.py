@@ -1,23 +1,32 @@
-"""One background worker process per stage, started and stopped by pid like the servers."""
+"""Background worker processes, one per stage replica, started and stopped by pid like the servers.
+
+A set of workers keeps its pid files in ``<folder>/run`` and its logs in ``<folder>/logs``; `backdrop up`
+uses the state folder. Another folder is another set (the integration tests own theirs): starting or
+stopping one never touches the processes of another.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from base.settings import Settings
 from infra.processes import read_pid, spawn, stop_pid
 from schemas import PIPELINE
 
-
-def _files(settings: Settings, stage: str, replica: int) -> tuple[Path, Path]:
-    state = settings.state_dir.resolve()
-    name = f"worker-{stage}-{replica}"
-    return state / "run" / f"{name}.pid", state / "logs" / f"{name}.log"
-
-
 # Beside the stages: the read-model projector, the webhook dispatcher and the HTTP API.
 SERVICES: tuple[str, ...] = ("projector", "webhooks", "api")
+
+
+def worker_files(folder: Path, name: str, replica: int = 0) -> tuple[Path, Path]:
+    """The pid file and the log file of replica ``replica`` of ``name`` in the set kept in ``folder``."""
+    stem = f"worker-{name}-{replica}"
+    return folder / "run" / f"{stem}.pid", folder / "logs" / f"{stem}.log"
+
+
+def _folder(settings: Settings, folder: Path | None) -> Path:
+    return (folder or settings.state_dir).resolve()
 
 
 def _command(name: str) -> list[str]:
@@ -27,24 +36,33 @@ def _command(name: str) -> list[str]:
 
 
 def start_workers(
-    settings: Settings, replicas: dict[str, int] | None = None, services: tuple[str, ...] = ()
+    settings: Settings,
+    replicas: dict[str, int] | None = None,
+    services: tuple[str, ...] = (),
+    *,
+    folder: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, list[int]]:
-    """Start what is not running: ``replicas`` workers per stage (default 1 each), then ``services``."""
+    """Start what is not running: ``replicas`` workers per stage (default 1 each), then ``services``.
+
+    ``folder``: where the set keeps its pid files and logs (default: the state folder); ``env``: the
+    workers' environment (default: ours).
+    """
     pids: dict[str, list[int]] = {}
     for stage in (*PIPELINE, *services):
         pids[stage] = []
         for replica in range((replicas or {}).get(stage, 1)):
-            pid_file, log_file = _files(settings, stage, replica)
+            pid_file, log_file = worker_files(_folder(settings, folder), stage, replica)
             pid = read_pid(pid_file)
             if pid is None:
-                pid = spawn(_command(stage), pid_file=pid_file, log_file=log_file)
+                pid = spawn(_command(stage), pid_file=pid_file, log_file=log_file, env=env)
             pids[stage].append(pid)
     return pids
 
 
-def running_workers(settings: Settings) -> dict[str, int]:
-    """Pid of each live worker, by its name (worker-<stage>-<replica>)."""
-    run = settings.state_dir.resolve() / "run"
+def running_workers(settings: Settings, *, folder: Path | None = None) -> dict[str, int]:
+    """Pid of each live worker of the set, by its name (worker-<stage>-<replica>)."""
+    run = _folder(settings, folder) / "run"
     found = {}
     for pid_file in sorted(run.glob("worker-*.pid")) if run.exists() else []:
         pid = read_pid(pid_file)
@@ -53,9 +71,9 @@ def running_workers(settings: Settings) -> dict[str, int]:
     return found
 
 
-def stop_workers(settings: Settings) -> None:
-    """SIGTERM each worker (it finishes its current message), SIGKILL after a grace period."""
-    run = settings.state_dir.resolve() / "run"
+def stop_workers(settings: Settings, *, folder: Path | None = None) -> None:
+    """SIGTERM each worker of the set (it finishes its current message), SIGKILL after a grace period."""
+    run = _folder(settings, folder) / "run"
     for pid_file in sorted(run.glob("worker-*.pid")) if run.exists() else []:
         pid = read_pid(pid_file)
         if pid is not None:

@@ -102,7 +102,8 @@ class Worker(Generic[E]):
         self.cancelled = cancelled
         self.sleep = sleep
         self.tracer = trace.get_tracer("backdrop.worker")
-        consumer, producer = kafka_clients(settings, f"backdrop-{handler.stage}")
+        self.group = settings.consumer_group(handler.stage)
+        consumer, producer = kafka_clients(settings, self.group)
         # One message per poll (the loop's default): each is its own unit of work, retry and commit.
         self.loop = ConsumerLoop(
             consumer,
@@ -151,7 +152,7 @@ class Worker(Generic[E]):
             topic=topic,
             partition=message.partition(),
             offset=message.offset(),
-            consumer_group=f"backdrop-{self.handler.stage}",
+            consumer_group=self.group,
         ):
             outcome = self._attempt(message, event, job_id)
         if outcome is not None:

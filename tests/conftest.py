@@ -1,15 +1,37 @@
-"""Shared fixtures: the settings object, and the real servers, brought up the way users do."""
+"""Shared fixtures: the settings object, and the real servers, brought up the way users do.
+
+The tests run a stack of their own: its own state folder and ports, set here before any settings object
+is built, so that every process they start sees them too. A stack that `make run` or `backdrop up`
+started on this machine is neither used nor stopped by the tests.
+"""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from base.settings import Settings
 from streams.admin import admin_client, ensure_topics
 from streams.topics import DAY_MS, TopicSpec
+
+TEST_STATE_DIR = Path(__file__).resolve().parents[1] / ".backdrop" / "test-stack"
+TEST_STACK_ENV = {
+    "BACKDROP_STATE_DIR": str(TEST_STATE_DIR),
+    "BACKDROP_PULSE_DIR": str(TEST_STATE_DIR / "pulse"),
+    "BACKDROP_KAFKA_PORT": "29092",
+    "BACKDROP_KAFKA_CONTROLLER_PORT": "29093",
+    "BACKDROP_POSTGRES_PORT": "25432",
+    "BACKDROP_REDIS_PORT": "26379",
+    "BACKDROP_S3_PORT": "29000",
+    "BACKDROP_API_PORT": "28000",
+}
+os.environ.update(TEST_STACK_ENV)
+for _name in ("BACKDROP_API_URL", "BACKDROP_CONSUMER_GROUP_PREFIX"):  # they would point past our stack
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")
@@ -19,18 +41,14 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def infra(settings: Settings) -> Iterator[Settings]:
-    """The four servers, started through `infra.stack.up` (the code behind `backdrop infra up`).
-
-    A stack that was already healthy is left running afterwards; one this session started is stopped.
-    """
+    """The tests' four servers, started through `infra.stack.up` (the code behind `backdrop infra up`)
+    and stopped at the end of the session (those of an interrupted session are reused, then stopped)."""
     from infra import stack
 
-    was_up = all(row.healthy for row in stack.status(settings))
     rows = stack.up(settings)
     assert all(row.healthy for row in rows), rows
     yield settings
-    if not was_up:
-        stack.down(settings)
+    stack.down(settings)
 
 
 @pytest.fixture

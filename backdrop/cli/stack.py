@@ -125,7 +125,7 @@ def status(
         consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "backdrop-status"})
         try:
             for name, topics in consumed_topics().items():
-                lag[name] = group_lag(admin, consumer, f"backdrop-{name}", list(topics))
+                lag[name] = group_lag(admin, consumer, settings.consumer_group(name), list(topics))
         finally:
             consumer.close()
     pulses = {pulse.pid: pulse for pulse in read_pulses(settings.pulse_dir)}

@@ -1,4 +1,4 @@
-"""Helpers for the pipeline fault tests: worker logs and pids, job runs, and reading videos back."""
+"""Helpers of the pipeline tests: a module's own workers, their logs, job runs, and reading videos back."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +18,15 @@ from pathlib import Path
 
 import av
 import numpy as np
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from backdrop.submit import follow_from_now, submit, wait_for
 from base.settings import Settings
 from infra.processes import pid_alive, read_pid
-from schemas import JobCompleted, JobOptions, LifecycleEvent
+from infra.workers import running_workers, start_workers, stop_workers, worker_files
+from schemas import PIPELINE, JobCompleted, JobOptions, LifecycleEvent
 from streams.s3_store import s3_store
+from streams.topics import stage_inputs
 
 HANDLED = re.compile(r" (\d+) INFO (\w+): handled (\w+) job=(\S+) chunk=(\S+) partition=(\d+) offset=(\d+)")
 
@@ -40,16 +44,88 @@ class Handled:
     offset: int
 
 
-def log_file(settings: Settings, stage: str, replica: int = 0) -> Path:
-    return settings.state_dir.resolve() / "logs" / f"worker-{stage}-{replica}.log"
+@dataclass(frozen=True)
+class OwnWorkers:
+    """The stage workers of one test module: its own pid files and logs (in ``folder``) and its own
+    consumer groups (``settings.consumer_group_prefix``), which begin at the end of their topics.
+
+    Starting and stopping them touches no other process: not another module's workers, not a stack
+    that `backdrop up` started.
+    """
+
+    settings: Settings  # as the workers see them
+    folder: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "BACKDROP_CONSUMER_GROUP_PREFIX": self.settings.consumer_group_prefix}
+
+    def start(self, replicas: dict[str, int] | None = None) -> dict[str, list[int]]:
+        """Start those of the set that are not running (one per stage unless ``replicas`` says more)."""
+        return start_workers(self.settings, replicas, folder=self.folder, env=self.env)
+
+    def stop(self) -> None:
+        stop_workers(self.settings, folder=self.folder)
+
+    def pids(self) -> dict[str, int]:
+        return running_workers(self.settings, folder=self.folder)
+
+    def pid_file(self, stage: str, replica: int = 0) -> Path:
+        return worker_files(self.folder, stage, replica)[0]
+
+    def log_file(self, stage: str, replica: int = 0) -> Path:
+        return worker_files(self.folder, stage, replica)[1]
+
+    def pid(self, stage: str, replica: int = 0) -> int | None:
+        return read_pid(self.pid_file(stage, replica))
+
+    def group(self, stage: str) -> str:
+        return self.settings.consumer_group(stage)
 
 
-def pid_file(settings: Settings, stage: str, replica: int = 0) -> Path:
-    return settings.state_dir.resolve() / "run" / f"worker-{stage}-{replica}.pid"
+def begin_at_end(settings: Settings, group: str, topics: list[str], timeout_s: float = 60) -> None:
+    """Commit ``group``'s offsets at the current end of ``topics``: it skips what earlier modules left.
+
+    Retried while the partitions have no leader yet (topics that a fresh broker has only just created).
+    """
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                offsets = []
+                for topic in topics:
+                    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+                    for partition in metadata.partitions:
+                        at = TopicPartition(topic, partition)
+                        offsets.append(
+                            TopicPartition(topic, partition, consumer.get_watermark_offsets(at, 10)[1])
+                        )
+                consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as exc:
+                if time.monotonic() > deadline or not exc.args[0].retriable():
+                    raise
+                time.sleep(0.5)
+    finally:
+        consumer.close()
 
 
-def worker_pid(settings: Settings, stage: str, replica: int = 0) -> int | None:
-    return read_pid(pid_file(settings, stage, replica))
+@contextlib.contextmanager
+def own_workers(
+    settings: Settings, folder: Path, replicas: dict[str, int] | None = None
+) -> Iterator[OwnWorkers]:
+    """One worker per stage (or ``replicas``) of a module's own, started as `backdrop up` starts them,
+    each in a fresh consumer group; all stopped on exit."""
+    prefix = f"backdrop-test-{uuid.uuid4().hex[:8]}"
+    workers = OwnWorkers(settings.model_copy(update={"consumer_group_prefix": prefix}), folder.resolve())
+    for stage in PIPELINE:
+        begin_at_end(settings, workers.group(stage), [spec.name for spec in stage_inputs(stage)])
+    workers.start()
+    try:
+        yield workers
+    finally:
+        workers.stop()
 
 
 class LogWatch:

@@ -20,10 +20,9 @@ from agents.workers.context import CHUNK_SECONDS, WARMUP_FRAMES
 from backdrop.api_client import api_client, download_output, follow, upload
 from backdrop.sample import write_sample
 from base.settings import Settings
-from infra.workers import start_workers, stop_workers
 from schemas import ChunkDone, JobCompleted, JobOptions, LifecycleEvent, parse_background
 from tests.integration.api_fixtures import ApiProcess, new_api_key
-from tests.integration.pipeline_fixtures import psnr, read_video
+from tests.integration.pipeline_fixtures import own_workers, psnr, read_video
 
 pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)
@@ -35,10 +34,9 @@ MIN_CHUNK_PSNR_DB = 36.0
 
 
 @pytest.fixture(scope="module")
-def workers(infra: Settings) -> Iterator[Settings]:
-    start_workers(infra)
-    yield infra
-    stop_workers(infra)
+def workers(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    with own_workers(infra, tmp_path_factory.mktemp("workers")):
+        yield infra
 
 
 def test_upload_follow_and_download_match_process(workers: Settings, api: ApiProcess, tmp_path: Path) -> None:

@@ -21,25 +21,22 @@ from backdrop.sample import write_sample
 from backdrop.submit import follow_from_now, submit, wait_for
 from base.settings import Settings
 from infra.minio_server import s3_client
-from infra.processes import pid_alive
-from infra.workers import running_workers, start_workers, stop_workers
-from schemas import JobCompleted, JobFailed, JobOptions
+from schemas import PIPELINE, JobCompleted, JobFailed, JobOptions
 from schemas.background import Blur
 from streams.delivery import read_dead_letter
 from streams.follow import consumer_at_end
 from streams.headers import normalize
 from streams.s3_store import s3_store
 from streams.topics import DEAD_LETTER_UPLOADS, UPLOADS
+from tests.integration.pipeline_fixtures import OwnWorkers, own_workers
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def workers(infra: Settings) -> Iterator[dict[str, int]]:
-    start_workers(infra)
-    time.sleep(2)  # let the groups form before the first job
-    yield running_workers(infra)
-    stop_workers(infra)
+def workers(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnWorkers]:
+    with own_workers(infra, tmp_path_factory.mktemp("workers")) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +51,7 @@ def _frames(path: Path) -> np.ndarray:
 
 
 def test_submit_gives_the_same_video_as_process(
-    infra: Settings, workers: dict[str, int], clip: Path, tmp_path: Path
+    infra: Settings, workers: OwnWorkers, clip: Path, tmp_path: Path
 ) -> None:
     from agents.segment.backends import load_segmenter
 
@@ -88,10 +85,12 @@ def test_submit_gives_the_same_video_as_process(
 
 
 def test_bad_input_fails_its_own_job_and_nothing_else(
-    infra: Settings, workers: dict[str, int], clip: Path, tmp_path: Path
+    infra: Settings, workers: OwnWorkers, clip: Path, tmp_path: Path
 ) -> None:
     corrupt = tmp_path / "broken.mp4"
     corrupt.write_bytes(clip.read_bytes()[:4000])  # the header and a few packets of a real upload
+    before = workers.pids()
+    assert len(before) == len(PIPELINE), before
     dlq = consumer_at_end(infra.kafka_bootstrap, DEAD_LETTER_UPLOADS.name, f"t-{uuid.uuid4().hex}")
     follower = follow_from_now(infra)
     try:
@@ -117,10 +116,10 @@ def test_bad_input_fails_its_own_job_and_nothing_else(
         "extract",
         UPLOADS.name,
     )
-    assert all(pid_alive(pid) for pid in workers.values()), "a worker exited"
+    assert workers.pids() == before, "a worker exited"
 
 
-def test_an_upload_to_the_bucket_starts_a_job(infra: Settings, workers: dict[str, int], clip: Path) -> None:
+def test_an_upload_to_the_bucket_starts_a_job(infra: Settings, workers: OwnWorkers, clip: Path) -> None:
     follower = follow_from_now(infra)
     try:
         key = f"incoming/{uuid.uuid4().hex}.mp4"
@@ -148,11 +147,11 @@ def _read_until(consumer: Consumer, wanted: object, timeout_s: float = 60) -> li
 
 
 def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
-    infra: Settings, workers: dict[str, int], tmp_path: Path
+    infra: Settings, workers: OwnWorkers, tmp_path: Path
 ) -> None:
     from redis import Redis
 
-    from schemas import PIPELINE, JobCancelled
+    from schemas import JobCancelled
     from streams.admin import admin_client
     from streams.cancel import CANCEL_KEY
     from streams.codec import encode
@@ -192,7 +191,7 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
-            lag = sum(group_lag(admin, consumer, f"backdrop-{s}", [stage_topic(s).name]) for s in stages)
+            lag = sum(group_lag(admin, consumer, workers.group(s), [stage_topic(s).name]) for s in stages)
             if lag == 0:
                 break
             time.sleep(0.5)

@@ -23,7 +23,6 @@ from agents.workers.context import CHUNK_SECONDS, WARMUP_FRAMES
 from base.settings import Settings
 from infra.kafka_server import KafkaServer
 from infra.processes import pid_alive, stop_pid
-from infra.workers import start_workers, stop_workers
 from schemas import PIPELINE, JobAccepted
 from streams.admin import admin_client
 from streams.topics import stage_topic
@@ -31,16 +30,15 @@ from tests.integration.pipeline_fixtures import (
     FLAT,
     JobRun,
     LogWatch,
+    OwnWorkers,
     Video,
     chunk_partition,
     kill_hard,
-    log_file,
-    pid_file,
+    own_workers,
     psnr,
     read_video,
     run_cli,
     spread_job_ids,
-    worker_pid,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -67,11 +65,10 @@ def _clip(folder: Path, seconds: int) -> Clip:
 
 
 @pytest.fixture(scope="module")
-def pipeline(infra: Settings) -> Iterator[Settings]:
-    """One worker per stage, started as `backdrop up` starts them; all stopped afterwards."""
-    start_workers(infra)
-    yield infra
-    stop_workers(infra)
+def pipeline(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnWorkers]:
+    """This module's own worker per stage, started as `backdrop up` starts them; stopped afterwards."""
+    with own_workers(infra, tmp_path_factory.mktemp("workers")) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
@@ -106,12 +103,12 @@ def assert_same_video(output: Path, clip: Clip) -> float:
     return per_chunk[worst]
 
 
-def kill_and_replace(settings: Settings, stage: str, pid: int) -> LogWatch:
+def kill_and_replace(workers: OwnWorkers, stage: str, pid: int) -> LogWatch:
     """SIGKILL the stage's worker and start another as `backdrop up` would; its log from the kill on."""
     kill_hard(pid)
-    after_kill = LogWatch(log_file(settings, stage))
-    start_workers(settings)
-    replacement = worker_pid(settings, stage)
+    after_kill = LogWatch(workers.log_file(stage))
+    workers.start()
+    replacement = workers.pid(stage)
     assert replacement is not None
     assert replacement != pid
     return after_kill
@@ -119,13 +116,13 @@ def kill_and_replace(settings: Settings, stage: str, pid: int) -> LogWatch:
 
 @pytest.mark.parametrize("stage", PIPELINE)
 def test_a_job_survives_its_stage_worker_being_killed(
-    pipeline: Settings, short_clip: Clip, stage: str, tmp_path: Path
+    pipeline: OwnWorkers, short_clip: Clip, stage: str, tmp_path: Path
 ) -> None:
-    old_pid = worker_pid(pipeline, stage)
+    old_pid = pipeline.pid(stage)
     assert old_pid is not None, f"no {stage} worker is running"
-    before_kill = LogWatch(log_file(pipeline, stage))
+    before_kill = LogWatch(pipeline.log_file(stage))
     started = time.monotonic()
-    job = JobRun(pipeline, short_clip.path)
+    job = JobRun(pipeline.settings, short_clip.path)
 
     first = before_kill.wait_handled(job.job_id, timeout_s=JOB_TIMEOUT_S)
     kill_and_replace(pipeline, stage, old_pid)
@@ -150,13 +147,13 @@ def test_a_job_survives_its_stage_worker_being_killed(
 
 
 def test_a_submit_survives_the_extract_worker_being_killed_before_committing_it(
-    pipeline: Settings, short_clip: Clip, tmp_path: Path
+    pipeline: OwnWorkers, short_clip: Clip, tmp_path: Path
 ) -> None:
-    old_pid = worker_pid(pipeline, "extract")
+    old_pid = pipeline.pid("extract")
     assert old_pid is not None
-    before_kill = LogWatch(log_file(pipeline, "extract"))
+    before_kill = LogWatch(pipeline.log_file("extract"))
     started = time.monotonic()
-    job = JobRun(pipeline, short_clip.path)
+    job = JobRun(pipeline.settings, short_clip.path)
     # Right after the submit reached the broker: extract has at most begun it (it takes ~0.5 s).
     after_kill = kill_and_replace(pipeline, "extract", old_pid)
     assert not before_kill.handled(job.job_id), "extract finished before the kill: the race was lost"
@@ -167,15 +164,15 @@ def test_a_submit_survives_the_extract_worker_being_killed_before_committing_it(
     log.info(f"extract killed in flight; job done in {time.monotonic() - started:.1f} s, {db:.1f} dB")
 
 
-def test_a_job_survives_a_broker_restart(pipeline: Settings, short_clip: Clip, tmp_path: Path) -> None:
-    pids = {stage: worker_pid(pipeline, stage) for stage in PIPELINE}
+def test_a_job_survives_a_broker_restart(pipeline: OwnWorkers, short_clip: Clip, tmp_path: Path) -> None:
+    pids = {stage: pipeline.pid(stage) for stage in PIPELINE}
     assert all(pids.values()), pids
-    segment_log = LogWatch(log_file(pipeline, "segment"))
+    segment_log = LogWatch(pipeline.log_file("segment"))
     started = time.monotonic()
-    job = JobRun(pipeline, short_clip.path)
+    job = JobRun(pipeline.settings, short_clip.path)
     segment_log.wait_handled(job.job_id, timeout_s=JOB_TIMEOUT_S)
 
-    kafka = KafkaServer(pipeline)
+    kafka = KafkaServer(pipeline.settings)
     down_at = time.monotonic()
     kafka.stop()
     kafka.up()
@@ -190,7 +187,7 @@ def test_a_job_survives_a_broker_restart(pipeline: Settings, short_clip: Clip, t
     log.info(f"job done in {time.monotonic() - started:.1f} s, {db:.1f} dB")
 
     # Alive is not enough: every stage must consume again, the ones that were idle during the outage too.
-    after = JobRun(pipeline, short_clip.path)
+    after = JobRun(pipeline.settings, short_clip.path)
     after.finish(tmp_path / "after.mp4", timeout_s=JOB_TIMEOUT_S)
     assert_same_video(tmp_path / "after.mp4", short_clip)
     for stage in PIPELINE:
@@ -204,20 +201,21 @@ def test_a_job_survives_a_broker_restart(pipeline: Settings, short_clip: Clip, t
         assert probe.returncode == 0, f"{stage}: {probe.stdout}{probe.stderr}"
 
 
-def _segment_group(settings: Settings) -> ConsumerGroupDescription:
-    admin = admin_client(settings.kafka_bootstrap)  # kept referenced until the future resolves
-    futures = admin.describe_consumer_groups(["backdrop-segment"], request_timeout=10)
-    group: ConsumerGroupDescription = futures["backdrop-segment"].result(timeout=10)
+def _segment_group(workers: OwnWorkers) -> ConsumerGroupDescription:
+    admin = admin_client(workers.settings.kafka_bootstrap)  # kept referenced until the future resolves
+    name = workers.group("segment")
+    futures = admin.describe_consumer_groups([name], request_timeout=10)
+    group: ConsumerGroupDescription = futures[name].result(timeout=10)
     return group
 
 
-def _wait_balanced(settings: Settings, members: int, timeout_s: float) -> list[set[int]]:
+def _wait_balanced(workers: OwnWorkers, members: int, timeout_s: float) -> list[set[int]]:
     """Each member's partitions of the segment topic, once ``members`` share them evenly."""
     topic = stage_topic("segment")
     deadline = time.monotonic() + timeout_s
     owned: list[set[int]] = []
     while time.monotonic() < deadline:
-        group = _segment_group(settings)
+        group = _segment_group(workers)
         owned = [
             {tp.partition for tp in m.assignment.topic_partitions if tp.topic == topic.name}
             for m in group.members
@@ -231,10 +229,10 @@ def _wait_balanced(settings: Settings, members: int, timeout_s: float) -> list[s
 
 
 def test_two_segment_workers_share_one_videos_chunks(
-    pipeline: Settings, long_clip: Clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pipeline: OwnWorkers, long_clip: Clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start_workers(pipeline, {"segment": 2})
-    second = worker_pid(pipeline, "segment", 1)
+    pipeline.start({"segment": 2})
+    second = pipeline.pid("segment", 1)
     assert second is not None
     try:
         owned = _wait_balanced(pipeline, 2, timeout_s=90)
@@ -243,9 +241,9 @@ def test_two_segment_workers_share_one_videos_chunks(
         # the workers, not to the luck of the job id's hash.
         job_id = next(spread_job_ids(chunks, partitions, distinct=partitions // 2 + 1))
         monkeypatch.setattr("backdrop.submit.new_job_id", lambda: job_id)
-        logs = [LogWatch(log_file(pipeline, "segment", replica)) for replica in (0, 1)]
+        logs = [LogWatch(pipeline.log_file("segment", replica)) for replica in (0, 1)]
         started = time.monotonic()
-        job = JobRun(pipeline, long_clip.path)
+        job = JobRun(pipeline.settings, long_clip.path)
         job.finish(tmp_path / "out.mp4", timeout_s=JOB_TIMEOUT_S)
         db = assert_same_video(tmp_path / "out.mp4", long_clip)
 
@@ -264,4 +262,4 @@ def test_two_segment_workers_share_one_videos_chunks(
         )
     finally:
         stop_pid(second, grace_s=60)
-        pid_file(pipeline, "segment", 1).unlink(missing_ok=True)
+        pipeline.pid_file("segment", 1).unlink(missing_ok=True)

@@ -23,20 +23,7 @@ from base.settings import Settings
 from schemas import new_job_id
 from tests.integration.api_fixtures import RECEIVER_HOST, Publisher, completed, example, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("sole_dispatcher")]
-
-
-@pytest.fixture
-def sole_dispatcher(infra: Settings) -> None:
-    """Skip while `backdrop up` runs a dispatcher on this stack: lacking our allow-list, it takes our rows."""
-    from infra.workers import running_workers
-
-    others = {name: pid for name, pid in running_workers(infra).items() if name.startswith("worker-webhooks")}
-    if others:
-        pytest.skip(
-            f"a webhook dispatcher started by `backdrop up` runs on this stack ({others}) and would give up "
-            f"deliveries to {RECEIVER_HOST}; stop it with `backdrop down` to run these tests"
-        )
+pytestmark = pytest.mark.integration
 
 
 @dataclass(frozen=True)
