@@ -39,13 +39,10 @@ class ChunkSpec:
 class PacketScan:
     """Video frames in display order, from one pass over the packets."""
 
+    count: int  # video frames (packets that carry one)
     pts: list[int] | None  # sorted presentation timestamps; None when the file has none
     keyframes: list[int]  # display indices of keyframes, ascending
     seek_ts: list[int] | None  # per keyframe in ``keyframes``: its pts, which a backward seek lands on
-
-    @property
-    def count(self) -> int:
-        return len(self.pts) if self.pts is not None else len(self.keyframes)
 
 
 def plan_chunks(
@@ -153,7 +150,7 @@ def _check_complete(info: MediaInfo, frames: int, stream_end_s: float, declared_
 def _display_order(entries: list[tuple[int | None, int | None, bool]]) -> PacketScan:
     if any(pts is None for pts, _, _ in entries):
         # No timestamps (raw elementary stream): only decode order is known; chunks decode from the start.
-        return PacketScan(None, [i for i, (_, _, key) in enumerate(entries) if key], None)
+        return PacketScan(len(entries), None, [i for i, (_, _, key) in enumerate(entries) if key], None)
     order = sorted(range(len(entries)), key=lambda i: (entries[i][0], i))
     pts = [entries[i][0] for i in order]
     keyframes, seek_ts = [], []
@@ -164,4 +161,4 @@ def _display_order(entries: list[tuple[int | None, int | None, bool]]) -> Packet
             # Whether the demuxer's index holds pts or dts (<= pts), a backward seek to the keyframe's pts
             # lands on it; decode_chunk checks the landing and falls back to the start if it overshot.
             seek_ts.append(packet_pts)
-    return PacketScan([p for p in pts if p is not None], keyframes, seek_ts)
+    return PacketScan(len(pts), [p for p in pts if p is not None], keyframes, seek_ts)

@@ -41,3 +41,14 @@ def test_short_tail_joins_the_last_chunk(tmp_path: Path) -> None:
 def test_still_is_one_chunk(tmp_path: Path) -> None:
     chunks = plan_chunks(clips.make_still(tmp_path / "p.png"))
     assert chunks == [ChunkSpec(0, 0, 1, 0)]
+
+
+def test_a_raw_elementary_stream_is_planned_frame_by_frame(tmp_path: Path) -> None:
+    # No container, no timestamps: only the packets count the frames (once, only its keyframes counted).
+    from tests.corpus import encode_h264
+
+    path = tmp_path / "raw.h264"
+    encode_h264(path, frames=50, container_format="h264")  # a keyframe every 10 frames
+    chunks = plan_chunks(path, chunk_seconds=0.8, warmup_frames=3)
+    assert _covers_once(chunks, 50)
+    assert all(c.seek_ts is None for c in chunks)  # nothing to seek by: each decodes from the start
