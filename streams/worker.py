@@ -9,6 +9,7 @@ Failure classes, each handled here and nowhere else:
 - the job's input cannot be processed (``InputError``, e.g. a corrupt upload): publish ``failed`` for
   that job, commit, move on — other jobs are untouched;
 - something transient (``RetryableError``: S3 or Kafka unreachable): back off and retry in place;
+- a stored object the event refers to is gone (``ObjectNotFound``): dead-letter at once, fail the job;
 - anything else after ``RetryPolicy.max_attempts`` tries: dead-letter with the error, fail the job,
   commit, move on. The worker never exits because of one message.
 """
@@ -32,7 +33,7 @@ from schemas import JobFailed, PipelineStage
 from streams.codec import encode
 from streams.consumer_loop import ConsumerLoop, kafka_clients, wire
 from streams.delivery import RetryPolicy, error_code
-from streams.errors import PoisonMessage, RetryableError
+from streams.errors import ObjectNotFound, PoisonMessage, RetryableError
 from streams.headers import normalize
 from streams.liveness import PulseWriter
 from streams.topics import JOBS
@@ -180,6 +181,10 @@ class Worker(Generic[E]):
             except InputError as exc:
                 log.info("%s: job %s failed: %s", self.handler.stage, job_id, exc.message)
                 self._fail_job(job_id, exc.code, exc.message, message)
+                return None
+            except ObjectNotFound as exc:
+                # Gone is gone: retrying will not bring it back. An operator can restore it and replay.
+                self._give_up(message, exc, attempt, job_id)
                 return None
             except RetryableError as exc:
                 if self.stopping.is_set():

@@ -17,7 +17,8 @@ MP4_SIDE_CODECS = frozenset({"aac", "mp3", "mp3float", "opus", "flac", "alac", "
 
 
 def extract_audio(path: Path | str, out_path: Path | str) -> AudioInfo | None:
-    """Copy the first audio stream, packets unchanged, into a side file; None when there is none.
+    """Copy the first audio stream, packets unchanged, into a side file; None when there is none, or
+    when it holds no packet (a track the header lists but the file does not carry: no side file then).
 
     The side file is MP4 or Matroska by codec (see MP4_SIDE_CODECS) whatever ``out_path``'s suffix says;
     readers recognise it by content.
@@ -36,6 +37,7 @@ def extract_audio(path: Path | str, out_path: Path | str) -> AudioInfo | None:
             raise OutputError(
                 f"cannot write the audio side file {out_path} ({exc}): check the folder"
             ) from exc
+        copied = 0
         with target:
             copy = target.add_stream_from_template(stream)
             try:
@@ -44,6 +46,10 @@ def extract_audio(path: Path | str, out_path: Path | str) -> AudioInfo | None:
                         continue
                     packet.stream = copy
                     target.mux(packet)
+                    copied += 1
             except av.error.FFmpegError as exc:
                 raise CorruptInput(f"{path}: the audio track is unreadable ({exc}); {REUPLOAD}") from exc
+    if not copied:
+        out_path.unlink(missing_ok=True)
+        return None
     return info

@@ -23,6 +23,7 @@ from agents.workers.arrays import npz_arrays, npz_bytes
 from agents.workers.chunk_decode import DecodedChunk, decode_run, shared_pass
 from agents.workers.frame_cache import FrameCache
 from agents.workers.spare_memory import spare_memory_bytes
+from base.errors import UnsupportedInput
 from base.settings import Settings
 from schemas import (
     STAGE_ADAPTER,
@@ -125,6 +126,7 @@ class StageContext:
         name = FrameCache.name(task.source_key, task.chunk.index)
         cached = self.frames.get(name, task.chunk.stop - task.chunk.warmup_start)
         if cached is not None:
+            _check_size(cached.frames, task)
             return ChunkFrames(cached.frames, cached.pts, warmup)
         local = self.source(task.source_key)
         if task.source_key not in self._plans:
@@ -163,6 +165,7 @@ class StageContext:
                 self.frames.abandon(FrameCache.name(task.source_key, index))
         log.info("decoded chunks %s of %s in one pass", [c.index for c in run], task.job_id)
         (decoded,) = mine
+        _check_size(decoded.frames, task)
         return ChunkFrames(decoded.frames, decoded.pts, warmup)
 
     def forget_frames(self, task: ChunkTask) -> None:
@@ -194,6 +197,17 @@ class StageContext:
 
     def close(self) -> None:
         shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+
+def _check_size(frames: np.ndarray, task: ChunkTask) -> None:
+    """A chunk decoded on its own may open on a later picture size than the one extract probed (a stream
+    whose size changes part-way): every stage after this one holds one size for the whole job."""
+    size = (task.media.width, task.media.height)
+    if frames.shape[1:3] != size[::-1]:
+        raise UnsupportedInput(
+            f"the picture changes size near frame {task.chunk.warmup_start}, from {size[0]}×{size[1]} to "
+            f"{frames.shape[2]}×{frames.shape[1]}; re-encode the video at one size first"
+        )
 
 
 class StageTaskHandler(Generic[T]):

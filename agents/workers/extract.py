@@ -15,7 +15,7 @@ import orjson
 from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
 from agents.workers.context import CHUNK_SECONDS, WARMUP_FRAMES, StageContext, source_key
 from agents.workers.url_source import UrlFetcher, url_suffix
-from base.errors import UnsupportedInput
+from base.errors import InputNotFound, UnsupportedInput
 from schemas import (
     JOB_ID_PATTERN,
     SUBMIT_ADAPTER,
@@ -126,7 +126,13 @@ class ExtractHandler:
             return local
         ref = submit.source.object
         local = self.context.cache_dir / f"{submit.job_id}{Path(ref.key).suffix.lower() or '.bin'}"
-        self.context.store_for(ref.bucket).get_file(ref.key, local)
+        try:
+            self.context.store_for(ref.bucket).get_file(ref.key, local)
+        except ObjectNotFound as exc:
+            raise InputNotFound(
+                f"the upload {ref.key!r} is not in bucket {ref.bucket!r} (deleted, or never uploaded): "
+                "upload the file again"
+            ) from exc
         return local
 
     def _extract(self, submit: SubmitJob, local: Path, started: float) -> Handled:
@@ -138,11 +144,13 @@ class ExtractHandler:
         # The job keeps its own copy: chunk workers decode their frames from it, assemble muxes its audio.
         key = source_key(submit.job_id, local.suffix)
         self.context.artifacts.put_file(key, local)
-        if info.audio is not None:
-            side = local.with_suffix(".audio")
-            extract_audio(local, side)
+        # A track the probe lists may still have no decodable stream (damaged headers): then no audio,
+        # as `process` makes it.
+        side = local.with_suffix(".audio")
+        has_audio = info.audio is not None and extract_audio(local, side) is not None
+        if has_audio:
             self.context.artifacts.put_file(object_key(submit.job_id, "extract", None, "audio"), side)
-            side.unlink(missing_ok=True)
+        side.unlink(missing_ok=True)
         media = MediaFacts(
             width=info.width,
             height=info.height,
@@ -150,7 +158,7 @@ class ExtractHandler:
             time_base=f"{info.time_base.numerator}/{info.time_base.denominator}",
             frame_count=chunks[-1].stop,
             duration_s=info.duration_s,
-            has_audio=info.audio is not None,
+            has_audio=has_audio,
             rotation=info.rotation,
             is_image=False,
         )

@@ -1,0 +1,139 @@
+"""The stage worker's loop against the real broker: retries in place, dead letters, failed jobs, commits.
+
+The handler is a stand-in whose failures the test chooses, so each branch of `streams.worker.Worker` runs
+on purpose; the consumer, producer, dead-letter topic, lifecycle topic and committed offsets are real.
+The worker reads the real ``backdrop.stage.matte`` topic in a consumer group of its own that starts at the
+topic's end, so it sees only what this test writes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pytest
+from confluent_kafka import Consumer, Message, Producer
+
+from base.settings import Settings
+from schemas import LIFECYCLE_ADAPTER, JobFailed, StageProgress, new_job_id
+from streams.admin import admin_client
+from streams.consumer_loop import producer_config
+from streams.delivery import ERROR_TRACEBACK, DeadLetter, RetryPolicy, read_dead_letter
+from streams.errors import ObjectNotFound, RetryableError
+from streams.follow import consumer_at_end
+from streams.headers import normalize
+from streams.lag import group_lag
+from streams.topics import JOBS, stage_topic
+from streams.worker import Handled, Outgoing, Worker
+from tests.integration.pipeline_fixtures import begin_at_end
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+TOPIC = stage_topic("matte").name
+DEAD_LETTERS = "backdrop.dlq.matte"
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Task:
+    job_id: str
+
+
+class ScriptedHandler:
+    """Each job fails the way ``script[job_id]`` says, attempt after attempt, then succeeds."""
+
+    stage = "matte"
+    topics = (TOPIC,)
+
+    def __init__(self, script: dict[str, list[Exception]]) -> None:
+        self.script = script
+        self.attempts: dict[str, int] = {}
+
+    def decode(self, topic: str, value: bytes | None) -> Task:
+        return Task((value or b"").decode())
+
+    def handle(self, event: Task) -> Handled:
+        self.attempts[event.job_id] = self.attempts.get(event.job_id, 0) + 1
+        failures = self.script.get(event.job_id, [])
+        if failures:
+            raise failures.pop(0)
+        done = StageProgress(
+            event_type="stage_progress", job_id=event.job_id, stage="matte", chunks_done=1, chunks_total=1
+        )
+        return Handled([Outgoing(JOBS.name, event.job_id, done)])
+
+
+def _drain(consumer: Consumer, want: int, timeout_s: float = 30) -> list[Message]:
+    found: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    while len(found) < want and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and not message.error():
+            found.append(message)
+    return found
+
+
+def test_retries_dead_letters_and_commits_on_the_real_broker(infra: Settings) -> None:
+    settings = infra.model_copy(update={"consumer_group_prefix": f"backdrop-test-loop-{new_job_id()[4:12]}"})
+    group = settings.consumer_group("matte")
+    begin_at_end(settings, group, [TOPIC])
+    transient, broken, gone, fine = (new_job_id() for _ in range(4))
+    handler = ScriptedHandler(
+        {
+            transient: [RetryableError("S3 is away"), RetryableError("S3 is still away")],
+            broken: [RuntimeError(f"bug {n}") for n in range(ATTEMPTS)],
+            gone: [ObjectNotFound("no object 'jobs/x/score/00000.npz' in bucket 'backdrop-artifacts'")],
+        }
+    )
+    dead = consumer_at_end(settings.kafka_bootstrap, DEAD_LETTERS)
+    lifecycle = consumer_at_end(settings.kafka_bootstrap, JOBS.name)
+    try:
+        producer = Producer(producer_config(settings))
+        for job_id in (transient, broken, gone, fine):
+            producer.produce(TOPIC, value=job_id.encode(), key=job_id.encode(), partition=0)
+        assert producer.flush(10) == 0
+
+        policy = RetryPolicy(max_attempts=ATTEMPTS, base_delay_s=0.05, max_delay_s=0.1)
+        worker = Worker(handler, settings, policy=policy)
+        worker.run(max_messages=4)
+
+        letters = _drain(dead, 2)
+        events = [LIFECYCLE_ADAPTER.validate_json(m.value() or b"") for m in _drain(lifecycle, 4)]
+    finally:
+        dead.close()
+        lifecycle.close()
+
+    # Transient failures are retried in place until they pass; the job goes on.
+    assert handler.attempts[transient] == 3
+    assert handler.attempts[fine] == 1
+    by_job = {event.job_id: event for event in events}
+    assert isinstance(by_job[transient], StageProgress)
+    assert isinstance(by_job[fine], StageProgress)
+
+    # Anything else: ATTEMPTS tries, then a dead letter and a failed job; a missing object: one try.
+    assert handler.attempts[broken] == ATTEMPTS
+    assert handler.attempts[gone] == 1
+    read: dict[str, DeadLetter] = {}
+    for message in letters:
+        read[(message.value() or b"").decode()] = read_dead_letter(normalize(message.headers()))
+    assert set(read) == {broken, gone}
+    assert (read[broken].error_code, read[broken].attempts, read[broken].stage) == (
+        "internal_error",
+        3,
+        "matte",
+    )
+    assert (read[gone].error_code, read[gone].attempts) == ("object_not_found", 1)
+    assert read[broken].source_topic == TOPIC
+    traceback = dict(normalize(letters[0].headers())).get(ERROR_TRACEBACK)
+    assert traceback, "the dead letter carries the traceback"
+    for job_id, code in ((broken, "internal_error"), (gone, "object_not_found")):
+        failed = by_job[job_id]
+        assert isinstance(failed, JobFailed), failed
+        assert (failed.code, failed.stage) == (code, "matte")
+
+    # Every message was committed, the dead-lettered ones too: nothing is redone, nothing stalls.
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "test-lag"})
+    try:
+        assert group_lag(admin_client(settings.kafka_bootstrap), consumer, group, [TOPIC]) == 0
+    finally:
+        consumer.close()
