@@ -123,7 +123,10 @@ def test_every_bad_input_fails_its_own_job_and_a_good_one_beside_them_completes(
     # refuses it. Its pipeline analogue, a submit event naming an object that is not there, is added.
     cases = [case for case in bad_inputs(tmp_path) if case.path.is_file()]
     assert len([case for case in cases if not case.may_succeed]) >= 50
-    good = clips.make_clip(tmp_path / "good.mp4", width=160, height=120, frames=60, audio="aac").path
+    # The good job is a phone clip, stored 160×120 and shown turned a quarter: 120×160 on screen.
+    good = clips.make_clip(
+        tmp_path / "good.mp4", width=160, height=120, frames=60, audio="aac", rotation=90
+    ).path
     before = workers.pids()
     assert len(before) == len(PIPELINE), before
 
@@ -146,7 +149,12 @@ def test_every_bad_input_fails_its_own_job_and_a_good_one_beside_them_completes(
             continue
         final = ended[job_id].event
         if submitted is None:
-            if not isinstance(final, JobCompleted):
+            if isinstance(final, JobCompleted):
+                s3_store(infra).get_file(final.output_key, tmp_path / "good.out.mp4")
+                made = probe(tmp_path / "good.out.mp4")
+                if (made.width, made.height, made.frame_count) != (120, 160, 60):
+                    wrong.append(f"the good job made {made.width}×{made.height}, {made.frame_count} frames")
+            else:
                 wrong.append(f"the good job ended {final.model_dump_json()}")
             continue
         case = submitted
