@@ -38,6 +38,7 @@ from agents.extract import validate as validate_limits
 from agents.matte import MatteParams, MatteState, refine
 from agents.runner.threads import Stage
 from agents.score import HeroPicker, ScoreState, score
+from agents.segment.handoff import handed_off
 from base.errors import OutputError
 from schemas.background import Background, Colour, Transparent
 
@@ -280,7 +281,8 @@ class _Inference:
         self.state: ScoreState | None = None
 
     def __call__(self, batch: FrameBatch) -> Iterator[_Inferred]:
-        probs = self.segmenter.predict(batch.frames)
+        # Rounded as the pipeline's segment workers store them: both matte the same numbers.
+        probs = handed_off(self.segmenter.predict(batch.frames)).astype(np.float32)
         scores, self.state = score(batch.frames, self.state)
         yield _Inferred(batch, probs, scores.cut, scores.quality())
 

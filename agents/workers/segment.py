@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from agents.segment.backends import Segmenter
+from agents.segment.handoff import handed_off
 from agents.workers.context import StageContext, StageTaskHandler, chunk_key, next_task
 from schemas import ChunkTask
 from streams.worker import Handled
@@ -27,9 +26,8 @@ class SegmentHandler(StageTaskHandler[ChunkTask]):
         chunk = self.context.chunk_frames(task)
         probs = self.segmenter.predict(chunk.frames)  # [T, h, w] float32
         key = chunk_key(task.job_id, "segment", task.chunk.index, MARKER)
-        # float16 keeps the probabilities to ~1e-3 (what matte sees from `process` too, within rounding)
-        # at half the bytes; 256×256 maps compress to a few kB per frame.
-        self.context.put_array(key, probs=probs.astype(np.float16))
+        # 256×256 float16 maps compress to a few kB per frame.
+        self.context.put_array(key, probs=handed_off(probs))
         return Handled(
             [
                 self.context.progress(task, "segment", MARKER),

@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agents.extract import decode_chunk, plan_chunks, probe
-from agents.matte import refine
+from agents.extract import probe
 from agents.runner import ProcessOptions, process
 from backdrop.sample import write_sample
 from base.errors import CorruptInput, OutputError
@@ -51,24 +50,6 @@ def test_output_keeps_frame_count_rate_timestamps_and_audio(clip: Path, tmp_path
     assert result.audio.duration_s == pytest.approx(source.audio.duration_s, abs=1024 / 48000)
     with av.open(str(clip)) as a, av.open(str(out)) as b:
         assert [f.pts for f in a.decode(video=0)] == [f.pts for f in b.decode(video=0)]
-
-
-def test_chunk_borders_match_a_worker_that_sees_one_chunk(clip: Path, tmp_path: Path) -> None:
-    """`process` resets the matte state per chunk like the pipeline does, so both give the same alpha."""
-    out = tmp_path / "frames" / "frame_%06d.png"
-    options = ProcessOptions(background=Transparent(), chunk_seconds=1.0, warmup_frames=4)
-    process(clip, out, EllipseSegmenter, options)
-    written = sorted((tmp_path / "frames").glob("*.png"))
-    chunks = plan_chunks(clip, 1.0, 4)
-    assert len(chunks) >= 2
-    segmenter = EllipseSegmenter()
-    for chunk in chunks:
-        frames = np.concatenate([b.frames for b in decode_chunk(clip, chunk)])
-        alpha, _, _ = refine(frames, segmenter.predict(frames), None, np.zeros(len(frames), bool))
-        warmup = chunk.start - chunk.warmup_start
-        for offset, index in enumerate(range(chunk.start, chunk.stop)):
-            rgba = cv2.imread(str(written[index]), cv2.IMREAD_UNCHANGED)
-            np.testing.assert_array_equal(rgba[..., 3], alpha[warmup + offset], err_msg=f"frame {index}")
 
 
 def test_still_image_to_transparent_png(tmp_path: Path) -> None:
