@@ -67,6 +67,8 @@ def start_api(settings: Settings, log_dir: Path, **env: str) -> ApiProcess:
 
 
 def start_projector(settings: Settings, log_dir: Path) -> subprocess.Popen[bytes]:
+    """The projector, once the schema is in place: tests query its tables as soon as it runs."""
+    upgrade(settings)
     argv = [sys.executable, "-m", "backdrop", "worker", "projector"]
     log = log_dir / f"projector-{uuid.uuid4().hex[:6]}.log"
     return spawn("projector", argv, log, env=api_env(settings)).process
