@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any, TypeAlias
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.event import listen
 from sqlalchemy.exc import DBAPIError
@@ -24,7 +24,7 @@ from api.projection import project_event, project_submit
 from base.settings import Settings
 from schemas import LIFECYCLE_ADAPTER, SUBMIT_ADAPTER, LifecycleEvent, SubmitJob
 from streams.codec import decode
-from streams.consumer_loop import ConsumerLoop, kafka_clients
+from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients
 from streams.delivery import RetryPolicy
 from streams.errors import PoisonMessage, RetryableError
 from streams.liveness import PulseWriter
@@ -138,7 +138,8 @@ class BatchProjector:
     def __init__(self, handler: ProjectorHandler, settings: Settings, group: str | None = None) -> None:
         """``group``: the projector's consumer group, by default ``<prefix>-projector``."""
         self.handler = handler
-        consumer, producer = kafka_clients(settings, group or settings.consumer_group("projector"))
+        group = group or settings.consumer_group("projector")
+        consumer, producer = kafka_clients(settings, group)
         self.loop = ConsumerLoop(
             consumer,
             producer,
@@ -148,10 +149,16 @@ class BatchProjector:
             max_batch=BATCH,
             poll_timeout_s=POLL_TIMEOUT_S,
             pulse=PulseWriter(settings.pulse_dir, "projector"),
+            reconnect=lambda: Consumer(consumer_config(settings, group)),
         )
-        self.consumer, self.stopping = consumer, self.loop.stopping
+        self.stopping = self.loop.stopping
         self.offsets = DurableOffsets()
         self._flush_checked = 0.0
+
+    @property
+    def consumer(self) -> Consumer:
+        """The loop's consumer (a new one after the loop replaced a stuck one)."""
+        return self.loop.consumer
 
     def install_signal_handlers(self) -> None:
         self.loop.install_signal_handlers()

@@ -22,7 +22,7 @@ from base.settings import Settings
 from streams.delivery import RetryPolicy, dead_letter_record
 from streams.errors import RetryableError
 from streams.headers import Headers, normalize
-from streams.liveness import PulseWriter
+from streams.liveness import PulseWriter, StallWatch
 from streams.topics import dead_letter_topic
 
 log = logging.getLogger("backdrop.consumer")
@@ -102,10 +102,14 @@ class ConsumerLoop:
         sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
         pulse: PulseWriter | None = None,
+        reconnect: Callable[[], Consumer] | None = None,
+        stall: StallWatch | None = None,
     ) -> None:
         """``name`` labels logs and dead letters; ``sleep`` (default: until stopped) waits before a redo.
 
         ``pulse`` is told before every poll and as each batch starts, so a probe can tell a stuck loop.
+        ``reconnect`` makes a new consumer in the same group: when ``stall`` sees the loop receive nothing
+        while messages wait on its partitions, the consumer is closed and replaced by a new one.
         """
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -116,6 +120,8 @@ class ConsumerLoop:
         self.sleep = sleep or self.stopping.wait
         self.clock = clock
         self.pulse = pulse
+        self.reconnect = reconnect
+        self.stall = stall or StallWatch()
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the loop once the batch in hand is done."""
@@ -137,10 +143,7 @@ class ConsumerLoop:
         on_close: Callable[[], None] | None = None,
     ) -> None:
         """Until stopped, ``process`` says stop, ``max_messages`` are done, or ``idle_exit_s`` pass idle."""
-        if on_revoke is None:
-            self.consumer.subscribe(self.topics)  # confluent-kafka refuses on_revoke=None
-        else:
-            self.consumer.subscribe(self.topics, on_revoke=lambda _, partitions: on_revoke(partitions))
+        self._subscribe(on_revoke)
         processed, idle_since = 0, self.clock()
         try:
             while not self.stopping.is_set() and (max_messages is None or processed < max_messages):
@@ -152,8 +155,11 @@ class ConsumerLoop:
                         on_idle()
                     if idle_exit_s is not None and self.clock() - idle_since > idle_exit_s:
                         return
+                    if self.stall.stalled(self._backlog):
+                        self._replace_consumer(on_revoke)
                     continue
                 idle_since = self.clock()
+                self.stall.received()
                 if self.pulse is not None:
                     self.pulse.busy(self._assigned, processed)
                 try:
@@ -177,6 +183,51 @@ class ConsumerLoop:
                     self.pulse.close()
                 self.consumer.close()
                 self.producer.flush(FLUSH_TIMEOUT_S)
+
+    def _subscribe(self, on_revoke: Callable[[list[TopicPartition]], None] | None) -> None:
+        if on_revoke is None:
+            self.consumer.subscribe(self.topics)  # confluent-kafka refuses on_revoke=None
+        else:
+            self.consumer.subscribe(self.topics, on_revoke=lambda _, partitions: on_revoke(partitions))
+
+    def _backlog(self) -> int:
+        """Messages on the assigned partitions past this consumer's position (0 when the broker is away)."""
+        try:
+            assignment = self.consumer.assignment()
+            if not assignment:
+                return 0
+            positions = self.consumer.position(assignment)
+            unknown = [tp for tp in positions if tp.offset < 0]  # nothing fetched yet: from the commit
+            committed = {
+                (tp.topic, tp.partition): tp.offset
+                for tp in (self.consumer.committed(unknown, timeout=5) if unknown else [])
+            }
+            waiting = 0
+            for tp in positions:
+                low, high = self.consumer.get_watermark_offsets(tp, timeout=5)
+                start = tp.offset if tp.offset >= 0 else committed.get((tp.topic, tp.partition), -1)
+                waiting += max(0, high - max(start, low))  # none committed: auto.offset.reset=earliest
+            return waiting
+        except (KafkaException, RuntimeError) as exc:
+            log.info("%s: could not measure the backlog (%s)", self.name, exc)
+            return 0
+
+    def _replace_consumer(self, on_revoke: Callable[[list[TopicPartition]], None] | None) -> None:
+        """Close the stuck consumer (it leaves the group; revoke hooks run) and subscribe a new one."""
+        if self.reconnect is None:
+            log.error("%s: receives nothing while messages wait on its partitions; restart it", self.name)
+            return
+        log.warning(
+            "%s: received nothing for %.0f s while messages wait on its partitions: replacing its consumer",
+            self.name,
+            self.stall.stall_after_s,
+        )
+        try:
+            self.consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("%s: closing the stuck consumer failed (%s)", self.name, exc)
+        self.consumer = self.reconnect()
+        self._subscribe(on_revoke)
 
     def poll(self) -> list[Message]:
         """Up to ``max_batch`` messages: wait for one, then take whatever else is already here."""

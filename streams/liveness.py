@@ -98,3 +98,49 @@ def stale_reason(
     if quiet > max_quiet_s:
         return f"{pulse.name} (pid {pulse.pid}) has not polled for {quiet:.0f} s"
     return None
+
+
+# A consumer that is idle while messages wait on its partitions for this long has a stuck fetcher.
+STALL_AFTER_S = 60.0
+# How often an idle consumer compares its positions with the partitions' ends (a broker round trip).
+STALL_CHECK_S = 15.0
+
+
+class StallWatch:
+    """Tells a consumer that polls and polls but receives nothing while messages wait on its partitions.
+
+    librdkafka can come back from a broker outage with its partitions assigned and heartbeats flowing
+    but its fetcher stuck (confluentinc/librdkafka#5153): the loop keeps polling, so its pulse stays
+    fresh, and only its backlog shows it. The cure is what a restart does: a new consumer.
+    """
+
+    def __init__(
+        self,
+        stall_after_s: float = STALL_AFTER_S,
+        check_every_s: float = STALL_CHECK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stall_after_s, self.check_every_s, self.clock = stall_after_s, check_every_s, clock
+        self._checked = clock()
+        self._waiting_since: float | None = None
+
+    def received(self) -> None:
+        """A batch arrived: whatever waited is flowing."""
+        self._waiting_since = None
+
+    def stalled(self, backlog: Callable[[], int]) -> bool:
+        """Called when a poll came back empty; ``backlog()`` (asked at most every ``check_every_s``) counts
+        the messages waiting on the assigned partitions. True once they have waited ``stall_after_s``."""
+        now = self.clock()
+        if now - self._checked < self.check_every_s:
+            return False
+        self._checked = now
+        if backlog() == 0:
+            self._waiting_since = None
+            return False
+        if self._waiting_since is None:
+            self._waiting_since = now
+        if now - self._waiting_since < self.stall_after_s:
+            return False
+        self._waiting_since = None  # a fresh start for the consumer that replaces this one
+        return True

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import Consumer, KafkaException, Message
 from opentelemetry import trace
 from pydantic import BaseModel
 
@@ -31,7 +31,7 @@ from base.errors import BackdropError, InputError
 from base.settings import Settings
 from schemas import JobFailed, PipelineStage
 from streams.codec import encode
-from streams.consumer_loop import ConsumerLoop, kafka_clients, wire
+from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients, wire
 from streams.delivery import RetryPolicy, error_code
 from streams.errors import ObjectNotFound, PoisonMessage, RetryableError
 from streams.headers import normalize
@@ -114,6 +114,7 @@ class Worker(Generic[E]):
             policy=policy or RetryPolicy(),
             sleep=sleep,
             pulse=PulseWriter(settings.pulse_dir, handler.stage),
+            reconnect=lambda: Consumer(consumer_config(settings, self.group)),
         )
         self.policy, self.stopping = self.loop.policy, self.loop.stopping
 

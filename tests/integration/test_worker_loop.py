@@ -1,4 +1,5 @@
-"""The stage worker's loop against the real broker: retries in place, dead letters, failed jobs, commits.
+"""The stage worker's loop against the real broker: retries in place, dead letters, failed jobs, commits,
+and a consumer that stopped receiving replaced by a new one.
 
 The handler is a stand-in whose failures the test chooses, so each branch of `streams.worker.Worker` runs
 on purpose; the consumer, producer, dead-letter topic, lifecycle topic and committed offsets are real.
@@ -8,6 +9,7 @@ topic's end, so it sees only what this test writes.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -17,12 +19,13 @@ from confluent_kafka import Consumer, Message, Producer
 from base.settings import Settings
 from schemas import LIFECYCLE_ADAPTER, JobFailed, StageProgress, new_job_id
 from streams.admin import admin_client
-from streams.consumer_loop import producer_config
+from streams.consumer_loop import ConsumerLoop, consumer_config, producer_config
 from streams.delivery import ERROR_TRACEBACK, DeadLetter, RetryPolicy, read_dead_letter
 from streams.errors import ObjectNotFound, RetryableError
 from streams.follow import consumer_at_end
 from streams.headers import normalize
 from streams.lag import group_lag
+from streams.liveness import StallWatch
 from streams.topics import JOBS, stage_topic
 from streams.worker import Handled, Outgoing, Worker
 from tests.integration.pipeline_fixtures import begin_at_end
@@ -137,3 +140,52 @@ def test_retries_dead_letters_and_commits_on_the_real_broker(infra: Settings) ->
         assert group_lag(admin_client(settings.kafka_bootstrap), consumer, group, [TOPIC]) == 0
     finally:
         consumer.close()
+
+
+def test_a_consumer_that_receives_nothing_while_messages_wait_is_replaced(
+    infra: Settings, scratch_topic: str
+) -> None:
+    # A paused partition is a fetcher that fetches nothing while the group, heartbeats and polls go on:
+    # what librdkafka can be left with after a broker outage (confluentinc/librdkafka#5153).
+    group = f"test-stall-{new_job_id()[4:12]}"
+    loop = ConsumerLoop(
+        Consumer(consumer_config(infra, group)),
+        Producer(producer_config(infra)),
+        name="stall-test",
+        topics=[scratch_topic],
+        policy=RetryPolicy(),
+        reconnect=lambda: Consumer(consumer_config(infra, group)),
+        stall=StallWatch(stall_after_s=3, check_every_s=1),
+    )
+    received: list[bytes] = []
+
+    def process(batch: list[Message]) -> bool:
+        received.extend(message.value() or b"" for message in batch)
+        return True
+
+    first, paused = loop.consumer, threading.Event()
+
+    def pause_once_assigned() -> None:  # on the loop's thread: a consumer serves one thread at a time
+        if not paused.is_set() and loop.consumer is first and first.assignment():
+            first.pause(first.assignment())
+            paused.set()
+
+    runner = threading.Thread(
+        target=loop.run,
+        args=(process,),
+        kwargs={"max_messages": 3, "on_idle": pause_once_assigned},
+        daemon=True,
+    )
+    runner.start()
+    try:
+        assert paused.wait(60), "the consumer was never assigned its partition"
+        producer = Producer(producer_config(infra))
+        for n in range(3):
+            producer.produce(scratch_topic, value=f"message {n}".encode())
+        assert producer.flush(10) == 0
+        runner.join(60)
+    finally:
+        loop.stopping.set()  # a failed test leaves no loop polling behind it
+    assert not runner.is_alive(), f"the stalled consumer was not replaced; received {received}"
+    assert received == [b"message 0", b"message 1", b"message 2"]
+    assert loop.consumer is not first

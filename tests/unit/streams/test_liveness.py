@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from streams.liveness import Pulse, PulseWriter, read_pulses, stale_reason
-from tests.unit.streams.test_consumer_loop import FakeMessage, make_loop
+from confluent_kafka import TopicPartition
+
+from streams.liveness import Pulse, PulseWriter, StallWatch, read_pulses, stale_reason
+from tests.unit.streams.test_consumer_loop import FakeConsumer, FakeMessage, make_loop
 
 
 class Clock:
@@ -76,3 +78,60 @@ def test_the_loop_beats_before_each_poll_and_as_each_batch_starts(tmp_path: Path
     assert [p.busy_since is not None for p in seen if p] == [True, True]
     assert [p.handled for p in seen if p] == [0, 1]
     assert read_pulses(tmp_path) == []  # the loop took its pulse away as it closed
+
+
+def test_a_stall_is_messages_waiting_through_every_check_for_the_whole_period() -> None:
+    clock, backlog = Clock(), [5]
+    watch = StallWatch(stall_after_s=60, check_every_s=15, clock=clock)
+    verdicts = []
+    for _ in range(6):
+        clock.now += 15
+        verdicts.append(watch.stalled(lambda: backlog[0]))
+    assert verdicts == [False, False, False, False, True, False]  # waiting since the first check: 60 s
+
+    clock.now += 15
+    assert not watch.stalled(lambda: backlog[0])  # a new period began with the new consumer
+    clock.now += 60
+    watch.received()  # something arrived: the wait starts over
+    assert not watch.stalled(lambda: backlog[0])
+    clock.now += 5
+    assert not watch.stalled(lambda: 1 / 0)  # type: ignore[arg-type,return-value]  # not asked between checks
+    backlog[0] = 0
+    clock.now += 15
+    assert not watch.stalled(lambda: backlog[0])  # drained: no stall, whatever the time
+    clock.now += 100
+    assert not watch.stalled(lambda: backlog[0])
+
+
+class StuckConsumer(FakeConsumer):
+    """Assigned a partition with messages past its position, yet every poll comes back empty."""
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("backdrop.stage.matte", 0)]
+
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, 3) for tp in partitions]
+
+    def get_watermark_offsets(self, partition: TopicPartition, timeout: float) -> tuple[int, int]:
+        return 0, 5
+
+
+def test_the_loop_replaces_a_consumer_that_receives_nothing_while_messages_wait() -> None:
+    clock = Clock()
+    stuck = StuckConsumer([])
+    fresh = FakeConsumer([[FakeMessage(_offset=3)], [FakeMessage(_offset=4)]])
+    loop, _, _, _ = make_loop([], stall=StallWatch(stall_after_s=60, check_every_s=15, clock=clock))
+    loop.consumer = stuck  # type: ignore[assignment]
+    loop.reconnect = lambda: fresh  # type: ignore[assignment,return-value]
+    stuck.consume = lambda n, t: clock.__setattr__("now", clock.now + 5) or []  # type: ignore[method-assign]
+    handled: list[int] = []
+
+    def process(batch: list[FakeMessage]) -> bool:
+        handled.extend(message.offset() for message in batch)
+        return True
+
+    loop.run(process, max_messages=2)  # type: ignore[arg-type]
+    assert handled == [3, 4]
+    assert ("close", None) in stuck.calls  # left the group before the new consumer joined
+    assert fresh.calls[0][0] == "subscribe"
+    assert clock.now - 1000 >= 60  # not before the stall period ran out
