@@ -28,7 +28,7 @@ test: lint models
 	$(BIN)/pytest
 
 unit: models
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit tests/footage
 
 # The main job, end to end through the API and the event-driven pipeline: start the servers, one
 # worker per stage, the projector and the API; make the sample clip; upload it with POST /v1/uploads,

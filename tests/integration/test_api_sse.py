@@ -15,6 +15,7 @@ from tests.integration.api_fixtures import (
     Received,
     accepted,
     completed,
+    example,
     logged_events,
     progress,
     read_sse,
@@ -25,7 +26,8 @@ from tests.integration.api_fixtures import (
 pytestmark = pytest.mark.integration
 
 
-def test_live_events_then_the_stream_ends(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+@pytest.mark.parametrize("end", ["completed", "failed", "cancelled"])
+def test_live_events_then_the_stream_ends(api: ApiProcess, infra: Settings, key: NewKey, end: str) -> None:
     publisher = Publisher(infra)
     start = accepted(key.id)
     publisher.publish(start)
@@ -38,12 +40,13 @@ def test_live_events_then_the_stream_ends(api: ApiProcess, infra: Settings, key:
 
         reader = threading.Thread(target=follow)
         reader.start()
-        later = [progress(start.job_id, n) for n in range(1, 5)] + [completed(start.job_id)]
+        last = completed(start.job_id) if end == "completed" else example(end, job_id=start.job_id)
+        later = [progress(start.job_id, n) for n in range(1, 5)] + [last]
         publisher.publish(*later)
         reader.join(30)
     assert not reader.is_alive(), "the stream did not end after the terminal event"
     assert [r.event for r in got] == ["accepted", "stage_progress", "stage_progress", "stage_progress",
-                                      "stage_progress", "completed"]  # fmt: skip
+                                      "stage_progress", end]  # fmt: skip
     assert [r.data["event_id"] for r in got] == [str(e.event_id) for e in (start, *later)]
     assert [r.id for r in got] == sorted(r.id for r in got)
 

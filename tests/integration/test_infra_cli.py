@@ -87,3 +87,51 @@ def test_a_second_stack_on_other_ports_goes_up_twice_and_down_cleanly(
     assert not any(row["healthy"] for row in rows)
     # The session's own stack was not touched.
     assert _status()[0] == 0
+
+
+def test_backdrop_up_status_probe_and_down_as_make_run_and_make_down_use_them(
+    second_state_dir: Path, infra: Settings
+) -> None:
+    env = {
+        **os.environ,
+        "BACKDROP_STATE_DIR": str(second_state_dir),
+        "BACKDROP_PULSE_DIR": str(second_state_dir / "pulse"),
+        "BACKDROP_KAFKA_PORT": "29292",
+        "BACKDROP_KAFKA_CONTROLLER_PORT": "29293",
+        "BACKDROP_POSTGRES_PORT": "25632",
+        "BACKDROP_REDIS_PORT": "26579",
+        "BACKDROP_S3_PORT": "29200",
+        "BACKDROP_API_PORT": "28100",
+    }
+    run, pids = second_state_dir / "run", list[int]()
+    try:
+        up = _cli("up", env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "API at http://127.0.0.1:28100/docs" in up.stdout + up.stderr
+
+        status = _cli("status", "--json", env=env)
+        assert status.returncode == 0, status.stdout + status.stderr
+        report = orjson.loads(status.stdout)
+        assert all(row["healthy"] for row in report["servers"])
+        assert report["workers"] == {
+            "extract": 1, "score": 1, "segment": 1, "matte": 1, "composite": 1, "encode": 1,
+            "assemble": 1, "projector": 1, "webhooks": 1, "api": 1,
+        }  # fmt: skip
+        pids = [int(path.read_text()) for path in run.glob("worker-*.pid")]
+        assert len(pids) == 10
+        for stage in ("extract", "assemble"):  # a pulse within a few polls of starting
+            probe = _cli("probe", stage, env=env)
+            for _ in range(60):
+                if probe.returncode == 0:
+                    break
+                probe = _cli("probe", stage, env=env)
+            assert probe.returncode == 0, probe.stdout + probe.stderr
+    finally:
+        down = _cli("down", env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not [pid for pid in pids if pid_alive(pid)], "a worker outlived `backdrop down`"
+    assert not list(run.glob("worker-*.pid"))
+    code, rows = _status(env)
+    assert code == 1
+    assert not any(row["healthy"] for row in rows)
+    assert _status()[0] == 0  # the session's own stack was not touched

@@ -6,6 +6,9 @@ on a flat colour, where a wrong alpha anywhere shows (a blur would hide it).
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -77,3 +80,38 @@ def test_upload_follow_and_download_match_process(workers: Settings, api: ApiPro
     assert per_chunk[worst] >= MIN_CHUNK_PSNR_DB, (
         f"chunk {worst} differs from process: {per_chunk[worst]:.1f} dB"
     )
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "backdrop", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, f"backdrop {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stdout + result.stderr
+    return result
+
+
+def test_the_make_run_commands(workers: Settings, api: ApiProcess, tmp_path: Path) -> None:
+    """Makefile's `run` target, command for command: a key from `keys create`'s last line, then
+    `submit --api --wait -o` with it; and `submit --wait -o` straight to Kafka."""
+    clip = tmp_path / "sample.mp4"
+    _cli("sample", str(clip), "--seconds", "3", "--size", "320x180")
+    secret = _cli("keys", "create", "demo").stdout.strip().splitlines()[-1]
+    env = {**os.environ, "BACKDROP_API_URL": api.base_url, "BACKDROP_API_KEY": secret}
+    over_http, over_kafka = tmp_path / "blurred.mp4", tmp_path / "coloured.mp4"
+    _cli("submit", str(clip), "--api", "--background", "blur", "--wait", "-o", str(over_http), env=env)
+    _cli("submit", str(clip), "--background", "#2050a0", "--wait", "-o", str(over_kafka))
+    source = probe(clip)
+    for out in (over_http, over_kafka):
+        made = probe(out)
+        assert (made.frame_count, made.fps, made.width, made.height) == (
+            source.frame_count,
+            source.fps,
+            source.width,
+            source.height,
+        ), out.name

@@ -1,0 +1,105 @@
+"""What README.md states as a number or a name, checked against the code: changing one without the other
+fails here.
+
+The two tables (topics, configuration) are read from README itself; the numbers in its prose are pinned.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from agents.extract import Limits
+from agents.runner import ProcessOptions
+from agents.workers.context import CHUNK_SECONDS, WARMUP_FRAMES
+from api.projector import BATCH
+from api.webhook_signing import DELAYS_S
+from base.settings import Settings
+from streams.consumer_loop import consumer_config
+from streams.liveness import MAX_BUSY_S, MAX_QUIET_S, STALL_AFTER_S, STALL_CHECK_S
+from streams.topics import DAY_MS, INGEST, JOBS, STAGES
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def _table(heading: str) -> list[list[str]]:
+    """The rows (cells, stripped) of the first table after ``heading``, without its header."""
+    section = README.split(heading, 1)[1]
+    lines: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            lines.append(line)
+        elif lines:
+            break
+    assert lines, f"no table after {heading!r}"
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def _expand(names: str) -> list[str]:
+    """`a.{b,c}` → [a.b, a.c]."""
+    match = re.fullmatch(r"(.*)\{(.*)\}(.*)", names)
+    if match is None:
+        return [names]
+    return [f"{match[1]}{part}{match[3]}" for part in match[2].split(",")]
+
+
+def test_the_topics_table_is_what_infra_up_creates() -> None:
+    declared = {spec.name: spec for spec in (*INGEST, JOBS, *STAGES)}
+    documented = {}
+    for name_cell, partitions, retention, _ in _table("### Topics"):
+        for name in _expand(name_cell.strip("`")):
+            documented[name] = (int(partitions), int(retention.removesuffix(" d")) * DAY_MS)
+    assert documented == {name: (s.partitions, s.retention_ms) for name, s in declared.items()}
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    documented = set()
+    for row in _table("## Configuration"):
+        names = re.findall(r"`(BACKDROP_[A-Z0-9_]+|_[A-Z0-9_]+)`", row[0])
+        prefix = ""
+        for name in names:
+            if name.startswith("BACKDROP_"):
+                documented.add(name)
+                prefix = name.rsplit("_", 1)[0]
+            else:
+                documented.add(prefix + name)
+    settings = {f"BACKDROP_{field.upper()}" for field in Settings.model_fields}
+    assert settings - documented == set(), "settings missing from README's Configuration table"
+    assert documented - settings == set(), "README documents settings that do not exist"
+
+
+def test_the_input_limits_readme_quotes() -> None:
+    # "over the limits (4096×4096, 240 fps, three hours, 20 GiB …)"
+    limits = Limits()
+    assert (limits.max_width, limits.max_height, limits.max_fps) == (4096, 4096, 240)
+    assert (limits.max_duration_s, limits.max_bytes) == (3 * 3600, 20 * 1024**3)
+    assert "4096×4096, 240 fps, three hours, 20 GiB" in README
+
+
+def test_chunks_of_two_seconds_with_eight_warm_up_frames_in_both_paths() -> None:
+    assert (CHUNK_SECONDS, WARMUP_FRAMES) == (2.0, 8)
+    defaults = ProcessOptions()
+    assert (defaults.chunk_seconds, defaults.warmup_frames) == (CHUNK_SECONDS, WARMUP_FRAMES)
+    assert "~2 s chunks" in README
+    assert "8 warm-up frames" in README
+
+
+def test_liveness_numbers() -> None:
+    # "has not polled for a minute or has been on one batch longer than `max.poll.interval` (15 min)"
+    assert (MAX_QUIET_S, MAX_BUSY_S) == (60, 15 * 60)
+    assert consumer_config(Settings(), "g")["max.poll.interval.ms"] == MAX_BUSY_S * 1000
+    # "every 15 s while idle and, after a minute of waiting messages, …"
+    assert (STALL_CHECK_S, STALL_AFTER_S) == (15, 60)
+
+
+def test_projector_batch_and_webhook_schedule() -> None:
+    assert BATCH == 500
+    assert "(up to 500 events)" in README
+    assert DELAYS_S == (5, 30, 120, 600, 3600)
+    assert "5 s, 30 s, 2 min, 10 min, then hourly" in README
+
+
+def test_consumer_groups_are_named_by_stage() -> None:
+    settings = Settings()
+    assert settings.consumer_group("segment") == "backdrop-segment"
+    assert settings.consumer_group("projector") == "backdrop-projector"
