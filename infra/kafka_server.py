@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import KafkaException
@@ -20,6 +21,15 @@ from streams.topics import ALL_TOPICS
 
 POM = Path(__file__).parent / "kafka" / "pom.xml"
 LOG4J_CONFIG = Path(__file__).parent / "kafka" / "log4j2.properties"
+
+
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """16 random bytes in URL-safe base64, the form StorageTool's random-uuid prints, never starting with
+    '-': the tool's argument parser would take ``-t -…`` for a missing value (one format in 64 failed so)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_bytes()).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class KafkaServer(Service):
@@ -110,8 +120,7 @@ class KafkaServer(Service):
         ]
 
     def _format(self, props: Path) -> None:
-        # The cluster id is 16 random bytes in URL-safe base64, the form StorageTool's random-uuid prints.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
             capture_output=True,
