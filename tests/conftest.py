@@ -8,6 +8,7 @@ started on this machine is neither used nor stopped by the tests.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,19 +18,10 @@ import pytest
 from base.settings import Settings
 from streams.admin import admin_client, ensure_topics
 from streams.topics import DAY_MS, TopicSpec
+from tests.stacks import stack_env
 
-TEST_STATE_DIR = Path(__file__).resolve().parents[1] / ".backdrop" / "test-stack"
-TEST_STACK_ENV = {
-    "BACKDROP_STATE_DIR": str(TEST_STATE_DIR),
-    "BACKDROP_PULSE_DIR": str(TEST_STATE_DIR / "pulse"),
-    "BACKDROP_KAFKA_PORT": "29092",
-    "BACKDROP_KAFKA_CONTROLLER_PORT": "29093",
-    "BACKDROP_POSTGRES_PORT": "25432",
-    "BACKDROP_REDIS_PORT": "26379",
-    "BACKDROP_S3_PORT": "29000",
-    "BACKDROP_API_PORT": "28000",
-}
-os.environ.update(TEST_STACK_ENV)
+# Every default port + 10000: 29092, 29093, 25432, 26379, 29000, 28000.
+os.environ.update(stack_env(Path(__file__).resolve().parents[1] / ".backdrop" / "test-stack", 10_000))
 for _name in ("BACKDROP_API_URL", "BACKDROP_CONSUMER_GROUP_PREFIX"):  # they would point past our stack
     os.environ.pop(_name, None)
 
@@ -49,6 +41,7 @@ def infra(settings: Settings) -> Iterator[Settings]:
     assert all(row.healthy for row in rows), rows
     yield settings
     stack.down(settings)
+    shutil.rmtree(settings.frame_cache_folder, ignore_errors=True)  # RAM the workers' chunks held
 
 
 @pytest.fixture

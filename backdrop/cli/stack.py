@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from typing import Annotated
 
@@ -201,7 +202,7 @@ def probe(
 
 @user_errors
 def down() -> None:
-    """Stop the workers (each finishes its current message), then the servers."""
+    """Stop the workers (each finishes its current message), then the servers; drop the frame cache."""
     from infra import stack
     from infra.workers import stop_workers
 
@@ -209,4 +210,6 @@ def down() -> None:
     with console.status("stopping"):
         stop_workers(settings)
         stack.down(settings)
+        if settings.frame_cache_dir is None:  # the default RAM-disk cache is this stack's alone
+            shutil.rmtree(settings.frame_cache_folder, ignore_errors=True)
     console.print("down")

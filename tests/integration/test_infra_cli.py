@@ -16,6 +16,7 @@ import pytest
 
 from base.settings import Settings
 from infra.processes import pid_alive
+from tests.stacks import stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -58,15 +59,7 @@ def test_a_second_stack_on_other_ports_goes_up_twice_and_down_cleanly(
     second_state_dir: Path, infra: Settings
 ) -> None:
     # Overriding every endpoint by environment is itself part of what this checks.
-    env = {
-        **os.environ,
-        "BACKDROP_STATE_DIR": str(second_state_dir),
-        "BACKDROP_KAFKA_PORT": "29192",
-        "BACKDROP_KAFKA_CONTROLLER_PORT": "29193",
-        "BACKDROP_POSTGRES_PORT": "25532",
-        "BACKDROP_REDIS_PORT": "26479",
-        "BACKDROP_S3_PORT": "29100",
-    }
+    env = {**os.environ, **stack_env(second_state_dir, 10_100)}
     first = _cli("infra", "up", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     second = _cli("infra", "up", env=env)
@@ -92,22 +85,12 @@ def test_a_second_stack_on_other_ports_goes_up_twice_and_down_cleanly(
 def test_backdrop_up_status_probe_and_down_as_make_run_and_make_down_use_them(
     second_state_dir: Path, infra: Settings
 ) -> None:
-    env = {
-        **os.environ,
-        "BACKDROP_STATE_DIR": str(second_state_dir),
-        "BACKDROP_PULSE_DIR": str(second_state_dir / "pulse"),
-        "BACKDROP_KAFKA_PORT": "29292",
-        "BACKDROP_KAFKA_CONTROLLER_PORT": "29293",
-        "BACKDROP_POSTGRES_PORT": "25632",
-        "BACKDROP_REDIS_PORT": "26579",
-        "BACKDROP_S3_PORT": "29200",
-        "BACKDROP_API_PORT": "28100",
-    }
+    env = {**os.environ, **stack_env(second_state_dir, 10_200)}
     run, pids = second_state_dir / "run", list[int]()
     try:
         up = _cli("up", env=env)
         assert up.returncode == 0, up.stdout + up.stderr
-        assert "API at http://127.0.0.1:28100/docs" in up.stdout + up.stderr
+        assert "API at http://127.0.0.1:28200/docs" in up.stdout + up.stderr
 
         status = _cli("status", "--json", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
@@ -126,11 +109,13 @@ def test_backdrop_up_status_probe_and_down_as_make_run_and_make_down_use_them(
                     break
                 probe = _cli("probe", stage, env=env)
             assert probe.returncode == 0, probe.stdout + probe.stderr
+        assert Settings(state_dir=second_state_dir).frame_cache_folder.is_dir()  # made by the workers
     finally:
         down = _cli("down", env=env)
     assert down.returncode == 0, down.stdout + down.stderr
     assert not [pid for pid in pids if pid_alive(pid)], "a worker outlived `backdrop down`"
     assert not list(run.glob("worker-*.pid"))
+    assert not Settings(state_dir=second_state_dir).frame_cache_folder.exists(), "the RAM cache outlived down"
     code, rows = _status(env)
     assert code == 1
     assert not any(row["healthy"] for row in rows)
