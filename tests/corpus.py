@@ -718,6 +718,11 @@ def _boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[byte
         at += size
 
 
+def top_level_boxes(data: bytes | bytearray) -> list[tuple[bytes, int, int]]:
+    """(type, payload start, box end) of the file's top-level boxes, in order."""
+    return list(_boxes(data, 0, len(data)))
+
+
 def mp4_box(data: bytes | bytearray, path: str) -> tuple[int, int]:
     """(payload start, end) of the first box at ``path``, e.g. 'moov/trak/mdia/mdhd' (the first track)."""
     start, end = 0, len(data)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from confluent_kafka import Consumer
 
 from agents.extract import plan_chunks, probe
 from agents.runner import ProcessOptions, process
@@ -23,7 +24,9 @@ from agents.workers.context import CHUNK_SECONDS, WARMUP_FRAMES
 from backdrop.api_client import api_client, download_output, follow, upload
 from backdrop.sample import write_sample
 from base.settings import Settings
-from schemas import ChunkDone, JobCompleted, JobOptions, LifecycleEvent, parse_background
+from schemas import PIPELINE, ChunkDone, JobCompleted, JobOptions, LifecycleEvent, parse_background
+from streams.follow import consumer_at_end
+from streams.topics import ALL_TOPICS, JOBS, stage_topic
 from tests.integration.api_fixtures import ApiProcess, new_api_key
 from tests.integration.pipeline_fixtures import own_workers, psnr, read_video
 
@@ -48,11 +51,16 @@ def test_upload_follow_and_download_match_process(workers: Settings, api: ApiPro
     key = new_api_key(workers, "main-path")
     events: list[LifecycleEvent] = []
     out = tmp_path / "pipeline.mp4"
-    with api_client(api.base_url, key.secret) as client:
-        job = upload(client, clip, JobOptions(background=BACKGROUND))
-        final = follow(client, job["id"], events.append, timeout_s=300)
-        assert isinstance(final, JobCompleted), final
-        download_output(client, job["id"], out)  # the presigned URL the API lists
+    every_topic = consumer_at_end(workers.kafka_bootstrap, [spec.name for spec in ALL_TOPICS])
+    try:
+        with api_client(api.base_url, key.secret) as client:
+            job = upload(client, clip, JobOptions(background=BACKGROUND))
+            final = follow(client, job["id"], events.append, timeout_s=300)
+            assert isinstance(final, JobCompleted), final
+            download_output(client, job["id"], out)  # the presigned URL the API lists
+        _assert_no_pixels_in_kafka(every_topic, job["id"])
+    finally:
+        every_topic.close()
     kinds = [event.event_type for event in events]
     assert kinds[0] == "accepted", kinds
     assert kinds[-1] == "completed", kinds
@@ -80,6 +88,24 @@ def test_upload_follow_and_download_match_process(workers: Settings, api: ApiPro
     assert per_chunk[worst] >= MIN_CHUNK_PSNR_DB, (
         f"chunk {worst} differs from process: {per_chunk[worst]:.1f} dB"
     )
+
+
+# The largest event of a job: a chunk task with every artifact key and metric is ~2 kB; one 320×180 frame
+# is 170 kB raw, and a stored probability map several kB even compressed.
+MAX_EVENT_BYTES = 8 * 1024
+
+
+def _assert_no_pixels_in_kafka(consumer: Consumer, job_id: str) -> None:
+    """ "Pixels travel through object storage, never through Kafka": every event of the job is small."""
+    sizes: dict[str, int] = {}
+    while (message := consumer.poll(2.0)) is not None:  # drained: nothing more for 2 s
+        if message.error() or not (message.key() or b"").decode().startswith(job_id):
+            continue
+        topic = message.topic() or ""
+        sizes[topic] = max(sizes.get(topic, 0), len(message.value() or b""))
+    expected = {JOBS.name, *(stage_topic(stage).name for stage in PIPELINE[1:])}
+    assert expected <= set(sizes), f"topics seen: {sizes}"
+    assert max(sizes.values()) < MAX_EVENT_BYTES, sizes
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

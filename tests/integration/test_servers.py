@@ -31,6 +31,28 @@ def test_postgres_sql_round_trip(infra: Settings) -> None:
     assert version.startswith("15.")
 
 
+def test_redis_keeps_nothing_on_disk(infra: Settings) -> None:
+    # "no persistence (it only holds derived state)"
+    client = redis.Redis.from_url(infra.redis_url)
+    try:
+        assert client.config_get("save") == {"save": ""}
+        assert client.config_get("appendonly") == {"appendonly": "no"}
+    finally:
+        client.close()
+
+
+def test_the_projector_commits_without_waiting_for_the_disk(infra: Settings) -> None:
+    # "The projector now commits with `synchronous_commit = off`"
+    from api.projector import projection_engine
+
+    engine = projection_engine(infra)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"
+    finally:
+        engine.dispose()
+
+
 def test_redis_round_trip(infra: Settings) -> None:
     client = redis.Redis.from_url(infra.redis_url)
     try:

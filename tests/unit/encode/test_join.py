@@ -9,6 +9,7 @@ from agents.encode import VideoWriter, join_segments
 from agents.extract import decode_chunk, extract_audio, iter_frames, plan_chunks, probe
 from base.errors import OutputError
 from tests import clips
+from tests.corpus import top_level_boxes
 
 
 def _segments(source: Path, folder: Path) -> list[Path]:
@@ -41,6 +42,9 @@ def test_segments_join_into_the_source_timeline(tmp_path: Path) -> None:
     assert _seconds(tmp_path / "out.mp4", after.time_base) == _seconds(source, before.time_base)
     indices = [clips.frame_index(f) for b in iter_frames(tmp_path / "out.mp4") for f in b.frames]
     assert indices == list(range(60))
+    for path in (segments[0], tmp_path / "out.mp4"):  # "H.264 MP4 (faststart)": the index first
+        kinds = [kind for kind, _, _ in top_level_boxes(path.read_bytes())]
+        assert kinds.index(b"moov") < kinds.index(b"mdat"), (path.name, kinds)
 
 
 def _seconds(path: Path, time_base: Fraction) -> list[Fraction]:
