@@ -53,6 +53,55 @@ def test_a_folder_named_with_a_slash_gets_a_png_sequence(clip: Path, tmp_path: P
     assert cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED).shape == (108, 192, 4)
 
 
+def test_without_a_background_the_output_is_transparent_where_it_can_be_and_white_otherwise(
+    clip: Path, tmp_path: Path
+) -> None:
+    import av
+
+    mov, mp4 = tmp_path / "cut-out.mov", tmp_path / "cut-out.mp4"
+    for out in (mov, mp4):
+        result = backdrop("process", str(clip), "-o", str(out))
+        assert result.returncode == 0, result.stderr
+    with av.open(str(mov)) as container:
+        alpha = next(container.decode(video=0)).to_ndarray(format="rgba")[..., 3]
+    assert alpha.min() == 0  # the background is see-through
+    assert alpha.max() == 255  # the person is not
+    with av.open(str(mp4)) as container:
+        rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    corners = np.stack([rgb[0, 0], rgb[0, -1], rgb[-1, 0], rgb[-1, -1]]).astype(int)
+    assert corners.min() >= 245, corners  # white, within H.264's rounding
+
+
+def test_models_list_names_the_builtin_models() -> None:
+    result = backdrop("models", "list")
+    assert result.returncode == 0, result.stderr
+    assert "selfie" in result.stdout
+    assert "selfie-landscape" in result.stdout
+
+
+def test_probe_exits_1_naming_a_consumer_that_stopped_polling(tmp_path: Path) -> None:
+    import os
+    import re
+    import time
+
+    from streams.liveness import PulseWriter
+
+    env = {**os.environ, "BACKDROP_PULSE_DIR": str(tmp_path)}
+
+    def probe_score() -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "backdrop", "probe", "score"]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+
+    # The pulse of a live process (this one) that last polled five minutes ago.
+    PulseWriter(tmp_path, "score", clock=lambda: time.time() - 300).polling(lambda: 12, 40)
+    stale = probe_score()
+    assert stale.returncode == 1
+    assert re.search(rf"score \(pid {os.getpid()}\) has not polled for 30\d s", stale.stderr), stale.stderr
+    PulseWriter(tmp_path, "score").polling(lambda: 12, 41)  # polling again
+    fresh = probe_score()
+    assert fresh.returncode == 0, fresh.stderr
+
+
 def test_sample_then_process_a_still(tmp_path: Path) -> None:
     still, out = tmp_path / "person.jpg", tmp_path / "cut-out.png"
     assert backdrop("sample", str(still), "--size", "320x180").returncode == 0

@@ -103,3 +103,11 @@ def test_consumer_groups_are_named_by_stage() -> None:
     settings = Settings()
     assert settings.consumer_group("segment") == "backdrop-segment"
     assert settings.consumer_group("projector") == "backdrop-projector"
+
+
+def test_the_corpus_is_as_large_as_readme_says() -> None:
+    from tests.corpus import CASES
+
+    match = re.search(r"`tests/corpus.py` generates (\d+) such inputs", README)
+    assert match is not None
+    assert int(match[1]) == len(CASES)
