@@ -111,3 +111,18 @@ def test_the_corpus_is_as_large_as_readme_says() -> None:
     match = re.search(r"`tests/corpus.py` generates (\d+) such inputs", README)
     assert match is not None
     assert int(match[1]) == len(CASES)
+
+
+def test_ci_runs_the_test_command_readme_gives() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    commands = re.search(r"```bash\nmake run[^\n]*\nmake test[^\n]*\n```", README)
+    assert commands is not None, "README's two commands: make run, then make test"
+    ci = (root / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == "make test"
+    makefile = (root / "Makefile").read_text()
+    assert re.search(r"^test: lint models\n\t\$\(BIN\)/pytest\n", makefile, re.MULTILINE)
+    # "Tests treat warnings as errors."
+    pytest_options = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert pytest_options["filterwarnings"][0] == "error"

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agents.workers.frame_cache import FrameCache
 
@@ -82,3 +83,32 @@ def test_an_abandoned_reservation_leaves_nothing(tmp_path: Path) -> None:
     cache.abandon("a")
     assert list((tmp_path / "frames").iterdir()) == []
     assert cache.reserve("b", (10_000, 8, 12, 3)) is None  # past the limit: the decoder uses its own memory
+
+
+def test_the_settings_reach_the_workers_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # README: BACKDROP_FRAME_CACHE_DIR / _MB (0 turns it off) / _KEEP_FREE, through `StageContext.open`.
+    from agents.workers.context import StageContext
+    from base.settings import Settings
+
+    monkeypatch.setenv("BACKDROP_FRAME_CACHE_DIR", str(tmp_path / "frames"))
+    monkeypatch.setenv("BACKDROP_FRAME_CACHE_MB", "3")
+    context = StageContext.open(Settings())
+    try:
+        assert context.frames.folder == tmp_path / "frames"
+        assert context.frames.limit_bytes == 3 * 2**20
+        assert context.frames.put("c", np.zeros((1, 1024, 1024, 3), np.uint8), np.zeros(1, np.int64))
+        assert not context.frames.put("d", np.zeros((1, 1024, 1024, 3), np.uint8), np.zeros(1, np.int64))
+    finally:
+        context.close()
+    monkeypatch.setenv("BACKDROP_FRAME_CACHE_MB", "0")
+    context = StageContext.open(Settings())
+    try:
+        assert context.frames.room_bytes() == 0  # off: every stage decodes its chunks itself
+    finally:
+        context.close()
+    monkeypatch.delenv("BACKDROP_FRAME_CACHE_DIR")
+    monkeypatch.setenv("BACKDROP_STATE_DIR", str(tmp_path / "a"))
+    first = Settings().frame_cache_folder
+    monkeypatch.setenv("BACKDROP_STATE_DIR", str(tmp_path / "b"))
+    assert Settings().frame_cache_folder != first  # one cache per state folder
+    assert Settings().frame_cache_keep_free == 0.25

@@ -1,4 +1,4 @@
-"""The chunk workers' own handlers give `process`'s alpha, frame for frame.
+"""The chunk workers' own handlers give `process`'s alpha, frame for frame; redone, the same events.
 
 The handlers run as the workers run them — extract plans the chunks, score stores its cuts, segment stores
 float16 probabilities, matte reads both back and settles on the warm-up frames — over a local object store
@@ -79,3 +79,27 @@ def test_the_chunk_workers_give_process_alpha_exactly(clip: Path, tmp_path: Path
         assert alpha.shape[0] == chunk.stop - chunk.start
         for offset, index in enumerate(range(chunk.start, chunk.stop)):
             np.testing.assert_array_equal(alpha[offset], by_process[index], err_msg=f"frame {index}")
+
+
+def test_a_redo_publishes_the_same_events_under_the_same_ids(clip: Path, tmp_path: Path) -> None:
+    """A worker killed after publishing but before committing redoes the message: consumers dedupe by
+    event id, so every event must come out again as it was (README: "events carry deterministic ids")."""
+    store = LocalStore(tmp_path / "store")
+    store.put_file("uploads/sample.mp4", clip)
+    context = LocalContext(Settings(), store, tmp_path / "cache")
+    (tmp_path / "cache").mkdir()
+    source = ObjectSource(object=ObjectRef(bucket="uploads", key="uploads/sample.mp4"))
+    submit = SubmitJob(event_type="submit", job_id=new_job_id(), source=source, options=JobOptions())
+    extract = ExtractHandler(context)
+    stages = (ScoreHandler(context), SegmentHandler(context, EllipseSegmenter()), MatteHandler(context))
+
+    def published(handled: Handled) -> list[tuple[str, str, str]]:
+        return [(out.topic, out.key, str(getattr(out.event, "event_id", ""))) for out in handled.events]
+
+    first, again = extract.handle(submit), extract.handle(submit)
+    assert published(first) == published(again)
+    task = next(_tasks(first))
+    for handler in stages:
+        first, again = handler.handle(task), handler.handle(task)
+        assert published(first) == published(again), handler.stage
+        (task,) = _tasks(first)
