@@ -72,6 +72,27 @@ def test_without_a_background_the_output_is_transparent_where_it_can_be_and_whit
     assert corners.min() >= 245, corners  # white, within H.264's rounding
 
 
+def test_hero_stills_from_the_command_line(clip: Path, tmp_path: Path) -> None:
+    # README: `backdrop process talk.mp4 -o talk-blurred.mp4 -b blur:20 --stills stills/ --json`
+    stills = tmp_path / "stills"
+    result = backdrop(
+        "process",
+        str(clip),
+        "-o",
+        str(tmp_path / "out.mp4"),
+        "-b",
+        "blur:20",
+        "--stills",
+        str(stills),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    written = sorted(path.name for path in stills.iterdir())
+    assert "poster.jpg" in written
+    assert len(written) >= 2  # the poster and at least one hero still
+    assert sorted(Path(p).name for p in orjson.loads(result.stdout)["stills"]) == written
+
+
 def test_models_list_names_the_builtin_models() -> None:
     result = backdrop("models", "list")
     assert result.returncode == 0, result.stderr
