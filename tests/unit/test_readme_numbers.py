@@ -7,7 +7,10 @@ The two tables (topics, configuration) are read from README itself; the numbers 
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from agents.extract import Limits
 from agents.runner import ProcessOptions
@@ -52,17 +55,66 @@ def test_the_topics_table_is_what_infra_up_creates() -> None:
     assert documented == {name: (s.partitions, s.retention_ms) for name, s in declared.items()}
 
 
-def test_every_setting_is_in_the_configuration_table() -> None:
-    documented = set()
+def _configuration() -> dict[str, str]:
+    """README's Configuration table: each variable → the default written for it."""
+    documented = {}
     for row in _table("## Configuration"):
-        names = re.findall(r"`(BACKDROP_[A-Z0-9_]+|_[A-Z0-9_]+)`", row[0])
-        prefix = ""
-        for name in names:
+        names, prefix = [], ""
+        for name in re.findall(r"`(BACKDROP_[A-Z0-9_]+|_[A-Z0-9_]+)`", row[0]):
             if name.startswith("BACKDROP_"):
-                documented.add(name)
                 prefix = name.rsplit("_", 1)[0]
+                names.append(name)
             else:
-                documented.add(prefix + name)
+                names.append(prefix + name)
+        defaults = [value.strip() for value in row[1].split(",")]
+        if len(defaults) != len(names):
+            defaults = [row[1]] * len(names)  # one description for all
+        documented.update(zip(names, defaults, strict=True))
+    return documented
+
+
+def _readme_value(text: str) -> object:
+    """A default as README writes it: `literal`, none, N GiB, or a description (returned as is)."""
+    if text == "none":
+        return None
+    if match := re.fullmatch(r"(\d+) GiB", text):
+        return int(match[1]) * 1024**3
+    if not re.fullmatch(r"`[^`]*`", text):
+        return text
+    literal = text.strip("`")
+    if literal in {"true", "false"}:
+        return literal == "true"
+    if literal == "[]":
+        return ()
+    if re.fullmatch(r"\d+", literal):
+        return int(literal)
+    if re.fullmatch(r"\d+\.\d+", literal):
+        return float(literal)
+    return literal
+
+
+def test_the_configuration_table_gives_the_real_defaults() -> None:
+    checked = 0
+    for variable, written in _configuration().items():
+        expected = _readme_value(written)
+        if isinstance(expected, str) and not written.startswith("`"):
+            continue  # a description ("pinned pseudo-version", "under /dev/shm, …")
+        field = Settings.model_fields[variable.removeprefix("BACKDROP_").lower()]
+        if field.default is None and isinstance(expected, str):
+            continue  # derived from other settings, e.g. API_URL from API_HOST and API_PORT
+        actual = field.default
+        actual = actual.get_secret_value() if isinstance(actual, SecretStr) else actual
+        if isinstance(actual, Path):
+            actual = str(actual).replace(str(Path.home()), "~")
+        if variable == "BACKDROP_PULSE_DIR":
+            expected = str(expected).replace("<temp>", tempfile.gettempdir())
+        assert actual == expected, f"{variable}: README says {written}, the default is {field.default!r}"
+        checked += 1
+    assert checked >= 30
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    documented = set(_configuration())
     settings = {f"BACKDROP_{field.upper()}" for field in Settings.model_fields}
     assert settings - documented == set(), "settings missing from README's Configuration table"
     assert documented - settings == set(), "README documents settings that do not exist"
