@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,28 @@ def test_a_client_resumes_on_another_api_process_when_one_is_killed(
         got += list(read_sse(http, start.job_id, last_event_id=got[-1].id))
     assert [r.data["event_id"] for r in got] == [str(e.event_id) for e in events]
     assert len({r.id for r in got}) == len(got)
+
+
+def test_an_idle_stream_gets_keep_alive_comments(
+    infra: Settings, key: NewKey, projector: object, api_logs: Path
+) -> None:
+    # README: BACKDROP_SSE_PING_S, "keep-alive comment interval on idle SSE streams" (proxies drop
+    # connections that say nothing for a while).
+    pinging = start_api(infra, api_logs, BACKDROP_SSE_PING_S="0.5")
+    try:
+        start = accepted(key.id)
+        Publisher(infra).publish(start)
+        wait_until(lambda: logged_events(infra, start.job_id) == 1, what="the accepted event")
+        comments, started = 0, time.monotonic()
+        with (
+            pinging.client(key.secret, timeout=10) as http,
+            http.stream("GET", f"/v1/jobs/{start.job_id}/events") as response,
+        ):
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                comments += line.startswith(":")
+                if comments >= 2 or time.monotonic() - started > 5:
+                    break
+        assert comments >= 2, "no keep-alive comment within 5 s at a 0.5 s ping interval"
+    finally:
+        pinging.stop()
