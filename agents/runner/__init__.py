@@ -104,6 +104,16 @@ class ProcessReport:
         }
 
 
+# Frames in flight are a few batches per stage: a batch of eight 720p frames' worth of pixels keeps memory
+# flat whatever the frame size (a 4K batch is two frames, a 360p one 32).
+BATCH_PIXELS = 8 * 1280 * 720
+
+
+def default_batch(width: int, height: int) -> int:
+    """Frames per batch for ``width``×``height``: the batch size follows the frame area."""
+    return max(1, round(BATCH_PIXELS / (width * height)))
+
+
 @dataclass
 class _Inferred:
     batch: FrameBatch
@@ -232,7 +242,7 @@ def _process_video(
     timing = output_clock(info, scan.pts)
     total = chunks[-1].stop if chunks else info.frame_count
     heroes = HeroPicker(total, options.heroes) if options.stills_dir else None
-    batch = options.batch_frames or max(1, round(8 * 1280 * 720 / (info.width * info.height)))
+    batch = options.batch_frames or default_batch(info.width, info.height)
     decode = Stage("decode", iter_frames(info.path, batch), lambda b: [b], source_is_work=True)
     infer = Stage("segment", decode, _Inference(segmenter))
     # The matted and composited batches are the largest (frames + alpha + foreground): queue one each.

@@ -107,3 +107,13 @@ def test_a_clip_without_sound_gives_an_output_without_sound(tmp_path: Path) -> N
     result = probe(tmp_path / "out.mp4")
     assert report.frames == result.frame_count == 12
     assert result.audio is None
+
+
+def test_the_batch_size_follows_the_frame_area() -> None:
+    # README: "The batch size follows the frame area": a batch holds about the same pixels at any size.
+    from agents.runner import default_batch
+
+    assert default_batch(1280, 720) == 8
+    assert default_batch(2560, 1440) == 2  # four times the area, a quarter of the frames
+    assert default_batch(640, 360) == 32
+    assert default_batch(7680, 4320) == 1  # never none
