@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from api.jobcache import JobCache
 
 
@@ -48,3 +50,19 @@ def test_a_read_after_the_change_is_kept() -> None:
     cache.clear()
     cache.put("job_a", "key_1", b"newer", cache.generation)
     assert cache.get("job_a", "key_1") == b"newer"
+
+
+def test_entries_live_15_to_30_s_spread_so_they_never_expire_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # README: "entries live 15–30 s as a backstop, spread so they never expire together"
+    cache = JobCache()
+    for draw, job in ((0.0, "job_low"), (0.999, "job_high"), (0.5, "job_mid")):
+        monkeypatch.setattr("api.jobcache.random.random", lambda draw=draw: draw)
+        cache.put(job, "key_1", b"{}", cache.generation, now=0.0)
+    assert cache.get("job_low", "key_1", now=14.9) == b"{}"
+    assert cache.get("job_low", "key_1", now=15.1) is None
+    assert cache.get("job_mid", "key_1", now=22.4) == b"{}"
+    assert cache.get("job_mid", "key_1", now=22.6) is None
+    assert cache.get("job_high", "key_1", now=29.9) == b"{}"
+    assert cache.get("job_high", "key_1", now=30.1) is None
