@@ -140,7 +140,8 @@ def _first_frame_facts(
         raise CorruptInput(f"{path}: no video frame could be decoded at all; {REUPLOAD}")
     if rotation % 90:
         raise UnsupportedInput(
-            f"{path} asks to be shown rotated by {rotation}°; only multiples of 90° are supported"
+            f"{path} asks to be shown rotated by {rotation}°; only multiples of 90° are supported: "
+            "re-export it upright (or turned by a multiple of 90°)"
         )
     return rotation, sample_pts
 

@@ -13,6 +13,7 @@ before and around the model, and the stand-in keeps the corpus to a few seconds.
 
 from __future__ import annotations
 
+import re
 import resource
 import threading
 import time
@@ -27,6 +28,11 @@ from base.errors import BackdropError
 from tests import clips
 from tests.corpus import CASES, BadInput, bad_inputs
 
+# What the user is told to do, in one of the forms our messages use.
+REMEDY = re.compile(
+    r"re-export|re-upload|upload the file again|re-encode|convert (it|the input)|downscale|cut the input|"
+    r"raise the limit|give (a|the) |check the path"
+)
 CASE_SECONDS = 20.0  # the longest any case may take; the slowest measured takes ~1.5 s on 2 cores
 # Peak memory may not grow by more than this during a case: a bomb decoded anyway would add hundreds of MB.
 CASE_GROWTH_MB = 150
@@ -92,6 +98,8 @@ def test_bad_input(corpus: dict[str, BadInput], tmp_path: Path, name: str) -> No
         if not isinstance(result, BackdropError):
             raise AssertionError(f"{name} ({case.why}) raised {type(result).__name__}") from result
         assert result.code in case.codes, f"{name} ({case.why}): {result.code}: {result.message}"
+        # README: "a sentence that says what to do".
+        assert REMEDY.search(result.message), f"{name}: no remedy in {result.message!r}"
         assert not output.exists(), "a failed job leaves no partial output"
         return
     assert case.may_succeed, f"{name} ({case.why}) was processed without an error"
