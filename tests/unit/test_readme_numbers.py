@@ -178,3 +178,11 @@ def test_ci_runs_the_test_command_readme_gives() -> None:
     # "Tests treat warnings as errors."
     pytest_options = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert pytest_options["filterwarnings"][0] == "error"
+
+
+def test_the_kafka_readme_names_is_the_one_installed_and_composed() -> None:
+    root = Path(__file__).resolve().parents[2]
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", (root / "infra/kafka/pom.xml").read_text())
+    assert version is not None
+    assert f"Apache Kafka {version[1]}, KRaft" in README
+    assert f"image: apache/kafka:{version[1]}" in (root / "docker-compose.kafka.yml").read_text()
