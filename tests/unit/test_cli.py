@@ -93,6 +93,17 @@ def test_hero_stills_from_the_command_line(clip: Path, tmp_path: Path) -> None:
     assert sorted(Path(p).name for p in orjson.loads(result.stdout)["stills"]) == written
 
 
+def test_bench_reports_process_against_the_floor(tmp_path: Path) -> None:
+    # README: `backdrop bench --size … --seconds … --json`: the floor, process, their ratio, peak memory.
+    result = backdrop("bench", "--size", "160x96", "--seconds", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = orjson.loads(result.stdout)
+    assert report["floor_fps"] > 0
+    assert report["process_fps"] > 0
+    assert report["ratio"] == pytest.approx(report["process_fps"] / report["floor_fps"], rel=0.01)
+    assert report["peak_rss_mb"] > 0
+
+
 def test_models_list_names_the_builtin_models() -> None:
     result = backdrop("models", "list")
     assert result.returncode == 0, result.stderr
