@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -176,11 +177,20 @@ class _Brightness(nn.Module):
         return torch.sigmoid((x[:, 0:1] - 0.5) * 20)
 
 
-def test_a_users_onnx_model_by_model_card(tmp_path: Path) -> None:
-    export_onnx(_Brightness(), (64, 64), tmp_path / "bright.onnx")
+@pytest.mark.parametrize("kind", ["onnx", "torchscript"])
+def test_a_users_model_by_model_card(tmp_path: Path, kind: str) -> None:
+    # README: "your own ONNX or TorchScript model is a JSON card passed to `--model`".
+    if kind == "onnx":
+        model = tmp_path / "bright.onnx"
+        export_onnx(_Brightness(), (64, 64), model)
+    else:
+        model = tmp_path / "bright.pt"
+        with warnings.catch_warnings():  # deprecated in torch, but users still have such files
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.jit.trace(_Brightness(), torch.zeros(1, 3, 64, 64)).save(str(model))
     card = tmp_path / "bright.json"
     card.write_bytes(
-        orjson.dumps({"path": "bright.onnx", "input_size": [64, 64], "mean": [0, 0, 0], "std": [1, 1, 1]})
+        orjson.dumps({"path": model.name, "input_size": [64, 64], "mean": [0, 0, 0], "std": [1, 1, 1]})
     )
     image = tmp_path / "in.png"
     picture = np.zeros((64, 96, 3), np.uint8)  # BGR: the left half bright red
