@@ -203,6 +203,45 @@ def test_a_users_model_by_model_card(tmp_path: Path, kind: str) -> None:
     assert alpha[:, -20:].max() == 0
 
 
+class _SeveralOutputs(nn.Module):
+    """A model fed BGR pixels at 0–255 that returns (a side output, [background, person] logits)."""
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        person = (x[:, 2:3] - 127.5) / 200 - 0.3  # red → +0.34 (p 0.58); black → -0.94 (p 0.28)
+        return torch.zeros_like(person), torch.cat([-person, person], dim=1)
+
+
+def test_the_model_cards_fields_all_take_effect(tmp_path: Path) -> None:
+    # README: a card may give `channel_order`, `scale`, `output: logits`, `output_index`, `output_channel`;
+    # leaving out any one of them turns this model's answer for the red half into background.
+    model = tmp_path / "several.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.trace(_SeveralOutputs(), torch.zeros(1, 3, 64, 64)).save(str(model))
+    card = {
+        "path": model.name,
+        "input_size": [64, 64],
+        "mean": [0, 0, 0],
+        "std": [1, 1, 1],
+        "channel_order": "bgr",
+        "scale": 1.0,
+        "output": "logits",
+        "output_index": 1,
+        "output_channel": 1,
+    }
+    (tmp_path / "card.json").write_bytes(orjson.dumps(card))
+    image = tmp_path / "in.png"
+    picture = np.zeros((64, 96, 3), np.uint8)  # BGR: the left half bright red
+    picture[:, :48, 2] = 255
+    cv2.imwrite(str(image), picture)
+    out = tmp_path / "out.png"
+    result = backdrop("process", str(image), "-o", str(out), "--model", str(tmp_path / "card.json"))
+    assert result.returncode == 0, result.stderr
+    alpha = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., 3]
+    assert alpha[:, :20].min() > 128, alpha[:, :20].min()  # the red half is foreground
+    assert alpha[:, -20:].max() < 128, alpha[:, -20:].max()
+
+
 def test_every_command_has_help() -> None:
     for command in (
         "process",
