@@ -281,3 +281,24 @@ def test_a_completed_jobs_stages_are_all_done_in_pipeline_order(
         stages = http.get(f"/v1/jobs/{job_id}").json()["progress"]["stages"]
     assert list(stages) == ["segment", "matte", "encode", "assemble"]
     assert all(stage == {"chunks_done": 2, "chunks_total": 2} for stage in stages.values())
+
+
+def test_the_list_filters_by_status_and_a_read_has_its_timings(
+    api: ApiProcess, infra: Settings, other_key: NewKey
+) -> None:
+    # README: `GET /v1/jobs` lists with `?status=`; a read has "status, per-stage progress, timings, …".
+    running, done = accepted(other_key.id), accepted(other_key.id)
+    Publisher(infra).publish(running, done, completed(done.job_id))
+    with api.client(other_key.secret) as http:
+        wait_until(
+            lambda: http.get(f"/v1/jobs/{done.job_id}").json().get("status") == "completed", what="completed"
+        )
+        finished = http.get("/v1/jobs", params={"status": "completed"}).json()["items"]
+        ongoing = http.get("/v1/jobs", params={"status": "running"}).json()["items"]
+        timings = http.get(f"/v1/jobs/{done.job_id}").json()["timings"]
+    assert [item["id"] for item in finished] == [done.job_id]
+    assert running.job_id in [item["id"] for item in ongoing]
+    assert done.job_id not in [item["id"] for item in ongoing]
+    assert timings["accepted_at"] is not None
+    assert timings["finished_at"] is not None
+    assert timings["accepted_at"] <= timings["finished_at"]

@@ -110,6 +110,9 @@ def test_backdrop_up_status_probe_and_down_as_make_run_and_make_down_use_them(
                 probe = _cli("probe", stage, env=env)
             assert probe.returncode == 0, probe.stdout + probe.stderr
         assert Settings(state_dir=second_state_dir).frame_cache_folder.is_dir()  # made by the workers
+        report = orjson.loads(_cli("status", "--json", env=env).stdout)
+        assert report["lag"]["extract"] == report["lag"]["assemble"] == 0  # nothing submitted: no backlog
+        assert {"worker-extract-0", "worker-assemble-0"} <= set(report["pulse"])  # they polled
     finally:
         down = _cli("down", env=env)
     assert down.returncode == 0, down.stdout + down.stderr
@@ -120,3 +123,10 @@ def test_backdrop_up_status_probe_and_down_as_make_run_and_make_down_use_them(
     assert code == 1
     assert not any(row["healthy"] for row in rows)
     assert _status()[0] == 0  # the session's own stack was not touched
+
+
+def test_infra_smoke_prints_the_event_an_upload_made(infra: Settings) -> None:
+    # README: `backdrop infra smoke` puts an object into the uploads bucket, prints the event it produced.
+    result = _cli("infra", "smoke")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "s3:ObjectCreated:Put" in result.stdout + result.stderr

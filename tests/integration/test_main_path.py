@@ -103,6 +103,8 @@ def _assert_no_pixels_in_kafka(consumer: Consumer, job_id: str) -> None:
             continue
         topic = message.topic() or ""
         sizes[topic] = max(sizes.get(topic, 0), len(message.value() or b""))
+        if topic == stage_topic("assemble").name:  # one job's tasks meet on one partition
+            assert message.key() == job_id.encode(), message.key()
     expected = {JOBS.name, *(stage_topic(stage).name for stage in PIPELINE[1:])}
     assert expected <= set(sizes), f"topics seen: {sizes}"
     assert max(sizes.values()) < MAX_EVENT_BYTES, sizes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -41,3 +42,23 @@ def test_concurrent_upgrades_of_an_empty_database_all_succeed(empty_database: Se
     outputs = [run.communicate(timeout=120)[0].decode() for run in runs]
     assert [run.returncode for run in runs] == [0] * 4, "\n---\n".join(outputs)
     assert current(empty_database) is not None
+
+
+def test_the_projector_migrates_an_empty_database_as_it_starts(empty_database: Settings) -> None:
+    # README: "`backdrop up`, `backdrop api` and the projector apply them too".
+    env = api_env(empty_database, BACKDROP_POSTGRES_DB=empty_database.postgres_db)
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "backdrop", "worker", "projector"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while current(empty_database) is None:
+            assert projector.poll() is None, "the projector exited"
+            assert time.monotonic() < deadline, "the projector did not migrate the database within 60 s"
+            time.sleep(0.5)
+    finally:
+        projector.terminate()
+        projector.wait(30)
