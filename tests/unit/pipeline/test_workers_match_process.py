@@ -8,6 +8,7 @@ instead of S3 (no server: what is compared is the data path, not the transport).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -46,11 +47,30 @@ def clip(tmp_path: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Job:
+    """A clip uploaded to a local store, the workers' context over it, and the job's submit event."""
+
+    store: LocalStore
+    context: LocalContext
+    submit: SubmitJob
+
+
+@pytest.fixture
+def job(clip: Path, tmp_path: Path) -> Job:
+    store = LocalStore(tmp_path / "store")
+    store.put_file("uploads/sample.mp4", clip)
+    (tmp_path / "cache").mkdir()
+    source = ObjectSource(object=ObjectRef(bucket="uploads", key="uploads/sample.mp4"))
+    submit = SubmitJob(event_type="submit", job_id=new_job_id(), source=source, options=JobOptions())
+    return Job(store, LocalContext(Settings(), store, tmp_path / "cache"), submit)
+
+
 def _tasks(handled: Handled) -> Iterator[ChunkTask]:
     return (out.event for out in handled.events if isinstance(out.event, ChunkTask))
 
 
-def test_the_chunk_workers_give_process_alpha_exactly(clip: Path, tmp_path: Path) -> None:
+def test_the_chunk_workers_give_process_alpha_exactly(clip: Path, job: Job, tmp_path: Path) -> None:
     frames_dir = tmp_path / "process"
     options = ProcessOptions(
         background=Transparent(), chunk_seconds=CHUNK_SECONDS, warmup_frames=WARMUP_FRAMES
@@ -60,12 +80,7 @@ def test_the_chunk_workers_give_process_alpha_exactly(clip: Path, tmp_path: Path
         cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., 3] for path in sorted(frames_dir.glob("*.png"))
     ]
 
-    store = LocalStore(tmp_path / "store")
-    store.put_file("uploads/sample.mp4", clip)
-    context = LocalContext(Settings(), store, tmp_path / "cache")
-    (tmp_path / "cache").mkdir()
-    source = ObjectSource(object=ObjectRef(bucket="uploads", key="uploads/sample.mp4"))
-    submit = SubmitJob(event_type="submit", job_id=new_job_id(), source=source, options=JobOptions())
+    store, context, submit = job.store, job.context, job.submit
     stages = (ScoreHandler(context), SegmentHandler(context, EllipseSegmenter()), MatteHandler(context))
 
     chunks = plan_chunks(clip, CHUNK_SECONDS, WARMUP_FRAMES)
@@ -81,15 +96,10 @@ def test_the_chunk_workers_give_process_alpha_exactly(clip: Path, tmp_path: Path
             np.testing.assert_array_equal(alpha[offset], by_process[index], err_msg=f"frame {index}")
 
 
-def test_a_redo_publishes_the_same_events_under_the_same_ids(clip: Path, tmp_path: Path) -> None:
+def test_a_redo_publishes_the_same_events_under_the_same_ids(job: Job) -> None:
     """A worker killed after publishing but before committing redoes the message: consumers dedupe by
     event id, so every event must come out again as it was (README: "events carry deterministic ids")."""
-    store = LocalStore(tmp_path / "store")
-    store.put_file("uploads/sample.mp4", clip)
-    context = LocalContext(Settings(), store, tmp_path / "cache")
-    (tmp_path / "cache").mkdir()
-    source = ObjectSource(object=ObjectRef(bucket="uploads", key="uploads/sample.mp4"))
-    submit = SubmitJob(event_type="submit", job_id=new_job_id(), source=source, options=JobOptions())
+    context, submit = job.context, job.submit
     extract = ExtractHandler(context)
     stages = (ScoreHandler(context), SegmentHandler(context, EllipseSegmenter()), MatteHandler(context))
 
