@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 from prometheus_fastapi_instrumentator import Instrumentator
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
 from api.routes import events, health, jobs, uploads
@@ -27,7 +28,6 @@ Replace the background of videos. Upload a file (`POST /v1/uploads`, or a presig
 """
 
 JSON_BODY_LIMIT = 1 << 20
-FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the option fields around the file
 SSE_CLIENTS = Gauge("backdrop_sse_subscribers", "SSE streams following live events in this process")
 
 
@@ -55,12 +55,21 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (jobs, events, health):
         app.include_router(module.router)
     # Uploads may be large; the limit is checked while the body streams in (413 past it).
-    app.include_router(uploads.router, max_body_size=settings.upload_max_bytes + FORM_OVERHEAD)
+    app.include_router(uploads.router, max_body_size=settings.upload_max_bytes + uploads.FORM_OVERHEAD)
 
     @app.exception_handler(RetryableError)
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: RetryableError | Unavailable) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(RedisError)
+    async def redis_unavailable(request: Request, exc: RedisError) -> JSONResponse:
+        # Rate limits and cached reads live in Redis: without it, a retry later, not a 500.
+        return JSONResponse(
+            {"detail": "a backing service (Redis) is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(IdempotencyConflict)
     async def idempotency_conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:

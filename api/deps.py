@@ -21,25 +21,33 @@ async def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-async def caller(
-    response: Response,
-    svc: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
-    """The request's API key, after its rate limit; 401 without a valid key, 429 over the limit."""
-    unauthorized = HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        "send 'Authorization: Bearer <key>' with a key from `backdrop keys create NAME`",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorized
-    found = await svc.caller(credentials.credentials)
+async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
+    """The request's API key and its rate-limit verdict; 401 without a valid key, 429 over the limit (a
+    client address that keeps sending no key or a wrong one has a limit of its own). Once per request:
+    a route that checks before reading its body (`api.routes.uploads`) and the dependency share it."""
+    done: tuple[Caller, ratelimit.Verdict] | None = getattr(request.state, "authenticated", None)
+    if done is not None:
+        return done
+    svc: Services = request.app.state.services
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    found = await svc.caller(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if found is None:
-        raise unauthorized
+        address = request.client.host if request.client else "unknown"
+        limit = svc.settings.unauthenticated_per_minute
+        verdict = await ratelimit.check(svc.redis, f"address:{address}", limit)
+        if not verdict.allowed:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"over {limit} requests per minute without a valid key from this address; retry after "
+                f"{verdict.retry_after_s} s with 'Authorization: Bearer <key>'",
+                headers={"Retry-After": str(verdict.retry_after_s)},
+            )
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "send 'Authorization: Bearer <key>' with a key from `backdrop keys create NAME`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     verdict = await ratelimit.check(svc.redis, found.key_id, found.rate_limit_per_minute)
-    response.headers["RateLimit-Limit"] = str(found.rate_limit_per_minute)
-    response.headers["RateLimit-Remaining"] = str(verdict.remaining)
     if not verdict.allowed:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -47,6 +55,20 @@ async def caller(
             f"{verdict.retry_after_s} s",
             headers={"Retry-After": str(verdict.retry_after_s)},
         )
+    request.state.authenticated = (found, verdict)
+    return found, verdict
+
+
+async def caller(
+    request: Request,
+    response: Response,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The request's API key, after its rate limit (``credentials`` puts the scheme in the OpenAPI page;
+    ``authenticate`` reads the header itself)."""
+    found, verdict = await authenticate(request)
+    response.headers["RateLimit-Limit"] = str(found.rate_limit_per_minute)
+    response.headers["RateLimit-Remaining"] = str(verdict.remaining)
     return found
 
 

@@ -1,8 +1,11 @@
 """``backdrop worker webhooks``: deliver the webhook outbox, retrying with backoff.
 
 The projector writes one ``webhook_deliveries`` row per job end, in the transaction that records the
-end, so no end is announced twice or lost. Dispatchers claim due rows with ``FOR UPDATE SKIP LOCKED``,
-so any number of them can run side by side.
+end, so no end is announced twice or lost. A dispatcher leases due rows in a short transaction
+(``FOR UPDATE SKIP LOCKED``, then ``next_attempt_at`` moved past the lease), POSTs with no transaction
+open and no row locked, and records each outcome in a transaction of its own. Any number of dispatchers
+can run side by side; a dispatcher that dies mid-POST leaves its rows due again once the lease ends
+(the receiver may see that delivery twice, with the same ``webhook-id``).
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ from api.tables import ApiKey, WebhookDelivery
 from api.webhook_signing import TerminalEvent, deliver, next_delay
 from base.guarded_http import client_for
 from base.settings import Settings
+from base.ssrf import describe_url
 from schemas import LIFECYCLE_ADAPTER
 
 log = logging.getLogger("backdrop.webhooks")
 BATCH = 10
 IDLE_S = 0.5
+# How long leased rows stay with one dispatcher: longer than its POSTs of one batch can take.
+LEASE_S = 300.0
 
 
-def dispatch_due(conn: Connection, client: httpx.Client, settings: Settings) -> int:
-    """Try every due delivery once (up to BATCH); returns how many were tried."""
+def lease_due(conn: Connection, lease_s: float = LEASE_S) -> list[Row[Any]]:
+    """Up to BATCH due deliveries, each with its key's secret, leased to this dispatcher for ``lease_s``."""
     # The table, not the ORM entity: on a Connection an entity comes back as loose columns anyway.
     due = conn.execute(
         select(WebhookDelivery.__table__, ApiKey.webhook_secret.label("key_secret"))
@@ -40,30 +46,47 @@ def dispatch_due(conn: Connection, client: httpx.Client, settings: Settings) -> 
         .limit(BATCH)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     ).all()
-    for delivery in due:
-        secret = delivery.key_secret or (
-            settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    if due:
+        conn.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_([row.id for row in due]))
+            .values(next_attempt_at=func.now() + timedelta(seconds=lease_s))
         )
-        attempt = delivery.attempts + 1
-        if secret is None:
-            _record(conn, delivery, attempt, "gave_up", "no signing secret: set BACKDROP_WEBHOOK_SECRET")
-            continue
-        event: TerminalEvent = LIFECYCLE_ADAPTER.validate_python(delivery.payload)  # type: ignore[assignment]
-        result = deliver(client, delivery.url, f"msg_{delivery.event_id.hex}", event, secret)
-        if result.outcome == "delivered":
-            _record(conn, delivery, attempt, "delivered", None)
-            log.info("webhook for %s delivered to %s", delivery.job_id, delivery.url)
-            continue
-        delay = None if result.outcome == "stop" else next_delay(attempt, settings.webhook_max_attempts)
-        if delay is None:
-            _record(conn, delivery, attempt, "gave_up", result.detail)
-            log.warning(
-                "webhook for %s given up after %d attempts: %s", delivery.job_id, attempt, result.detail
-            )
-        else:
-            _record(conn, delivery, attempt, "pending", result.detail, delay)
-            log.info("webhook for %s: %s; retry in %.0fs", delivery.job_id, result.detail, delay)
+    return list(due)
+
+
+def dispatch_due(engine: Engine, client: httpx.Client, settings: Settings) -> int:
+    """Try every due delivery once (up to BATCH); returns how many were tried."""
+    with engine.begin() as conn:
+        due = lease_due(conn)
+    for delivery in due:
+        outcome = _attempt(delivery, client, settings)
+        with engine.begin() as conn:
+            _record(conn, delivery, *outcome)
     return len(due)
+
+
+def _attempt(
+    delivery: Row[Any], client: httpx.Client, settings: Settings
+) -> tuple[int, str, str | None, float]:
+    """One POST, outside any transaction: (attempt, new status, error, delay before the next)."""
+    secret = delivery.key_secret or (
+        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    )
+    attempt = delivery.attempts + 1
+    if secret is None:
+        return attempt, "gave_up", "no signing secret: set BACKDROP_WEBHOOK_SECRET", 0.0
+    event: TerminalEvent = LIFECYCLE_ADAPTER.validate_python(delivery.payload)  # type: ignore[assignment]
+    result = deliver(client, delivery.url, f"msg_{delivery.event_id.hex}", event, secret)
+    if result.outcome == "delivered":
+        log.info("webhook for %s delivered to %s", delivery.job_id, describe_url(delivery.url))
+        return attempt, "delivered", None, 0.0
+    delay = None if result.outcome == "stop" else next_delay(attempt, settings.webhook_max_attempts)
+    if delay is None:
+        log.warning("webhook for %s given up after %d attempts: %s", delivery.job_id, attempt, result.detail)
+        return attempt, "gave_up", result.detail, 0.0
+    log.info("webhook for %s: %s; retry in %.0fs", delivery.job_id, result.detail, delay)
+    return attempt, "pending", result.detail, delay
 
 
 def _record(
@@ -98,13 +121,12 @@ def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> N
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-    engine: Engine = create_engine(settings.postgres_dsn, pool_pre_ping=True, pool_size=1)
+    engine: Engine = create_engine(settings.postgres_dsn, pool_pre_ping=True, pool_size=2)
     client = client_for(settings)
     try:
         while not stopping.is_set():
             try:
-                with engine.begin() as conn:
-                    tried = dispatch_due(conn, client, settings)
+                tried = dispatch_due(engine, client, settings)
             except DBAPIError as exc:
                 log.warning("PostgreSQL unavailable (%s); waiting", exc.orig)
                 tried = 0

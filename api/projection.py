@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, case, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage, WebhookDelivery
 from schemas import (
@@ -26,6 +26,7 @@ from schemas import (
     StageProgress,
     SubmitJob,
 )
+from streams.store import in_job
 
 NOTIFY_CHANNEL = "backdrop_job_events"
 # PostgreSQL caps a notification at 8000 bytes; bigger events are announced without their data and
@@ -138,14 +139,12 @@ def _apply(conn: Connection, event: LifecycleEvent) -> None:
             .values(
                 status=case((live, "running"), else_=Job.status),
                 accepted_at=func.coalesce(Job.accepted_at, event.occurred_at),
-                source=event.source.model_dump(mode="json"),
+                # The admitted submit's source is whole; this one may have lost its URL's query string.
+                source=func.coalesce(Job.source, literal(event.source.model_dump(mode="json"), JSONB)),
                 options=event.options.model_dump(mode="json"),
                 media=event.media.model_dump(mode="json"),
                 chunk_count=event.chunk_count,
-                owner=func.coalesce(Job.owner, event.owner),
-                webhook_url=func.coalesce(
-                    Job.webhook_url, str(event.webhook_url) if event.webhook_url else None
-                ),
+                # Owner and webhook come from the admitted submit only: this public topic proves nothing.
             )
         )
     elif isinstance(event, StageProgress):
@@ -200,11 +199,14 @@ def _finish(conn: Connection, event: JobCompleted | JobFailed | JobCancelled) ->
         rows += [{"kind": "hero", "position": i, "key": key} for i, key in enumerate(event.hero_keys)]
         if event.poster_key:
             rows.append({"kind": "poster", "position": 0, "key": event.poster_key})
-        conn.execute(
-            insert(Artifact)
-            .values([{"job_id": event.job_id, **row} for row in rows])
-            .on_conflict_do_nothing()
-        )
+        # A job's artifacts lie under its own prefix; a key elsewhere (a forged event) is not recorded.
+        rows = [row for row in rows if in_job(str(row["key"]), event.job_id)]
+        if rows:
+            conn.execute(
+                insert(Artifact)
+                .values([{"job_id": event.job_id, **row} for row in rows])
+                .on_conflict_do_nothing()
+            )
     webhook_url, owner = finished
     if webhook_url:
         _enqueue_webhook(

@@ -28,7 +28,9 @@ from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients
 from streams.delivery import RetryPolicy
 from streams.errors import PoisonMessage, RetryableError
 from streams.liveness import PulseWriter
-from streams.topics import JOBS, UPLOADS
+from streams.topics import JOBS, stage_topic
+
+ADMITTED = stage_topic("extract")
 
 log = logging.getLogger("backdrop.projector")
 # Events applied per transaction at most; a burst beyond it is several batches back to back.
@@ -61,15 +63,16 @@ def projection_engine(settings: Settings) -> Engine:
     )
 
 
-# What the projector makes of a message: a submit (owner, options), a lifecycle event, or nothing (a bad
-# submit, which the extract stage dead-letters).
+# What the projector makes of a message: an admitted submit (owner, options, webhook), a lifecycle event,
+# or nothing. It reads submits only once the extract stage's gate admitted them (job id claimed); the
+# public ``backdrop.uploads`` is untrusted, and an owner or webhook read from it could be anyone's.
 Projected: TypeAlias = SubmitJob | LifecycleEvent | None
 
 
 class ProjectorHandler:
     """What the projector reads and how it applies it; ``BatchProjector`` runs it."""
 
-    topics = (JOBS.name, UPLOADS.name)
+    topics = (JOBS.name, ADMITTED.name)
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -103,11 +106,11 @@ class ProjectorHandler:
         return int(insert_lsn), int(flush_lsn)
 
     def decode(self, topic: str, value: bytes | None) -> Projected:
-        if topic == UPLOADS.name:
+        if topic == ADMITTED.name:
             try:
                 return decode(value, SUBMIT_ADAPTER)
             except PoisonMessage:
-                return None  # the extract stage dead-letters bad submits; one copy is enough
+                return None  # the extract stage dead-letters what it cannot read; one copy is enough
         return decode(value, LIFECYCLE_ADAPTER)
 
     def apply(self, events: list[Projected]) -> None:

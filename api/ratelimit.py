@@ -1,4 +1,4 @@
-"""Per-key rate limit in Redis: a fixed one-minute window, one round trip per request."""
+"""Rate limits in Redis, per key and per client address: a fixed one-minute window, one round trip."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ class Verdict:
 
 
 async def check(redis: Redis, key_id: str, limit: int, now: float | None = None) -> Verdict:
-    """Count this request against the key's current window; shared by every API process."""
+    """Count this request against the current window of ``key_id`` (a key, or ``address:<ip>`` for
+    requests without a valid key); shared by every API process."""
     moment = time.time() if now is None else now
     window = int(moment // WINDOW_S)
     name = f"backdrop:ratelimit:{key_id}:{window}"

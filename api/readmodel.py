@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageState, Timings
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage
 from schemas import JOB_ID_PATTERN, PIPELINE
+from streams.store import in_job
 
 # Ids, sequence numbers and cursors are PostgreSQL bigints; a bigger number is refused before the query.
 MAX_BIGINT = 2**63 - 1
@@ -128,8 +129,11 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
         if row["error_code"]
         else None
     )
-    # Output first, then heroes best first, then the poster.
-    artifacts = sorted(row["artifacts"], key=lambda a: (_ARTIFACT_ORDER.get(a["kind"], 9), a["position"]))
+    # Output first, then heroes best first, then the poster; only the job's own objects are presigned.
+    artifacts = sorted(
+        (a for a in row["artifacts"] if in_job(a["key"], row["id"])),
+        key=lambda a: (_ARTIFACT_ORDER.get(a["kind"], 9), a["position"]),
+    )
     base = f"/v1/jobs/{row['id']}"
     return JobOut(
         id=row["id"],

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import orjson
@@ -65,6 +66,8 @@ class Services:
     uploads: S3Store
     artifacts: S3Store
     keys: KeyCache = field(default_factory=KeyCache)
+    # SSE streams open in this process, per key id (BACKDROP_SSE_STREAMS_PER_KEY caps them).
+    streams: Counter[str] = field(default_factory=Counter)
 
     async def caller(self, secret: str) -> Caller | None:
         """The key behind a bearer token, or None for an unknown or revoked one."""

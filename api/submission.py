@@ -3,29 +3,38 @@
 The row is written first so ``GET /v1/jobs/{id}`` answers the moment the 202 is out; the event follows.
 If Kafka refuses the event the row is removed again and the caller gets a 503 to retry. A retry with the
 same Idempotency-Key finds the row and publishes the (deterministic) event again if the job is still
-queued, so a crash between the two steps cannot strand a job.
+queued some seconds after it was recorded, so a crash between the two steps cannot strand a job; of
+concurrent repeats, one publishes at most.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from aiokafka.errors import KafkaError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from api.services import Services
 from api.tables import Job
 from base.errors import BackdropError
 from schemas import JobCancelled, JobOptions, Source, SubmitJob, new_job_id
-from streams.cancel import CANCEL_KEY, CANCEL_TTL_S
+from streams.cancel import cancel_key
 from streams.codec import encode
+from streams.errors import RetryableError, StoreRefused
+from streams.signing import sign_submit, submit_secret
 from streams.topics import JOBS, UPLOADS
 from streams.worker import event_id
+
+# A repeated request publishes its job again only if it is still queued this long after it was recorded:
+# sooner, the first request is most likely still publishing it.
+REPUBLISH_AFTER_S = 10.0
 
 
 class IdempotencyConflict(BackdropError):
@@ -120,14 +129,16 @@ async def submit(
 ) -> str:
     """Record and publish a job; returns its id. Raises IdempotencyConflict or Unavailable."""
     job, created = await record_job(services, owner, submission, idempotency_key, body_hash, job_id)
-    if not created:
-        async with services.reader.connect() as conn:
-            status = (await conn.execute(select(Job.status).where(Job.id == job))).scalar_one()
-        if status != "queued":
-            return job
+    if not created and not await _stranded(services, job):
+        return job
     event = submit_event(job, owner, submission, idempotency_key)
+    body = encode(event)
+    # Signed like any producer's submit for a key: the extract gate credits no owner without proof.
+    secret = submit_secret(services.settings.signing_secret.get_secret_value(), owner)
     try:
-        await services.producer.send_and_wait(UPLOADS.name, encode(event), key=job.encode())
+        await services.producer.send_and_wait(
+            UPLOADS.name, body, key=job.encode(), headers=sign_submit(secret, job, body)
+        )
     except KafkaError as exc:
         if created:
             async with services.engine.begin() as conn:
@@ -136,9 +147,30 @@ async def submit(
     return job
 
 
+async def _stranded(services: Services, job_id: str) -> bool:
+    """Whether a repeated request should publish its job again: still queued a while after it was
+    recorded (the first request died between its row and its event). Taken by one request only: the
+    update moves the time on, so a concurrent repeat finds nothing to take."""
+    async with services.engine.begin() as conn:
+        taken = await conn.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.status == "queued",
+                Job.submitted_at < func.now() - timedelta(seconds=REPUBLISH_AFTER_S),
+            )
+            .values(submitted_at=func.now())
+            .returning(Job.id)
+        )
+        return taken.scalar_one_or_none() is not None
+
+
 async def cancel(services: Services, job_id: str, reason: str) -> None:
     """Tell the workers to skip the job's remaining work and announce the end on ``backdrop.jobs``."""
-    await services.redis.set(CANCEL_KEY.format(job_id=job_id), "1", ex=CANCEL_TTL_S)
+    try:
+        await asyncio.to_thread(services.artifacts.put_bytes, cancel_key(job_id), reason.encode())
+    except (RetryableError, StoreRefused) as exc:
+        raise Unavailable(f"the object store did not take the cancellation ({exc}); try again") from exc
     event = JobCancelled(
         event_type="cancelled", event_id=event_id(job_id, "cancelled"), job_id=job_id, reason=reason
     )

@@ -79,6 +79,12 @@ class UrlRefused(InputError):
     code = "input_url_refused"
 
 
+class ObjectRefused(InputError):
+    """An object reference outside what the job's owner may read: another owner's prefix, another bucket."""
+
+    code = "input_object_refused"
+
+
 class UrlUnreachable(InputError):
     """A source URL that answered with an error, never answered, or redirected too often."""
 

@@ -72,9 +72,28 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         1200, description="Requests per minute an API key may make, unless the key sets its own limit."
     )
+    unauthenticated_per_minute: int = Field(
+        60,
+        gt=0,
+        description="Requests per minute one client address may make without a valid key (then 429).",
+    )
     sse_ping_s: float = Field(15.0, description="Seconds between keep-alive comments on an idle SSE stream.")
+    sse_streams_per_key: int = Field(
+        50, gt=0, description="SSE streams one API key may hold open on one API process; more get 429."
+    )
     presign_expiry_s: int = Field(3600, description="How long presigned upload and download URLs stay valid.")
+    chunk_memory_mb: int = Field(
+        1024,
+        gt=0,
+        description="Most MiB one chunk's decoded frames may take; larger or faster video is cut in "
+        "shorter chunks (4K at 60 fps: about 0.6 s).",
+    )
     webhook_max_attempts: int = Field(12, description="Webhook POSTs tried before a delivery is given up.")
+    signing_secret: SecretStr = Field(
+        SecretStr("backdrop-dev-signing-secret"),
+        description="Root of every API key's submit secret, with which a submit to backdrop.uploads proves "
+        "its owner. Set a long random value in production: whoever knows it can sign for any key.",
+    )
     webhook_secret: SecretStr | None = Field(
         None,
         description="Signs webhooks of jobs submitted without an API key (straight to Kafka); whsec_… form. "
@@ -150,6 +169,10 @@ class Settings(BaseSettings):
         # Separate stacks on one machine (each its own state folder) keep separate caches and limits.
         tag = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:12]
         return base / f"backdrop-frames-{tag}"
+
+    @property
+    def chunk_memory_bytes(self) -> int:
+        return self.chunk_memory_mb * 2**20
 
     def consumer_group(self, name: str) -> str:
         """The consumer group of a stage or service, e.g. ``segment`` → ``backdrop-segment``."""

@@ -48,13 +48,16 @@ from schemas import (
     ObjectRef,
     ObjectSource,
     StageProgress,
+    SubmitJob,
     new_job_id,
     utc_now,
 )
 from schemas.media import MEDIA_EXAMPLE
 from streams.codec import encode
 from streams.consumer_loop import producer_config
-from streams.topics import JOBS
+from streams.topics import JOBS, stage_topic
+
+ADMITTED = stage_topic("extract")
 
 # The issue's floors.
 GET_RATE_FLOOR, GET_P99_FLOOR_MS = 500, 10.0
@@ -119,21 +122,25 @@ class Bench:
         self.children.append(api)
         return Target(base_url, key, api)
 
-    def publish(self, event: LifecycleEvent) -> None:
-        self.producer.produce(JOBS.name, value=encode(event), key=event.job_id.encode())
+    def publish(self, event: LifecycleEvent | SubmitJob) -> None:
+        # A submit goes where extract's gate passes admitted submits on: where the read model learns owners.
+        topic = ADMITTED.name if isinstance(event, SubmitJob) else JOBS.name
+        self.producer.produce(topic, value=encode(event), key=event.job_id.encode())
         self.producer.poll(0)
 
     def seed_jobs(self, owner: str, count: int, chunks: int) -> list[str]:
         """``count`` accepted jobs owned by ``owner``, visible in the read model."""
         jobs = [new_job_id() for _ in range(count)]
         for job in jobs:
+            source = ObjectSource(
+                object=ObjectRef(bucket=self.settings.uploads_bucket, key=f"bench/{job}.mp4")
+            )
+            self.publish(SubmitJob(event_type="submit", job_id=job, source=source, owner=owner))
             self.publish(
                 JobAccepted(
                     event_type="accepted",
                     job_id=job,
-                    source=ObjectSource(
-                        object=ObjectRef(bucket=self.settings.uploads_bucket, key=f"bench/{job}.mp4")
-                    ),
+                    source=source,
                     options=JobOptions(),
                     media=MediaFacts.model_validate(MEDIA_EXAMPLE),
                     chunk_count=chunks,

@@ -35,7 +35,16 @@ from schemas.lifecycle import (
 from schemas.media import ChunkRef, MediaFacts
 from schemas.options import JobOptions
 from schemas.stage import STAGE_ADAPTER, AssembleTask, ChunkEvent, ChunkTask, StageEvent, parse_stage
-from schemas.submit import SUBMIT_ADAPTER, ObjectRef, ObjectSource, Source, SubmitJob, UrlSource, parse_submit
+from schemas.submit import (
+    SUBMIT_ADAPTER,
+    ObjectRef,
+    ObjectSource,
+    Source,
+    SubmitJob,
+    UrlSource,
+    parse_submit,
+    public_source,
+)
 
 __all__ = [
     "BACKGROUND_HELP",
@@ -80,6 +89,7 @@ __all__ = [
     "parse_lifecycle",
     "parse_stage",
     "parse_submit",
+    "public_source",
     "stage_named",
     "utc_now",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, TypeAdapter, model_validator
+from pydantic import Field, TypeAdapter, model_validator
 
 from schemas.common import Envelope, Model
 from schemas.graph import PipelineStage
@@ -22,7 +22,8 @@ class JobAccepted(Envelope):
         description="Event discriminator; always 'accepted'.", examples=["accepted"]
     )
     source: Source = Field(
-        description="The input as submitted.",
+        description="The input as submitted; a URL without its credentials, query string or fragment "
+        "(they may be secrets: this topic is public).",
         examples=[{"object": {"bucket": "backdrop-uploads", "key": "incoming/interview.mp4"}}],
     )
     options: JobOptions = Field(
@@ -38,11 +39,6 @@ class JobAccepted(Envelope):
         default=None,
         description="Id of the API key that owns the job; null for direct Kafka or bucket submissions.",
         examples=["key_7Qm2", None],
-    )
-    webhook_url: HttpUrl | None = Field(
-        default=None,
-        description="Where the job's end is announced, as submitted.",
-        examples=["https://hooks.example.com/backdrop", None],
     )
 
 

@@ -137,8 +137,19 @@ class SubmitJob(Envelope):
 
 
 SUBMIT_ADAPTER = TypeAdapter(SubmitJob)
+_HTTPS_URL: TypeAdapter[AnyUrl] = TypeAdapter(HttpsUrl)
 
 
 def parse_submit(data: bytes | str) -> SubmitJob:
     """Parse a submit event from JSON; raises pydantic's ValidationError when it is not one."""
     return SUBMIT_ADAPTER.validate_json(data)
+
+
+def public_source(source: ObjectSource | UrlSource) -> ObjectSource | UrlSource:
+    """The source as a public topic may show it: a URL loses credentials, query string and fragment (a
+    presigned URL's signature is a secret); an object reference stays as it is."""
+    if isinstance(source, ObjectSource):
+        return source
+    url = source.url
+    port = f":{url.port}" if url.port is not None and url.port != 443 else ""
+    return UrlSource(url=_HTTPS_URL.validate_python(f"{url.scheme}://{url.host}{port}{url.path or '/'}"))

@@ -43,3 +43,10 @@ class StoreRefused(StreamError):
     """The store refused (credentials, bucket, policy): fix the configuration; retrying won't help."""
 
     code = "store_refused"
+
+
+class Refused(StreamError):
+    """A well-formed message that is not allowed (a job id already claimed by another submit, an owner
+    not proven): dead-lettered at once with the reason; the job it names is not touched."""
+
+    code = "refused"

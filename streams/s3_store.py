@@ -24,6 +24,8 @@ from streams.store import DEFAULT_URL_EXPIRY, OCTET_STREAM, check_key, check_pre
 
 _CHUNK = 1 << 20
 _MISSING = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
+# Keys the server will never take, whatever is retried.
+_BAD_KEY = frozenset({"XMinioInvalidObjectName", "InvalidObjectName", "KeyTooLongError"})
 # S3 error codes that mean "busy or briefly broken", worth a retry; anything else is a refusal.
 _TRANSIENT = frozenset(
     {"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "XMinioServerNotInitialized"}
@@ -42,6 +44,22 @@ class S3Store:
     def put_bytes(self, key: str, data: bytes, content_type: str = OCTET_STREAM) -> None:
         with self._errors(check_key(key)):
             self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+
+    def create(self, key: str, data: bytes, content_type: str = OCTET_STREAM) -> bool:
+        # A conditional PUT (If-None-Match: *; MinIO and S3 honour it). put_object would turn that header
+        # into user metadata, so the request goes through the client's own PutObject call.
+        headers: dict[str, str | list[str] | tuple[str]] = {
+            "If-None-Match": "*",
+            "Content-Type": content_type,
+        }
+        try:
+            with self._errors(check_key(key)):
+                self.client._put_object(self.bucket, key, data, headers)
+        except StoreRefused as exc:
+            if isinstance(exc.__cause__, S3Error) and exc.__cause__.code == "PreconditionFailed":
+                return False
+            raise
+        return True
 
     def put_file(self, key: str, path: Path, content_type: str = OCTET_STREAM) -> None:
         check_key(key)
@@ -140,6 +158,8 @@ class S3Store:
         except S3Error as exc:
             if exc.code in _MISSING:
                 raise ObjectNotFound(f"no object {where}") from exc
+            if exc.code in _BAD_KEY:
+                raise InvalidObjectKey(f"the object store refuses the key {where}: {exc.message}") from exc
             status = exc.response.status if exc.response is not None else 0
             if exc.code in _TRANSIENT or status >= 500:
                 raise RetryableError(f"object store busy on {where}: {exc.code} {exc.message}") from exc

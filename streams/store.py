@@ -22,16 +22,31 @@ DEFAULT_URL_EXPIRY = timedelta(hours=1)
 _CHUNK = 1 << 20
 
 
-# Prefixes in the uploads bucket. Uploads through the CLI or the API land under SUBMITTED_PREFIX and are
-# announced by their own submit event, so their bucket notification must start no second job. Presigned
-# uploads land under PRESIGNED_PREFIX/{job_id}/: their notification starts that job, with the options
-# the API left at ``pending_submit_key(job_id)`` in the artifacts bucket.
+# Prefixes in the uploads bucket. Uploads through the CLI land under SUBMITTED_PREFIX, the API's under
+# owners/{key_id}/SUBMITTED_PREFIX (`streams.ownership`); each is announced by its own submit event, so
+# its bucket notification must start no second job. Presigned uploads land under
+# owners/{key_id}/PRESIGNED_PREFIX/{job_id}/: their notification starts that job, with the options the
+# API left at ``pending_submit_key(job_id)`` in the artifacts bucket.
 SUBMITTED_PREFIX = "submitted/"
 PRESIGNED_PREFIX = "presigned/"
 
 
 def pending_submit_key(job_id: str) -> str:
     return object_key(job_id, "api", None, "submit.json")
+
+
+def job_prefix(job_id: str) -> str:
+    """Every object a job writes lies under this prefix, and a job's artifacts may come only from here."""
+    return f"jobs/{job_id}/"
+
+
+def in_job(key: str, job_id: str) -> bool:
+    """Whether ``key`` is one of the job's own objects (under its prefix, not climbing out with ``..``)."""
+    try:
+        check_key(key)
+    except InvalidObjectKey:
+        return False
+    return key.startswith(job_prefix(job_id))
 
 
 def object_key(job_id: str, stage: str, chunk_index: int | None, name: str) -> str:
@@ -69,6 +84,9 @@ class ObjectStore(Protocol):
 
     def put_bytes(self, key: str, data: bytes, content_type: str = OCTET_STREAM) -> None:
         """Store ``data`` under ``key``, replacing any object there."""
+
+    def create(self, key: str, data: bytes, content_type: str = OCTET_STREAM) -> bool:
+        """Store ``data`` under ``key`` only if no object is there, atomically; whether it was stored."""
 
     def get_bytes(self, key: str) -> bytes:
         """The whole object; ``ObjectNotFound`` if there is none."""
@@ -136,6 +154,19 @@ class LocalStore:
 
     def put_file(self, key: str, path: Path, content_type: str = OCTET_STREAM) -> None:
         self._replace_atomically(key, path)
+
+    def create(self, key: str, data: bytes, content_type: str = OCTET_STREAM) -> bool:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.root / self._PARTIAL / uuid.uuid4().hex
+        try:
+            partial.write_bytes(data)
+            os.link(partial, target)  # fails, atomically, when the target exists
+        except FileExistsError:
+            return False
+        finally:
+            partial.unlink(missing_ok=True)
+        return True
 
     def get_bytes(self, key: str) -> bytes:
         try:

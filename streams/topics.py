@@ -21,7 +21,9 @@ class TopicSpec:
         return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
 
 
-UPLOADS = TopicSpec("backdrop.uploads", 6, 7 * DAY_MS, "Public submit events: anyone may publish a job here.")
+UPLOADS = TopicSpec(
+    "backdrop.uploads", 6, 7 * DAY_MS, "Public submit events: anyone may publish a job here (untrusted)."
+)
 STORAGE_EVENTS = TopicSpec(
     "backdrop.storage.events",
     3,
@@ -47,9 +49,17 @@ STAGE_PARTITIONS: dict[PipelineStage, int] = {
     "assemble": 6,
 }
 
-# One input topic per stage, in pipeline order.
+# One input topic per stage, in pipeline order. The first stage's holds the submits that passed its gate
+# (job id claimed), so it is also where the read model learns of new jobs.
 STAGES: tuple[TopicSpec, ...] = tuple(
-    TopicSpec(f"backdrop.stage.{stage}", STAGE_PARTITIONS[stage], 3 * DAY_MS, f"Input of the {stage} stage.")
+    TopicSpec(
+        f"backdrop.stage.{stage}",
+        STAGE_PARTITIONS[stage],
+        3 * DAY_MS,
+        "Admitted submits: job id claimed, ready to extract."
+        if stage == PIPELINE[0]
+        else f"Input of the {stage} stage.",
+    )
     for stage in PIPELINE
 )
 
@@ -88,8 +98,8 @@ def stage_topic(stage: str) -> TopicSpec:
 
 
 def stage_inputs(stage: PipelineStage) -> tuple[TopicSpec, ...]:
-    """The topics a stage's consumer group reads: the ingest topics for the first, its own for the rest."""
-    return INGEST if stage == PIPELINE[0] else (stage_topic(stage),)
+    """The topics a stage's consumer group reads: its own, and the ingest topics for the first."""
+    return (*INGEST, stage_topic(stage)) if stage == PIPELINE[0] else (stage_topic(stage),)
 
 
 def dead_letter_topic(source_topic: str) -> TopicSpec:

@@ -10,8 +10,13 @@ Failure classes, each handled here and nowhere else:
   that job, commit, move on — other jobs are untouched;
 - something transient (``RetryableError``: S3 or Kafka unreachable): back off and retry in place;
 - a stored object the event refers to is gone (``ObjectNotFound``): dead-letter at once, fail the job;
+- a message that is not allowed (``Refused``: a job id claimed by another submit): dead-letter at once;
+  it names no job of its own (the extract gate's events carry none), so no job is failed;
 - anything else after ``RetryPolicy.max_attempts`` tries: dead-letter with the error, fail the job,
   commit, move on. The worker never exits because of one message.
+- a message that kills its worker (out of memory, a crash in native code) is counted in an
+  ``AttemptLedger`` that outlives the process: once its count passes ``max_attempts`` the next worker
+  dead-letters it without trying (``worker_died``) and the partition moves on.
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ from pydantic import BaseModel
 from base.errors import BackdropError, InputError
 from base.settings import Settings
 from schemas import JobFailed, PipelineStage
+from streams.attempts import AttemptLedger, WorkerDied
 from streams.codec import encode
 from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients, wire
 from streams.delivery import RetryPolicy, error_code
-from streams.errors import ObjectNotFound, PoisonMessage, RetryableError
-from streams.headers import normalize
+from streams.errors import ObjectNotFound, PoisonMessage, Refused, RetryableError
+from streams.headers import Headers, normalize
 from streams.liveness import PulseWriter
 from streams.topics import JOBS
 from streams.tracing import inject, stage_span
@@ -77,8 +83,8 @@ class StageHandler(Protocol[E]):
         """The topics it consumes."""
         ...
 
-    def decode(self, topic: str, value: bytes | None) -> E:
-        """The event in ``value``; raises PoisonMessage when it is not one."""
+    def decode(self, topic: str, value: bytes | None, headers: Headers) -> E:
+        """The event in ``value`` (``headers`` are the message's); raises PoisonMessage when it is not one."""
         ...
 
     def handle(self, event: E) -> Handled:
@@ -97,10 +103,13 @@ class Worker(Generic[E]):
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         cancelled: Callable[[str], bool] | None = None,
+        ledger: AttemptLedger | None = None,
     ) -> None:
-        """``cancelled(job_id)`` says whether a job was cancelled: its messages are committed undone."""
+        """``cancelled(job_id)`` says whether a job was cancelled: its messages are committed undone.
+        ``ledger`` counts attempts across processes; without one only this process's attempts count."""
         self.handler = handler
         self.cancelled = cancelled
+        self.ledger = ledger
         self.sleep = sleep
         self.tracer = trace.get_tracer("backdrop.worker")
         self.group = settings.consumer_group(handler.stage)
@@ -133,8 +142,10 @@ class Worker(Generic[E]):
     def _process(self, message: Message) -> None:
         topic, value = message.topic() or "", message.value()
         try:
-            event = self.handler.decode(topic, value)
-        except PoisonMessage as exc:
+            event = self.handler.decode(topic, value, normalize(message.headers()))
+        except Exception as exc:  # PoisonMessage, or a decoder's bug: either way the bytes are the problem
+            if not isinstance(exc, PoisonMessage):
+                log.exception("%s: could not decode offset %s", self.handler.stage, message.offset())
             self.loop.dead_letter(message, exc, attempts=1)
             self._commit(message)
             return
@@ -171,20 +182,31 @@ class Worker(Generic[E]):
             message.offset(),
         )
         self._commit(message)
+        if self.ledger is not None:
+            self.ledger.done(self.group, message)
 
     def _attempt(self, message: Message, event: E, job_id: str | None) -> Handled | None:
         """Handled events, or None when the job failed / the message was dead-lettered (already published)."""
         attempt = 0
         while True:
-            attempt += 1
+            counted = self.ledger.begin(self.group, message) if self.ledger is not None else None
+            attempt = max(attempt + 1, counted or 0)
+            if attempt > self.policy.max_attempts:
+                died = WorkerDied(
+                    f"taken up {attempt - 1} times by workers that stopped before finishing it (killed, out "
+                    "of memory, or a crash in native code)"
+                )
+                self._give_up(message, died, attempt - 1, job_id)
+                return None
             try:
                 return self.handler.handle(event)
             except InputError as exc:
                 log.info("%s: job %s failed: %s", self.handler.stage, job_id, exc.message)
                 self._fail_job(job_id, exc.code, exc.message, message)
                 return None
-            except ObjectNotFound as exc:
-                # Gone is gone: retrying will not bring it back. An operator can restore it and replay.
+            except (ObjectNotFound, Refused, PoisonMessage) as exc:
+                # Gone is gone, refused stays refused, unreadable stays unreadable: retrying changes none.
+                # An operator can restore a missing object and replay the dead letter.
                 self._give_up(message, exc, attempt, job_id)
                 return None
             except RetryableError as exc:

@@ -25,6 +25,7 @@ class Route:
     headers: tuple[tuple[str, str], ...] = ()
     length: bool = True
     delay_s: float = 0.0  # before the status line: a server that is slow to answer
+    drip_s: float = 0.0  # between the body's bytes: a server that sends one byte at a time
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,13 @@ def _handler(routes: Mapping[str, Route], server: LocalServer) -> type[BaseHTTPR
             if route.length:
                 self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()
-            self.wfile.write(route.body)
+            if not route.drip_s:
+                self.wfile.write(route.body)
+                return
+            for byte in route.body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(route.drip_s)
 
         do_GET = _answer
         do_POST = _answer

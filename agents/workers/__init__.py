@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import assert_never
+from typing import TYPE_CHECKING, TypeAlias, assert_never
 
 from agents.workers.context import StageContext
 from base.settings import Settings
 from schemas import PIPELINE, AssembleTask, ChunkTask, PipelineStage, SubmitJob, stage_named
+from streams.attempts import AttemptLedger
 from streams.topics import stage_inputs
 from streams.worker import Worker
 
-# A worker of any stage, by the event its handler takes (extract: None for a notification not for us).
-StageWorker = Worker[SubmitJob | None] | Worker[ChunkTask] | Worker[AssembleTask]
+if TYPE_CHECKING:  # the extract module's imports (the media stack) wait until a worker needs them
+    from agents.workers.extract import Admission
+
+# A worker of any stage, by the event its handler takes (extract: a submit at its gate or after it, or None
+# for a notification not for us).
+StageWorker: TypeAlias = "Worker[Admission | SubmitJob | None] | Worker[ChunkTask] | Worker[AssembleTask]"
 
 
 def build_worker(
@@ -20,39 +25,40 @@ def build_worker(
     settings: Settings,
     context: StageContext,
     cancelled: Callable[[str], bool] | None = None,
+    ledger: AttemptLedger | None = None,
 ) -> StageWorker:
     """The stage's worker; heavy imports (the model) happen only for the stage that needs them."""
     match stage:
         case "extract":
             from agents.workers.extract import ExtractHandler
 
-            return Worker(ExtractHandler(context), settings, cancelled=cancelled)
+            return Worker(ExtractHandler(context), settings, cancelled=cancelled, ledger=ledger)
         case "score":
             from agents.workers.score import ScoreHandler
 
-            return Worker(ScoreHandler(context), settings, cancelled=cancelled)
+            return Worker(ScoreHandler(context), settings, cancelled=cancelled, ledger=ledger)
         case "segment":
             from agents.segment.backends import load_segmenter
             from agents.workers.segment import SegmentHandler
 
             segmenter = load_segmenter(cache_dir=settings.cache_dir, threads=1)
-            return Worker(SegmentHandler(context, segmenter), settings, cancelled=cancelled)
+            return Worker(SegmentHandler(context, segmenter), settings, cancelled=cancelled, ledger=ledger)
         case "matte":
             from agents.workers.matte import MatteHandler
 
-            return Worker(MatteHandler(context), settings, cancelled=cancelled)
+            return Worker(MatteHandler(context), settings, cancelled=cancelled, ledger=ledger)
         case "composite":
             from agents.workers.composite import CompositeHandler
 
-            return Worker(CompositeHandler(context), settings, cancelled=cancelled)
+            return Worker(CompositeHandler(context), settings, cancelled=cancelled, ledger=ledger)
         case "encode":
             from agents.workers.encode import EncodeHandler
 
-            return Worker(EncodeHandler(context), settings, cancelled=cancelled)
+            return Worker(EncodeHandler(context), settings, cancelled=cancelled, ledger=ledger)
         case "assemble":
             from agents.workers.assemble import AssembleHandler
 
-            return Worker(AssembleHandler(context), settings, cancelled=cancelled)
+            return Worker(AssembleHandler(context), settings, cancelled=cancelled, ledger=ledger)
     # mypy holds this line unreachable only while every stage of the graph has a case above.
     assert_never(stage)
 
@@ -77,7 +83,9 @@ def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = 
 
     context = StageContext.open(settings)
     try:
-        worker = build_worker(named, settings, context, CancelList.open(settings))
+        worker = build_worker(
+            named, settings, context, CancelList.open(settings), AttemptLedger.open(settings)
+        )
         worker.install_signal_handlers()
         worker.run(max_messages=max_messages)
     finally:

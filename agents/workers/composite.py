@@ -19,6 +19,7 @@ from agents.encode import VideoWriter
 from agents.encode.images import write_image
 from agents.matte.handoff import foreground
 from agents.workers.context import SEGMENT, StageTaskHandler, chunk_key, next_task, rate
+from base.errors import ObjectRefused
 from schemas import ChunkTask
 from schemas.background import Image, Video
 from streams.worker import Handled
@@ -35,6 +36,11 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
         background = task.options.background
         if isinstance(background, Image | Video) and (stored := background.s3_object) is not None:
             bucket, key = stored
+            uploads = self.context.settings.uploads_bucket
+            if bucket != uploads:  # extract's gate checked the owner's prefix; the bucket, again here
+                raise ObjectRefused(
+                    f"the background is in bucket {bucket!r}; backgrounds come from {uploads!r}"
+                )
             local = self.context.cache_dir / f"bg-{bucket}-{key.replace('/', '_')}"
             if not local.exists():
                 self.context.store_for(bucket).get_file(key, local)

@@ -36,6 +36,7 @@ from schemas import (
 )
 from streams.codec import decode
 from streams.errors import PoisonMessage
+from streams.headers import Headers
 from streams.s3_store import s3_store
 from streams.store import ObjectStore, object_key
 from streams.topics import JOBS, stage_inputs, stage_topic
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 # The stage event a handler takes: ChunkTask for the chunk stages, AssembleTask for assemble.
 T = TypeVar("T", bound=ChunkEvent)
 
-# The chunking every worker agrees on: about two seconds, eight warm-up frames for the temporal stages.
+# The chunking every worker agrees on: about two seconds, eight warm-up frames for the temporal stages;
+# shorter where two seconds of decoded frames would pass the memory budget (`chunk_seconds`).
 CHUNK_SECONDS = 2.0
 WARMUP_FRAMES = 8
 # Frames of one job's source kept on a worker's disk; a worker sees few jobs at a time.
@@ -56,6 +58,14 @@ SEGMENT_STAGE = "composite"
 SEGMENT = "segment.mp4"
 # The frame cache's byte limit when none is set: only the memory guard bounds it then.
 UNBOUNDED = 1 << 62
+
+
+def chunk_seconds(width: int, height: int, fps: Fraction, budget_bytes: int) -> float:
+    """The chunk length for this picture size and rate: CHUNK_SECONDS, or less where a chunk's decoded RGB
+    frames, warm-up included, would need more than ``budget_bytes`` (never under one frame). Extract and
+    every chunk worker compute it from the same facts, so they cut the same chunks."""
+    frames = budget_bytes // (width * height * 3) - WARMUP_FRAMES
+    return min(CHUNK_SECONDS, max(1, frames) / float(fps))
 
 
 def source_key(job_id: str, suffix: str) -> str:
@@ -130,7 +140,11 @@ class StageContext:
             return ChunkFrames(cached.frames, cached.pts, warmup)
         local = self.source(task.source_key)
         if task.source_key not in self._plans:
-            self._plans[task.source_key] = plan_chunks(local, CHUNK_SECONDS, WARMUP_FRAMES)
+            fps, _ = rate(task.media)
+            seconds = chunk_seconds(
+                task.media.width, task.media.height, fps, self.settings.chunk_memory_bytes
+            )
+            self._plans[task.source_key] = plan_chunks(local, seconds, WARMUP_FRAMES)
         plan = self._plans[task.source_key]
         spec = plan[task.chunk.index]
         frame_bytes = task.media.width * task.media.height * 3
@@ -224,7 +238,7 @@ class StageTaskHandler(Generic[T]):
     def topics(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in stage_inputs(self.stage))
 
-    def decode(self, topic: str, value: bytes | None) -> T:
+    def decode(self, topic: str, value: bytes | None, headers: Headers) -> T:
         event = decode(value, STAGE_ADAPTER)
         if not isinstance(event, self.expects):
             raise PoisonMessage(

@@ -1,4 +1,10 @@
-"""The extract worker: a submitted job (event or bucket upload) → probed, checked, stored, cut in chunks."""
+"""The extract worker, in two steps on one consumer group.
+
+1. The gate: a submit from a public ingest topic (a submit event, or a bucket notification) has its job id
+   claimed (`agents.workers.admission`) and is passed on to ``backdrop.stage.extract``.
+2. Extraction: a submit from ``backdrop.stage.extract`` → its object references checked, the input fetched,
+   probed, checked, stored and cut in chunks.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,17 @@ import hashlib
 import re
 import time
 import urllib.parse
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 import orjson
+from pydantic import ValidationError
 
 from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
-from agents.workers.context import CHUNK_SECONDS, WARMUP_FRAMES, StageContext, source_key
+from agents.workers.context import WARMUP_FRAMES, StageContext, chunk_seconds, source_key
 from agents.workers.url_source import UrlFetcher, url_suffix
-from base.errors import InputNotFound, UnsupportedInput
+from base.errors import InputNotFound, LimitExceeded, UnsupportedInput
 from schemas import (
     JOB_ID_PATTERN,
     SUBMIT_ADAPTER,
@@ -30,18 +38,33 @@ from schemas import (
     SubmitJob,
     UrlSource,
     next_chunk_stage,
+    public_source,
 )
 from streams.codec import decode
-from streams.errors import ObjectNotFound, PoisonMessage
+from streams.errors import InvalidObjectKey, ObjectNotFound, PoisonMessage, Refused
+from streams.headers import Headers
+from streams.ownership import OWNERS_PREFIX, check_references, claim, owner_prefix
+from streams.signing import submit_secret, verify_submit
 from streams.store import PRESIGNED_PREFIX, SUBMITTED_PREFIX, object_key, pending_submit_key
-from streams.topics import INGEST, JOBS, STORAGE_EVENTS, stage_topic
+from streams.topics import JOBS, STORAGE_EVENTS, stage_inputs, stage_topic
 from streams.worker import Handled, Outgoing, event_id
+
+# Where submits that passed the gate go: private, written by the gate, read by extraction and the projector.
+ADMITTED = stage_topic("extract").name
 
 
 def job_id_for_object(bucket: str, key: str, etag: str) -> str:
     """The same upload always maps to the same job, so a redelivered notification starts no second job."""
     digest = hashlib.sha256(f"{bucket}/{key}/{etag}".encode()).digest()[:15]
     return "job_" + base64.b32encode(digest).decode().lower()
+
+
+def presigned_job(key: str) -> str | None:
+    """The job a presigned upload's key names (``owners/{key_id}/presigned/{job_id}/{name}``), or None."""
+    parts = key.split("/", 4)
+    if len(parts) < 5 or f"{parts[0]}/" != OWNERS_PREFIX or f"{parts[2]}/" != PRESIGNED_PREFIX:
+        return None
+    return parts[3] if re.fullmatch(JOB_ID_PATTERN, parts[3]) else None
 
 
 def submit_from_notification(value: bytes) -> SubmitJob | None:
@@ -52,46 +75,83 @@ def submit_from_notification(value: bytes) -> SubmitJob | None:
         key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
         etag = record["s3"]["object"].get("eTag", "")
         name = record.get("eventName", "")
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise PoisonMessage(f"not a bucket notification: {exc}", value) from exc
     if not name.startswith("s3:ObjectCreated:") or key.startswith(SUBMITTED_PREFIX):
         return None
     job_id = job_id_for_object(bucket, key, etag)
-    if key.startswith(PRESIGNED_PREFIX):
-        # presigned/{job_id}/{name}: the job the API announced when it handed out the URL.
-        named = key.removeprefix(PRESIGNED_PREFIX).split("/", 1)[0]
-        if re.fullmatch(JOB_ID_PATTERN, named):
-            job_id = named
-    return SubmitJob(
-        event_type="submit",
-        event_id=event_id(job_id, "submit"),
-        job_id=job_id,
-        source=ObjectSource(object=ObjectRef(bucket=bucket, key=key)),
-        options=JobOptions(),
-    )
+    if key.startswith(OWNERS_PREFIX):
+        # A presigned upload starts the job the API announced with its URL; the API's own uploads
+        # (owners/{key_id}/submitted/...) start their jobs themselves, and nothing else there starts one.
+        announced = presigned_job(key)
+        if announced is None:
+            return None
+        job_id = announced
+    try:
+        return SubmitJob(
+            event_type="submit",
+            event_id=event_id(job_id, "submit"),
+            job_id=job_id,
+            source=ObjectSource(object=ObjectRef(bucket=bucket, key=key)),
+            options=JobOptions(),
+        )
+    except ValidationError as exc:
+        raise PoisonMessage(f"the notification names no object a job can start from: {exc}", value) from exc
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A submit as it came from a public ingest topic, not yet through the gate. It names no job to the
+    worker loop on purpose: a submit refused here must not fail the job whose id it names."""
+
+    submit: SubmitJob
+    # The message's bytes and headers, for the owner's signature (a bucket notification has no owner).
+    value: bytes = b""
+    headers: Headers = field(default_factory=list)
 
 
 class ExtractHandler:
     stage: ClassVar[PipelineStage] = "extract"
-    topics = tuple(spec.name for spec in INGEST)
+    topics = tuple(spec.name for spec in stage_inputs("extract"))
 
     def __init__(self, context: StageContext, limits: Limits | None = None) -> None:
         self.context = context
         self.limits = limits or Limits()
         self.fetcher = UrlFetcher(context.settings)
 
-    def decode(self, topic: str, value: bytes | None) -> SubmitJob | None:
+    def decode(self, topic: str, value: bytes | None, headers: Headers) -> Admission | SubmitJob | None:
         if topic == STORAGE_EVENTS.name:
             if value is None:
                 raise PoisonMessage("a bucket notification with no value", value)
-            return submit_from_notification(value)
-        return decode(value, SUBMIT_ADAPTER)
+            submit = submit_from_notification(value)
+            return Admission(submit) if submit is not None else None
+        if topic == ADMITTED:
+            return decode(value, SUBMIT_ADAPTER)
+        return Admission(decode(value, SUBMIT_ADAPTER), value or b"", headers)
 
-    def handle(self, submit: SubmitJob | None) -> Handled:
-        if submit is None:
+    def handle(self, event: Admission | SubmitJob | None) -> Handled:
+        if event is None:
             return Handled()
-        started = time.perf_counter()
+        if isinstance(event, Admission):
+            return self.admit(event)
+        return self.extract(event)
+
+    def admit(self, admission: Admission) -> Handled:
+        """Check the owner's signature, claim the job id for this submit (Refused if another holds it or
+        the owner is not proven) and pass it on."""
+        submit = admission.submit
+        if submit.owner is not None:
+            root = self.context.settings.signing_secret.get_secret_value()
+            secret = submit_secret(root, submit.owner)
+            verify_submit(secret, submit.job_id, admission.value, admission.headers)
         submit = self._with_pending_options(submit)
+        claim(self.context.artifacts, submit)
+        admitted = submit.model_copy(update={"event_id": event_id(submit.job_id, "admitted")})
+        return Handled([Outgoing(ADMITTED, submit.job_id, admitted)])
+
+    def extract(self, submit: SubmitJob) -> Handled:
+        started = time.perf_counter()
+        check_references(submit.owner, submit.source, submit.options, self.context.settings.uploads_bucket)
         if submit.options.output_format != "mp4":
             raise UnsupportedInput(
                 f"the pipeline writes mp4 for now; {submit.options.output_format} comes later — "
@@ -105,9 +165,7 @@ class ExtractHandler:
 
     def _with_pending_options(self, submit: SubmitJob) -> SubmitJob:
         """A presigned upload's job takes the options, owner and webhook the API stored for it."""
-        if not (
-            isinstance(submit.source, ObjectSource) and submit.source.object.key.startswith(PRESIGNED_PREFIX)
-        ):
+        if not isinstance(submit.source, ObjectSource) or presigned_job(submit.source.object.key) is None:
             return submit
         try:
             pending = decode(
@@ -115,6 +173,8 @@ class ExtractHandler:
             )
         except ObjectNotFound:
             return submit  # written there without the API: an ordinary upload, default options
+        if pending.owner is None or not submit.source.object.key.startswith(owner_prefix(pending.owner)):
+            raise Refused(f"the upload {submit.source.object.key!r} is not where its job's owner uploads")
         return pending.model_copy(update={"source": submit.source, "event_id": submit.event_id})
 
     def _fetch(self, submit: SubmitJob) -> Path:
@@ -126,13 +186,29 @@ class ExtractHandler:
             return local
         ref = submit.source.object
         local = self.context.cache_dir / f"{submit.job_id}{Path(ref.key).suffix.lower() or '.bin'}"
+        store = self.context.store_for(ref.bucket)
+        # An upload through the API (its key's prefix) has the API's upload limit, a presigned PUT too,
+        # though S3 took it without one; asked before downloading anything.
+        through_api = ref.key.startswith(OWNERS_PREFIX)
+        most = self.limits.max_bytes
+        if through_api:
+            most = min(most, self.context.settings.upload_max_bytes)
         try:
-            self.context.store_for(ref.bucket).get_file(ref.key, local)
+            size = store.size(ref.key)
+            if size > most:
+                setting = "BACKDROP_UPLOAD_MAX_BYTES" if through_api else "max_bytes"
+                raise LimitExceeded(
+                    f"the upload is {size:,} bytes, more than the limit of {most:,} ({setting}); cut or "
+                    "compress the input"
+                )
+            store.get_file(ref.key, local)
         except ObjectNotFound as exc:
             raise InputNotFound(
                 f"the upload {ref.key!r} is not in bucket {ref.bucket!r} (deleted, or never uploaded): "
                 "upload the file again"
             ) from exc
+        except InvalidObjectKey as exc:  # a key no store takes: bad input, not a fault to retry
+            raise InputNotFound(f"{exc}: no upload can be stored under that key") from exc
         return local
 
     def _extract(self, submit: SubmitJob, local: Path, started: float) -> Handled:
@@ -140,7 +216,13 @@ class ExtractHandler:
         validate(info, self.limits)
         if info.is_image:
             raise UnsupportedInput("stills are not run through the pipeline yet: use `backdrop process`")
-        chunks = plan_chunks(info, CHUNK_SECONDS, WARMUP_FRAMES)
+        budget = self.context.settings.chunk_memory_bytes
+        chunks = plan_chunks(info, chunk_seconds(info.width, info.height, info.fps, budget), WARMUP_FRAMES)
+        if chunks[-1].stop > self.limits.max_frames:  # the header's count may be a lie; the packets are not
+            raise LimitExceeded(
+                f"the video holds {chunks[-1].stop:,} frames, more than the limit of "
+                f"{self.limits.max_frames:,} (max_frames); cut the input"
+            )
         # The job keeps its own copy: chunk workers decode their frames from it, assemble muxes its audio.
         key = source_key(submit.job_id, local.suffix)
         self.context.artifacts.put_file(key, local)
@@ -166,12 +248,11 @@ class ExtractHandler:
             event_type="accepted",
             event_id=event_id(submit.job_id, "accepted"),
             job_id=submit.job_id,
-            source=submit.source,
+            source=public_source(submit.source),
             options=submit.options,
             media=media,
             chunk_count=len(chunks),
             owner=submit.owner,
-            webhook_url=submit.webhook_url,
         )
         seconds = time.perf_counter() - started
         events = [Outgoing(JOBS.name, submit.job_id, accepted)]

@@ -27,7 +27,6 @@ from base.ssrf import describe_url
 from streams.errors import RetryableError
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-CHUNK_BYTES = 1024 * 1024
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
 
 
@@ -133,7 +132,9 @@ def _stream_to_file(
         written = 0
         with dest.open("wb") as out:
             # iter_bytes undoes any Content-Encoding, so a small gzip bomb is counted at its real size.
-            for chunk in response.iter_bytes(CHUNK_BYTES):
+            # Without a chunk size it hands on whatever arrived: a server dripping a byte at a time meets
+            # the deadline within one read timeout, instead of never filling a block.
+            for chunk in response.iter_bytes():
                 written += len(chunk)
                 if written > max_bytes:
                     raise LimitExceeded(_too_large(what, "sent more", max_bytes))

@@ -105,9 +105,30 @@ async def job_events(
         row = await get_job(conn, job_id, caller.key_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id} for this key")
+    cap = svc.settings.sse_streams_per_key
+    if svc.streams[caller.key_id] >= cap:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"this key already follows {cap} event streams here; close one, or poll GET /v1/jobs/{{id}}",
+            headers={"Retry-After": "5"},
+        )
     stream = JobStream(svc, job_id, after)
     return EventSourceResponse(
-        stream.events(already_over=is_terminal(row["status"])),
+        _counted(svc, caller.key_id, stream.events(already_over=is_terminal(row["status"]))),
         ping=svc.settings.sse_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _counted(
+    svc: Services, key_id: str, events: AsyncIterator[ServerSentEvent]
+) -> AsyncIterator[ServerSentEvent]:
+    """``events``, counted among the key's open streams while they flow."""
+    svc.streams[key_id] += 1
+    try:
+        async for event in events:
+            yield event
+    finally:
+        svc.streams[key_id] -= 1
+        if svc.streams[key_id] <= 0:
+            del svc.streams[key_id]

@@ -12,9 +12,10 @@ from api.models import JobCreate, JobOut, JobPage, JobStatus, ObjectKeySource, P
 from api.readmodel import decode_cursor, encode_cursor, get_job, is_terminal, job_out, list_jobs
 from api.services import Services
 from api.submission import Submission, cancel, request_hash, submit
-from base.errors import InputError
-from schemas import JobOptions, ObjectRef, ObjectSource, UrlSource
+from base.errors import InputError, ObjectRefused
+from schemas import JobOptions, ObjectRef, ObjectSource, Source, UrlSource
 from streams.errors import ObjectNotFound
+from streams.ownership import check_references
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -54,6 +55,18 @@ def options_of(body: RenderOptions) -> JobOptions:
     return body.job_options()
 
 
+def _object(svc: Services, key: str) -> ObjectSource:
+    return ObjectSource(object=ObjectRef(bucket=svc.settings.uploads_bucket, key=key))
+
+
+def _check_references(svc: Services, owner: str, source: Source, options: JobOptions) -> None:
+    """422 for an object outside the key's own uploads (another key's, or another bucket)."""
+    try:
+        check_references(owner, source, options, svc.settings.uploads_bucket)
+    except ObjectRefused as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from exc
+
+
 async def start_job(
     svc: Services,
     owner: str,
@@ -63,6 +76,7 @@ async def start_job(
     job_id: str | None = None,
 ) -> JobOut:
     """Validate what needs the network, record and publish; the job as it stands."""
+    _check_references(svc, owner, submission.source, submission.options)
     if submission.webhook_url is not None:
         await check_public_url(svc, submission.webhook_url, "webhook_url")
     # IdempotencyConflict and Unavailable become 422 and 503 in api.app.
@@ -81,6 +95,7 @@ async def create_job(
 ) -> JobOut:
     options = options_of(body)
     if isinstance(body.source, ObjectKeySource):
+        _check_references(svc, caller.key_id, _object(svc, body.source.object_key), options)
         try:
             await asyncio.to_thread(svc.uploads.size, body.source.object_key)
         except ObjectNotFound as exc:
@@ -89,9 +104,7 @@ async def create_job(
                 f"no object {body.source.object_key!r} in the uploads bucket: upload it first "
                 "(POST /v1/uploads, or /v1/uploads/presign)",
             ) from exc
-        source: ObjectSource | UrlSource = ObjectSource(
-            object=ObjectRef(bucket=svc.settings.uploads_bucket, key=body.source.object_key)
-        )
+        source: ObjectSource | UrlSource = _object(svc, body.source.object_key)
     else:
         await check_public_url(svc, str(body.source.url), "source.url")
         source = UrlSource(url=body.source.url)

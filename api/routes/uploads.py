@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile, status
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from api.deps import CallerDep, ServicesDep
+from api.deps import CallerDep, ServicesDep, authenticate
 from api.models import JobOut, PresignOut, PresignRequest, Problem, RenderOptions
 from api.routes.jobs import IdempotencyKey, check_public_url, job_or_404, options_of, start_job
 from api.submission import (
@@ -22,9 +24,36 @@ from api.submission import (
     submit_event,
 )
 from schemas import ObjectRef, ObjectSource, new_job_id
+from streams.ownership import owner_prefix
 from streams.store import PRESIGNED_PREFIX, SUBMITTED_PREFIX, pending_submit_key
 
-router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the option fields around the file
+
+
+class KeyBeforeBody(APIRoute):
+    """FastAPI reads a form body before it solves a route's dependencies, so an upload of any size would
+    be read (and spooled to disk) before its key was looked at. These routes check the key, its rate
+    limit and the declared size first."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            await authenticate(request)
+            declared = request.headers.get("content-length", "")
+            limit = request.app.state.services.settings.upload_max_bytes + FORM_OVERHEAD
+            if declared.isdigit() and int(declared) > limit:
+                raise HTTPException(
+                    status.HTTP_413_CONTENT_TOO_LARGE,
+                    f"the upload declares {int(declared):,} bytes, over the limit of {limit:,}: use "
+                    "POST /v1/uploads/presign for large files, or cut the video",
+                )
+            return await handler(request)
+
+        return checked
+
+
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"], route_class=KeyBeforeBody)
 
 
 @router.post(
@@ -61,7 +90,9 @@ async def upload(
     if size == 0:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
     job_id = new_job_id()
-    key = new_upload_key(job_id, file.filename or "upload.bin", SUBMITTED_PREFIX)
+    key = new_upload_key(
+        job_id, file.filename or "upload.bin", owner_prefix(caller.key_id) + SUBMITTED_PREFIX
+    )
     await asyncio.to_thread(
         svc.uploads.put_stream, key, file.file, size, file.content_type or "application/octet-stream"
     )
@@ -89,7 +120,7 @@ async def presign(
     if webhook is not None:
         await check_public_url(svc, webhook, "webhook_url")
     job_id = new_job_id()
-    key = f"{PRESIGNED_PREFIX}{job_id}/{body.filename}"
+    key = f"{owner_prefix(caller.key_id)}{PRESIGNED_PREFIX}{job_id}/{body.filename}"
     submission = Submission(
         ObjectSource(object=ObjectRef(bucket=svc.settings.uploads_bucket, key=key)), options, webhook
     )

@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command("sample")(jobs.sample)
 app.command("process")(jobs.process)
 app.command("submit")(jobs.submit)
+app.command("sign")(jobs.sign)
 app.command("bench")(bench.bench)
 app.command("up")(stack.up)
 app.command("status")(stack.status)

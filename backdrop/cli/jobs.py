@@ -282,3 +282,52 @@ def _submit_via_api(settings: Settings, request: _Submission, key: str | None) -
                 f"completed: s3://{settings.artifacts_bucket}/{completed.output_key} "
                 f"(download links: {base}{job['links']['self']})"
             )
+
+
+@user_errors
+def sign(
+    submit_file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A submit event (JSON) that names an owner.")
+    ],
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="BACKDROP_SUBMIT_SECRET",
+            help="The owner key's submit secret (whsec_…), as `backdrop keys create` printed it.",
+        ),
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Publish the signed submit to backdrop.uploads as well.")
+    ] = False,
+) -> None:
+    """Sign a submit for its owner's key: prints the Kafka headers that prove the owner, as JSON.
+
+    A submit on backdrop.uploads that names an `owner` is refused (dead-lettered) without them. Publish
+    the file's bytes unchanged with these headers, or pass --publish.
+    """
+    from schemas import parse_submit
+    from streams.signing import sign_submit
+
+    body = submit_file.read_bytes()
+    try:
+        event = parse_submit(body)
+    except ValidationError as exc:
+        raise typer.BadParameter(f"{submit_file} is not a submit event: {exc}") from exc
+    if event.owner is None:
+        raise typer.BadParameter("the submit names no owner: only a submit for a key needs a signature")
+    if not secret:
+        raise typer.BadParameter("give the key's submit secret: --secret or BACKDROP_SUBMIT_SECRET")
+    headers = sign_submit(secret, event.job_id, body)
+    if publish:
+        from confluent_kafka import Producer
+
+        from streams.consumer_loop import producer_config, wire
+        from streams.topics import UPLOADS
+
+        settings = Settings()
+        producer = Producer(producer_config(settings))
+        producer.produce(UPLOADS.name, value=body, key=event.job_id.encode(), headers=wire(headers))
+        if producer.flush(30):
+            raise typer.BadParameter(f"could not publish to {UPLOADS.name} at {settings.kafka_bootstrap}")
+        console.print(f"published job {event.job_id} for {event.owner}")
+    typer.echo(orjson.dumps({name: value.decode() for name, value in headers}).decode())

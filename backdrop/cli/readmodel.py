@@ -63,11 +63,12 @@ def keys_create(
         int | None, typer.Option(min=1, help="Requests per minute [default: BACKDROP_RATE_LIMIT_PER_MINUTE].")
     ] = None,
 ) -> None:
-    """Make a key; its webhook secret and then the key itself are printed once (the key on the last line)."""
+    """Make a key; its webhook and submit secrets, then the key itself, are printed once (the key last)."""
     from sqlalchemy import create_engine
 
     from api.keys import create_key
     from api.migrate import upgrade
+    from streams.signing import submit_secret
 
     settings = Settings()
     upgrade(settings)
@@ -77,8 +78,10 @@ def keys_create(
             key = create_key(conn, name, rate_limit)
     finally:
         engine.dispose()
-    console.print(f"key {key.id} ({name}); keep both secrets, they are not shown again")
+    console.print(f"key {key.id} ({name}); keep the secrets, they are not shown again")
     console.print(f"webhook signing secret: {key.webhook_secret}")
+    root = settings.signing_secret.get_secret_value()
+    console.print(f"submit secret (for `backdrop sign`): {submit_secret(root, key.id)}")
     typer.echo(key.secret)
 
 

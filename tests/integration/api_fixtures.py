@@ -23,10 +23,20 @@ from api.tables import JobEvent
 from base.settings import Settings
 from bench.processes import Child, spawn
 from bench.processes import start_api as start_api_process
-from schemas import LIFECYCLE_ADAPTER, LifecycleEvent, new_job_id, utc_now
+from schemas import (
+    LIFECYCLE_ADAPTER,
+    SUBMIT_ADAPTER,
+    JobAccepted,
+    LifecycleEvent,
+    SubmitJob,
+    new_job_id,
+    utc_now,
+)
 from streams.codec import encode
 from streams.consumer_loop import producer_config
-from streams.topics import JOBS
+from streams.topics import JOBS, stage_topic
+
+ADMITTED = stage_topic("extract")
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "events" / "v1"
 # The tests' webhook receivers listen here; the API processes allow exactly this address.
@@ -91,6 +101,14 @@ def example(name: str, **changes: Any) -> LifecycleEvent:
     return LIFECYCLE_ADAPTER.validate_python(data)
 
 
+def admitted(job_id: str, owner: str | None = None, webhook_url: str | None = None) -> SubmitJob:
+    """A submit as the extract stage's gate passes it on (owner proven, job id claimed): where the read
+    model learns a job's owner and webhook."""
+    data = orjson.loads((EXAMPLES / "submit-object.json").read_bytes())
+    data.update(job_id=job_id, owner=owner, webhook_url=webhook_url, occurred_at=utc_now().isoformat())
+    return SUBMIT_ADAPTER.validate_python(data)
+
+
 def accepted(owner: str, job_id: str | None = None, chunks: int = 4) -> LifecycleEvent:
     return example("accepted", job_id=job_id or new_job_id(), owner=owner, chunk_count=chunks)
 
@@ -104,14 +122,22 @@ def completed(job_id: str) -> LifecycleEvent:
 
 
 class Publisher:
-    """Lifecycle events onto ``backdrop.jobs``, keyed by job id, as the workers publish them."""
+    """Lifecycle events onto ``backdrop.jobs`` and admitted submits onto ``backdrop.stage.extract``, keyed
+    by job id, as the workers publish them."""
 
     def __init__(self, settings: Settings) -> None:
         self.producer = Producer(producer_config(settings))
 
-    def publish(self, *events: LifecycleEvent) -> None:
+    def publish(self, *events: LifecycleEvent | SubmitJob) -> None:
+        """An ``accepted`` with an owner is preceded by its admitted submit, as in the pipeline (the read
+        model takes owners from there only), unless ``events`` hold that job's submit already."""
+        submitted = {event.job_id for event in events if isinstance(event, SubmitJob)}
         for event in events:
-            self.producer.produce(JOBS.name, value=encode(event), key=event.job_id.encode())
+            if isinstance(event, JobAccepted) and event.owner and event.job_id not in submitted:
+                submit = admitted(event.job_id, event.owner)
+                self.producer.produce(ADMITTED.name, value=encode(submit), key=event.job_id.encode())
+            topic = ADMITTED.name if isinstance(event, SubmitJob) else JOBS.name
+            self.producer.produce(topic, value=encode(event), key=event.job_id.encode())
         assert self.producer.flush(30) == 0
 
 

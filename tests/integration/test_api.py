@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer
 
 from api.keys import NewKey
 from base.settings import Settings
+from streams.follow import consumer_at_end
+from streams.ownership import owner_prefix
 from streams.s3_store import s3_store
+from streams.topics import UPLOADS
 from tests.integration.api_fixtures import (
-    EXAMPLES,
     RECEIVER_HOST,
     ApiProcess,
     Publisher,
@@ -19,15 +24,16 @@ from tests.integration.api_fixtures import (
     example,
     new_api_key,
     progress,
+    start_api,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
 
 
-def uploaded(settings: Settings) -> str:
-    """A small object in the uploads bucket, under the prefix whose notifications start no job."""
-    key = f"submitted/tests/{uuid.uuid4().hex}.mp4"
+def uploaded(settings: Settings, owner: str) -> str:
+    """A small object in the uploads bucket among ``owner``'s uploads, where notifications start no job."""
+    key = f"{owner_prefix(owner)}submitted/tests/{uuid.uuid4().hex}.mp4"
     s3_store(settings, settings.uploads_bucket).put_bytes(key, b"not really a video")
     return key
 
@@ -57,7 +63,7 @@ def test_a_key_is_needed(api: ApiProcess) -> None:
 
 
 def test_submit_read_and_list(api: ApiProcess, infra: Settings, key: NewKey) -> None:
-    object_key = uploaded(infra)
+    object_key = uploaded(infra, key.id)
     with api.client(key.secret) as http:
         created = http.post("/v1/jobs", json={"source": {"object_key": object_key}, "background": "#00FF00"})
         assert created.status_code == 202, created.text
@@ -74,7 +80,7 @@ def test_another_keys_job_is_not_found(
     api: ApiProcess, infra: Settings, key: NewKey, other_key: NewKey
 ) -> None:
     with api.client(key.secret) as mine:
-        job = mine.post("/v1/jobs", json={"source": {"object_key": uploaded(infra)}}).json()
+        job = mine.post("/v1/jobs", json={"source": {"object_key": uploaded(infra, key.id)}}).json()
     with api.client(other_key.secret) as theirs:
         assert theirs.get(f"/v1/jobs/{job['id']}").status_code == 404
         assert theirs.post(f"/v1/jobs/{job['id']}/cancel").status_code == 404
@@ -83,7 +89,7 @@ def test_another_keys_job_is_not_found(
 
 
 def test_idempotency_key(api: ApiProcess, infra: Settings, key: NewKey) -> None:
-    body = {"source": {"object_key": uploaded(infra)}, "background": "blur"}
+    body = {"source": {"object_key": uploaded(infra, key.id)}, "background": "blur"}
     headers = {"Idempotency-Key": f"crm-{uuid.uuid4().hex}"}
     with api.client(key.secret) as http:
         first = http.post("/v1/jobs", json=body, headers=headers)
@@ -115,7 +121,7 @@ def test_private_addresses_are_refused(
     body: dict[str, object] = (
         {"source": {"url": url}}
         if field == "source"
-        else {"source": {"object_key": uploaded(infra)}, "webhook_url": url}
+        else {"source": {"object_key": uploaded(infra, key.id)}, "webhook_url": url}
     )
     with api.client(key.secret) as http:
         answer = http.post("/v1/jobs", json=body)
@@ -130,16 +136,43 @@ def test_http_sources_are_refused(api: ApiProcess, key: NewKey) -> None:
 
 
 def test_an_allowed_webhook_address_is_taken(api: ApiProcess, infra: Settings, key: NewKey) -> None:
-    body = {"source": {"object_key": uploaded(infra)}, "webhook_url": f"http://{RECEIVER_HOST}:9/hook"}
+    body = {
+        "source": {"object_key": uploaded(infra, key.id)},
+        "webhook_url": f"http://{RECEIVER_HOST}:9/hook",
+    }
     with api.client(key.secret) as http:
         assert http.post("/v1/jobs", json=body).status_code == 202
 
 
 def test_a_missing_object_is_a_clear_422(api: ApiProcess, key: NewKey) -> None:
     with api.client(key.secret) as http:
-        answer = http.post("/v1/jobs", json={"source": {"object_key": "no/such/object.mp4"}})
+        missing = f"{owner_prefix(key.id)}no/such/object.mp4"
+        answer = http.post("/v1/jobs", json={"source": {"object_key": missing}})
     assert answer.status_code == 422
     assert "upload it first" in answer.json()["detail"]
+
+
+def test_another_keys_upload_or_output_cannot_be_used(
+    api: ApiProcess, infra: Settings, key: NewKey, other_key: NewKey
+) -> None:
+    # The attack: key B started a job from key A's upload by naming its object key, and composited A's
+    # output into its own job as an s3:// background. Both completed.
+    theirs = uploaded(infra, key.id)
+    output = f"s3://{infra.artifacts_bucket}/jobs/job_aaaaaaaaaaaaaaaaaaaaaa/assemble/output.mp4"
+    mine = uploaded(infra, other_key.id)
+    with api.client(other_key.secret) as http:
+        as_source = http.post("/v1/jobs", json={"source": {"object_key": theirs}})
+        as_background = http.post(
+            "/v1/jobs",
+            json={"source": {"object_key": mine}, "background": f"s3://{infra.uploads_bucket}/{theirs}"},
+        )
+        from_artifacts = http.post("/v1/jobs", json={"source": {"object_key": mine}, "background": output})
+        recorded = http.get("/v1/jobs").json()["items"]
+    for answer in (as_source, as_background, from_artifacts):
+        assert answer.status_code == 422, answer.text
+    assert "prefix" in as_source.json()["detail"]
+    assert "bucket" in from_artifacts.json()["detail"]
+    assert recorded == []
 
 
 def test_rate_limit_per_key(api: ApiProcess, infra: Settings, key: NewKey) -> None:
@@ -162,7 +195,7 @@ def test_upload_starts_a_job(api: ApiProcess, infra: Settings, key: NewKey) -> N
     assert answer.status_code == 202, answer.text
     job = answer.json()
     stored = job["source"]["object"]["key"]
-    assert stored.startswith(f"submitted/{job['id']}/")
+    assert stored.startswith(f"{owner_prefix(key.id)}submitted/{job['id']}/")
     assert stored.endswith("clip.mp4")
     assert s3_store(infra, infra.uploads_bucket).size(stored) == 5000
     assert job["options"]["background"] == "white"
@@ -209,8 +242,13 @@ def test_cancel(api: ApiProcess, infra: Settings, key: NewKey) -> None:
         again = http.post(f"/v1/jobs/{start.job_id}/cancel")
     assert job["error"]["code"] == "cancelled"
     assert again.status_code == 409
+    from redis import Redis
+
     from streams.cancel import CancelList
 
+    # The attack on a cancel kept only in Redis: Redis restarts (it runs without persistence), the flag is
+    # gone, and the workers carry on with the job. The cancel must outlive every server's restart.
+    Redis.from_url(infra.redis_url).flushall()
     assert CancelList.open(infra)(start.job_id)
 
 
@@ -235,30 +273,6 @@ def test_list_pages_with_a_cursor(api: ApiProcess, infra: Settings, key: NewKey)
     assert sorted(seen) == sorted(e.job_id for e in events)
     assert len(seen) == 5
     assert bad.status_code == 422
-
-
-def test_a_job_published_to_kafka_with_an_owner_is_that_keys(
-    api: ApiProcess, infra: Settings, key: NewKey, other_key: NewKey
-) -> None:
-    """A producer system can hand its jobs to a key by naming the key's id in the submit."""
-    from confluent_kafka import Producer
-
-    from schemas import SUBMIT_ADAPTER, new_job_id
-    from streams.codec import encode
-    from streams.consumer_loop import producer_config
-    from streams.topics import UPLOADS
-
-    body = (EXAMPLES / "submit-object.json").read_bytes()
-    submit = SUBMIT_ADAPTER.validate_json(body).model_copy(update={"job_id": new_job_id(), "owner": key.id})
-    producer = Producer(producer_config(infra))
-    producer.produce(UPLOADS.name, value=encode(submit), key=submit.job_id.encode())
-    assert producer.flush(30) == 0
-    with api.client(key.secret) as http:
-        wait_until(lambda: http.get(f"/v1/jobs/{submit.job_id}").status_code == 200, what="the job's row")
-        job = http.get(f"/v1/jobs/{submit.job_id}").json()
-    with api.client(other_key.secret) as http:
-        assert http.get(f"/v1/jobs/{submit.job_id}").status_code == 404
-    assert job["options"]["background"] == submit.options.background.spec
 
 
 def test_a_completed_jobs_stages_are_all_done_in_pipeline_order(
@@ -302,3 +316,95 @@ def test_the_list_filters_by_status_and_a_read_has_its_timings(
     assert timings["accepted_at"] is not None
     assert timings["finished_at"] is not None
     assert timings["accepted_at"] <= timings["finished_at"]
+
+
+def test_redis_away_is_a_503_to_retry_not_a_500(api: ApiProcess, infra: Settings, key: NewKey) -> None:
+    # Rate limits live in Redis: with it down, every request answered 500 Internal Server Error.
+    from infra.redis_server import RedisServer
+
+    redis = RedisServer(infra)
+    redis.stop()
+    try:
+        with api.client(key.secret) as http:
+            answer = http.get("/v1/jobs")
+    finally:
+        redis.up()
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "1"
+    assert "Redis" in answer.json()["detail"]
+    with api.client(key.secret) as http:
+        wait_until(lambda: http.get("/v1/jobs").status_code == 200, what="the API with Redis back")
+
+
+def test_requests_without_a_valid_key_are_limited_per_address(
+    infra: Settings, key: NewKey, api_logs: Path
+) -> None:
+    # The attack: guessing keys, or just load, costs nothing when requests without a valid key are free.
+    capped = start_api(infra, api_logs, BACKDROP_UNAUTHENTICATED_PER_MINUTE="3")
+    try:
+        with capped.client("bd_not_a_key") as http:
+            answers = [http.get("/v1/jobs").status_code for _ in range(4)]
+            limited = http.get("/v1/jobs")
+        with capped.client(key.secret) as http:
+            assert http.get("/v1/jobs").status_code == 200  # a valid key is limited by its own budget
+    finally:
+        capped.stop()
+    assert 429 in answers, answers  # within the 4 (earlier 401s this minute from 127.0.0.1 count too)
+    assert set(answers) <= {401, 429}
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_concurrent_repeats_of_one_idempotency_key_publish_once(
+    api: ApiProcess, infra: Settings, key: NewKey
+) -> None:
+    # The attack (or a client's eager retries): requests with one Idempotency-Key at the same moment each
+    # found the job queued and each published its submit again.
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"source": {"object_key": uploaded(infra, key.id)}, "background": "blur"}
+    headers = {"Idempotency-Key": f"burst-{uuid.uuid4().hex}"}
+    submits = consumer_at_end(infra.kafka_bootstrap, UPLOADS.name, f"t-{uuid.uuid4().hex}")
+    try:
+        with api.client(key.secret) as http, ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: http.post("/v1/jobs", json=body, headers=headers), range(8)))
+        job_ids = {answer.json()["id"] for answer in answers}
+        published = _values_keyed(submits, job_ids, settle_s=3.0)
+    finally:
+        submits.close()
+    assert [answer.status_code for answer in answers] == [202] * 8
+    assert len(job_ids) == 1
+    assert len(published) == 1, f"{len(published)} submits published for one job"
+
+
+def _values_keyed(consumer: Consumer, keys: set[str], settle_s: float) -> list[bytes]:
+    found: list[bytes] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < settle_s:
+        message = consumer.poll(0.2)
+        if message is None or message.error():
+            continue
+        quiet_since = time.monotonic()
+        if (message.key() or b"").decode() in keys:
+            found.append(message.value() or b"")
+    return found
+
+
+def test_an_upload_is_refused_before_its_body_is_read(api: ApiProcess) -> None:
+    # The attack: FastAPI reads (and spools to disk) a whole multipart body before it looks at the key,
+    # so anyone could make the API take in 2 GiB per request without a key.
+    import socket
+    import urllib.parse
+
+    address = urllib.parse.urlsplit(api.base_url)
+    head = (
+        "POST /v1/uploads HTTP/1.1\r\n"
+        f"Host: {address.netloc}\r\n"
+        "Content-Type: multipart/form-data; boundary=xyz\r\n"
+        "Content-Length: 900000\r\n\r\n"
+        '--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
+    )
+    with socket.create_connection((address.hostname, address.port), timeout=5) as conn:
+        conn.sendall(head.encode() + b"\0" * 1000)  # then nothing: the rest of the body never comes
+        answer = conn.recv(4096)  # a server waiting for the body to read the form times out here
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]

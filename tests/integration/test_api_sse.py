@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from api.keys import NewKey
@@ -133,3 +134,29 @@ def test_an_idle_stream_gets_keep_alive_comments(
         assert comments >= 2, "no keep-alive comment within 5 s at a 0.5 s ping interval"
     finally:
         pinging.stop()
+
+
+def test_a_key_holds_a_bounded_number_of_streams(infra: Settings, key: NewKey, api_logs: Path) -> None:
+    # The attack: one key opened event streams without end, each holding a connection and a subscriber
+    # on the API process.
+    capped = start_api(infra, api_logs, BACKDROP_SSE_STREAMS_PER_KEY="2")
+    start = accepted(key.id)
+    Publisher(infra).publish(start)
+    path = f"/v1/jobs/{start.job_id}/events"
+    try:
+        with capped.client(key.secret, timeout=30) as http:
+            wait_until(lambda: http.get(f"/v1/jobs/{start.job_id}").status_code == 200, what="the job's row")
+            with http.stream("GET", path) as first, http.stream("GET", path) as second:
+                assert (first.status_code, second.status_code) == (200, 200)
+                third = http.get(path)
+                assert third.status_code == 429, third.text
+                assert third.headers["Retry-After"]
+            # Closed streams free their places.
+            wait_until(lambda: _opens(http, path), what="a stream once the others closed")
+    finally:
+        capped.stop()
+
+
+def _opens(http: httpx.Client, path: str) -> bool:
+    with http.stream("GET", path) as response:
+        return response.status_code == 200

@@ -149,11 +149,9 @@ def _read_until(consumer: Consumer, wanted: object, timeout_s: float = 60) -> li
 def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
     infra: Settings, workers: OwnWorkers, tmp_path: Path
 ) -> None:
-    from redis import Redis
-
     from schemas import JobCancelled
     from streams.admin import admin_client
-    from streams.cancel import CANCEL_KEY
+    from streams.cancel import cancel_key
     from streams.codec import encode
     from streams.lag import group_lag
     from streams.topics import JOBS, stage_topic
@@ -161,7 +159,7 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
 
     clip = tmp_path / "long.mp4"
     write_sample(clip, seconds=12, width=320, height=180, fps=Fraction(24))
-    redis = Redis.from_url(infra.redis_url)
+    artifacts = s3_store(infra)
     producer = Producer({"bootstrap.servers": infra.kafka_bootstrap})
     seen: list[str] = []
 
@@ -170,7 +168,7 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
         if seen[-1] == "accepted":
             # What POST /v1/jobs/{id}/cancel does: flag it for the workers, announce the end.
             job_id = getattr(event, "job_id", "")
-            redis.set(CANCEL_KEY.format(job_id=job_id), "1", ex=3600)
+            artifacts.put_bytes(cancel_key(job_id), b"test")
             cancelled = JobCancelled(
                 event_type="cancelled", event_id=event_id(job_id, "cancelled"), job_id=job_id, reason="test"
             )

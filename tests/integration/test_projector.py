@@ -20,12 +20,13 @@ from api.projector import BatchProjector, ProjectorHandler, projection_engine
 from api.tables import Artifact, Job, JobEvent, JobStage, WebhookDelivery
 from base.settings import Settings
 from infra.postgres_server import PostgresServer
-from schemas import LifecycleEvent, new_job_id
+from schemas import LifecycleEvent, SubmitJob, new_job_id
 from streams.admin import admin_client
 from tests.integration.api_fixtures import (
     RECEIVER_HOST,
     Publisher,
     accepted,
+    admitted,
     example,
     logged_events,
     progress,
@@ -124,16 +125,12 @@ def snapshot(settings: Settings, job_id: str) -> dict[str, list[dict[str, Any]]]
         engine.dispose()
 
 
-def full_sequence(job_id: str) -> list[LifecycleEvent]:
+def full_sequence(job_id: str) -> list[LifecycleEvent | SubmitJob]:
     """A two-chunk job from accepted to completed, with a webhook so the outbox gets a row."""
-    start = example(
-        "accepted",
-        job_id=job_id,
-        owner="key_projector_test",
-        chunk_count=2,
-        webhook_url=f"http://{RECEIVER_HOST}:9/hook/{job_id}",
-    )
+    submit = admitted(job_id, "key_projector_test", f"http://{RECEIVER_HOST}:9/hook/{job_id}")
+    start = example("accepted", job_id=job_id, owner="key_projector_test", chunk_count=2)
     return [
+        submit,
         start,
         *(progress(job_id, done, total=2, stage=stage) for stage in ("segment", "matte") for done in (1, 2)),
         example("chunk-done", job_id=job_id, chunk=0, chunks_done=1, chunks_total=2),
@@ -161,7 +158,8 @@ def test_replaying_the_topic_changes_no_row(infra: Settings) -> None:
     second = snapshot(infra, job_id)
 
     assert second == first
-    assert [row["event_id"] for row in first["job_events"]] == [e.event_id for e in events]
+    lifecycle = [e.event_id for e in events if not isinstance(e, SubmitJob)]  # the submit is no job event
+    assert [row["event_id"] for row in first["job_events"]] == lifecycle
     assert first["jobs"][0]["status"] == "completed"
     assert first["jobs"][0]["chunks_done"] == 2
     assert [(s["stage"], s["chunks_done"]) for s in first["job_stages"]] == [
@@ -197,10 +195,9 @@ def test_the_first_end_sticks(
         "completed": example("completed", job_id=job_id, output_key=f"jobs/{job_id}/assemble/output.mp4"),
         "failed": example("failed", job_id=job_id),
     }
-    start = example(
-        "accepted", job_id=job_id, chunk_count=1, webhook_url=f"http://{RECEIVER_HOST}:9/hook/{job_id}"
-    )
-    Publisher(infra).publish(start, ends[first], ends[late])
+    start = example("accepted", job_id=job_id, chunk_count=1)
+    submit = admitted(job_id, webhook_url=f"http://{RECEIVER_HOST}:9/hook/{job_id}")
+    Publisher(infra).publish(submit, start, ends[first], ends[late])
     wait_until(lambda: logged_events(infra, job_id) == 3, what="3 projected events")
     rows = snapshot(infra, job_id)
     job = rows["jobs"][0]
@@ -364,3 +361,23 @@ def test_offsets_are_committed_once_flushed_while_running_and_at_stop(infra: Set
     assert worker.offsets.unflushed == 0
     final = committed(infra, handler.group, since)
     assert all(final[key] >= end for key, end in ends.items())
+
+
+def test_a_completed_event_cannot_point_at_another_jobs_objects(
+    infra: Settings, projector: subprocess.Popen[bytes]
+) -> None:
+    # The attack: whoever could publish to backdrop.jobs announced `completed` with another job's output
+    # key, and the API presigned that object for the publisher's key.
+    job_id, victim = new_job_id(), new_job_id()
+    forged = example(
+        "completed",
+        job_id=job_id,
+        output_key=f"jobs/{victim}/assemble/output.mp4",
+        hero_keys=[f"jobs/{victim}/composite/00000/hero.png"],
+        poster_key=f"jobs/{job_id}/../{victim}/poster.jpg",
+    )
+    Publisher(infra).publish(example("accepted", job_id=job_id, chunk_count=1), forged)
+    wait_until(lambda: logged_events(infra, job_id) == 2, what="2 projected events")
+    rows = snapshot(infra, job_id)
+    assert rows["jobs"][0]["status"] == "completed"
+    assert rows["artifacts"] == []

@@ -7,6 +7,7 @@ passed through BACKDROP_URL_CA_FILE; the worker reaches them only when 127.0.0.1
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 from ipaddress import ip_network
@@ -54,6 +55,7 @@ def server(clip: bytes, tls: tuple[ssl.SSLContext, Path]) -> Iterator[LocalServe
         "/busy.mp4": Route(503, b"try later"),
         "/empty.mp4": Route(200, b""),
         "/slow.mp4": Route(body=clip, delay_s=2.0),
+        "/drip.mp4": Route(body=clip[:600], drip_s=0.05),
     }
     with serving(routes, tls=tls[0]) as running:
         yield running
@@ -172,6 +174,19 @@ def test_the_whole_download_has_a_deadline(
         pytest.raises(UrlUnreachable, match="did not finish in time"),
     ):
         download(client, server.url("/clip.mp4"), tmp_path / "x.mp4", 10**9, 0.5, clock=lambda: next(ticks))
+
+
+def test_a_server_sending_a_byte_at_a_time_meets_the_deadline(
+    infra: Settings, server: LocalServer, tls: tuple[ssl.SSLContext, Path], tmp_path: Path
+) -> None:
+    # The attack: each byte arrives well within the read timeout, so no read ever times out, and the
+    # deadline was checked only between 1 MiB blocks: the worker was held for as long as the server liked.
+    settings = _settings(infra, tls[1], url_timeout_s=1.0, url_deadline_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(UrlUnreachable, match="did not finish in time"):
+        UrlFetcher(settings).fetch(new_job_id(), server.url("/drip.mp4"), tmp_path / "x.mp4")
+    # The deadline, plus at most one read timeout (and the TLS handshake); the drip alone takes 30 s.
+    assert time.monotonic() - started < 0.5 + 1.0 + 1.5
 
 
 def test_the_tries_for_one_job_share_one_deadline(

@@ -21,7 +21,7 @@ from api.keys import NewKey
 from api.tables import WebhookDelivery
 from base.settings import Settings
 from schemas import new_job_id
-from tests.integration.api_fixtures import RECEIVER_HOST, Publisher, completed, example, wait_until
+from tests.integration.api_fixtures import RECEIVER_HOST, Publisher, admitted, completed, example, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ class Hit:
 class Receiver:
     """An HTTP server on RECEIVER_HOST that records every POST and answers the given statuses in turn."""
 
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int], delay_s: float = 0.0) -> None:
         self.hits: list[Hit] = []
         answers = iter(statuses)
         hits = self.hits
@@ -45,6 +45,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 hits.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                time.sleep(delay_s)  # a receiver slow to answer
                 self.send_response(next(answers, 200))
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -65,8 +66,8 @@ class Receiver:
 
 
 @contextmanager
-def receiving(statuses: list[int]) -> Iterator[Receiver]:
-    receiver = Receiver(statuses)
+def receiving(statuses: list[int], delay_s: float = 0.0) -> Iterator[Receiver]:
+    receiver = Receiver(statuses, delay_s)
     receiver.thread.start()
     try:
         yield receiver
@@ -120,8 +121,9 @@ def outcome(settings: Settings, job_id: str, timeout: float) -> dict[str, Any]:
 def finish_job(settings: Settings, key: NewKey, receiver: Receiver) -> str:
     """A job of ``key`` with a webhook to ``receiver``, accepted and completed; its outbox row exists."""
     job_id = new_job_id()
-    start = example("accepted", job_id=job_id, owner=key.id, chunk_count=1, webhook_url=receiver.url(job_id))
-    Publisher(settings).publish(start, completed(job_id))
+    submit = admitted(job_id, key.id, receiver.url(job_id))
+    start = example("accepted", job_id=job_id, owner=key.id, chunk_count=1)
+    Publisher(settings).publish(submit, start, completed(job_id))
     wait_until(lambda: delivery(settings, job_id) is not None, what="the webhook's outbox row")
     return job_id
 
@@ -192,3 +194,25 @@ def test_a_refused_address_is_given_up_at_once(infra: Settings, key: NewKey) -> 
         row = outcome(infra, job_id, timeout=10)
     assert (row["status"], row["attempts"]) == ("gave_up", 1)
     assert "127.0.0.1 (loopback)" in row["last_error"]
+
+
+def test_a_slow_receiver_holds_no_lock_and_no_transaction(infra: Settings, key: NewKey) -> None:
+    # The attack: the dispatcher POSTed inside the transaction that claimed the row, so a receiver that
+    # answered slowly held the outbox row's lock and a database transaction for as long as it liked.
+    with receiving([200], delay_s=3.0) as receiver:
+        job_id = finish_job(infra, key, receiver)
+        with dispatching(infra):
+            wait_until(lambda: bool(receiver.to(job_id)), what="the POST to arrive")
+            engine = create_engine(infra.postgres_dsn)
+            try:
+                with engine.begin() as conn:
+                    # Fails at once (LockNotAvailable) while another transaction holds the row.
+                    mine = select(WebhookDelivery.id).where(WebhookDelivery.job_id == job_id)
+                    assert conn.execute(mine.with_for_update(nowait=True)).all()
+                    in_flight = delivery(infra, job_id)
+            finally:
+                engine.dispose()
+            row = outcome(infra, job_id, timeout=20)
+    assert in_flight is not None
+    assert in_flight["status"] == "pending", "the POST was still waiting for its answer"
+    assert (row["status"], row["attempts"]) == ("delivered", 1)

@@ -19,11 +19,12 @@ from confluent_kafka import Consumer, Message, Producer
 from base.settings import Settings
 from schemas import LIFECYCLE_ADAPTER, JobFailed, StageProgress, new_job_id
 from streams.admin import admin_client
+from streams.attempts import AttemptLedger
 from streams.consumer_loop import ConsumerLoop, consumer_config, producer_config
 from streams.delivery import ERROR_TRACEBACK, DeadLetter, RetryPolicy, read_dead_letter
 from streams.errors import ObjectNotFound, RetryableError
 from streams.follow import consumer_at_end
-from streams.headers import normalize
+from streams.headers import Headers, normalize
 from streams.lag import group_lag
 from streams.liveness import StallWatch
 from streams.topics import JOBS, stage_topic
@@ -52,7 +53,7 @@ class ScriptedHandler:
         self.script = script
         self.attempts: dict[str, int] = {}
 
-    def decode(self, topic: str, value: bytes | None) -> Task:
+    def decode(self, topic: str, value: bytes | None, headers: Headers) -> Task:
         return Task((value or b"").decode())
 
     def handle(self, event: Task) -> Handled:
@@ -189,3 +190,63 @@ def test_a_consumer_that_receives_nothing_while_messages_wait_is_replaced(
     assert not runner.is_alive(), f"the stalled consumer was not replaced; received {received}"
     assert received == [b"message 0", b"message 1", b"message 2"]
     assert loop.consumer is not first
+
+
+class WorkerKilled(BaseException):
+    """What the test's handler raises to stand in for its process dying: nothing in the loop catches it,
+    nothing is committed, and the consumer is closed on the way out, as a dead process's would be."""
+
+
+class DeadlyHandler(ScriptedHandler):
+    """A message whose job id starts with 'deadly' kills the worker; one that is not text breaks decode."""
+
+    def decode(self, topic: str, value: bytes | None, headers: Headers) -> Task:
+        return Task((value or b"").decode("ascii"))  # a UnicodeDecodeError, not a PoisonMessage, for b"\xff"
+
+    def handle(self, event: Task) -> Handled:
+        if event.job_id.startswith("deadly"):
+            self.attempts[event.job_id] = self.attempts.get(event.job_id, 0) + 1
+            raise WorkerKilled(event.job_id)
+        return super().handle(event)
+
+
+def test_a_message_that_kills_its_worker_is_dead_lettered_after_max_attempts(infra: Settings) -> None:
+    # The attack: one message that takes its worker down (out of memory, a codec segfault). Counted only in
+    # the worker's memory, every restarted worker tried it again, forever, and its partition never moved.
+    settings = infra.model_copy(update={"consumer_group_prefix": f"backdrop-test-kill-{new_job_id()[4:12]}"})
+    group = settings.consumer_group("matte")
+    begin_at_end(settings, group, [TOPIC])
+    deadly, after = "deadly_" + new_job_id(), new_job_id()
+    producer = Producer(producer_config(settings))
+    for value in (deadly.encode(), b"\xff\xfe not text", after.encode()):
+        producer.produce(TOPIC, value=value, key=b"same-partition", partition=0)
+    assert producer.flush(10) == 0
+
+    dead = consumer_at_end(settings.kafka_bootstrap, DEAD_LETTERS)
+    lifecycle = consumer_at_end(settings.kafka_bootstrap, JOBS.name)
+    handler = DeadlyHandler({})
+    policy = RetryPolicy(max_attempts=ATTEMPTS, base_delay_s=0.05, max_delay_s=0.1)
+    try:
+        for _ in range(ATTEMPTS):  # each worker dies on the message: a restart loop
+            with pytest.raises(WorkerKilled):
+                Worker(handler, settings, policy=policy, ledger=AttemptLedger.open(settings)).run(
+                    max_messages=3
+                )
+        # The next worker does not try it again: dead letter, failed job, and the partition moves on.
+        Worker(handler, settings, policy=policy, ledger=AttemptLedger.open(settings)).run(max_messages=3)
+        letters = _drain(dead, 2)
+        events = [LIFECYCLE_ADAPTER.validate_json(m.value() or b"") for m in _drain(lifecycle, 2)]
+    finally:
+        dead.close()
+        lifecycle.close()
+
+    assert handler.attempts[deadly] == ATTEMPTS
+    read = {(m.value() or b""): read_dead_letter(normalize(m.headers())) for m in letters}
+    assert read[deadly.encode()].error_code == "worker_died"
+    assert read[deadly.encode()].attempts == ATTEMPTS
+    # A decoder that throws (here a UnicodeDecodeError) dead-letters its message; the worker lives on.
+    assert read[b"\xff\xfe not text"].error_code == "internal_error"
+    by_job = {event.job_id: event for event in events}
+    assert isinstance(by_job[deadly], JobFailed)
+    assert by_job[deadly].code == "worker_died"
+    assert isinstance(by_job[after], StageProgress)

@@ -258,3 +258,24 @@ def test_every_command_has_help() -> None:
         result = backdrop(command, "--help")
         assert result.returncode == 0, command
         assert "Usage" in result.stdout
+
+
+def test_sign_prints_headers_the_gate_accepts(tmp_path: Path) -> None:
+    from streams.signing import submit_secret, verify_submit
+
+    submit = tmp_path / "submit.json"
+    body = (
+        b'{"event_type": "submit", "job_id": "job_4vJ9kQ2mXcR7tP1sLwE8aZ", "owner": "key_7Qm2",'
+        b' "source": {"url": "https://media.example.com/talk.mp4"}}'
+    )
+    submit.write_bytes(body)
+    secret = submit_secret("root", "key_7Qm2")
+    result = backdrop("sign", str(submit), "--secret", secret)
+    assert result.returncode == 0, result.stderr
+    headers = [(name, value.encode()) for name, value in orjson.loads(result.stdout).items()]
+    verify_submit(secret, "job_4vJ9kQ2mXcR7tP1sLwE8aZ", body, headers)
+    # Nothing to prove without an owner, and nothing to prove it with without a secret: both explained.
+    submit.write_bytes(body.replace(b'"owner": "key_7Qm2",', b""))
+    ownerless = backdrop("sign", str(submit), "--secret", secret)
+    assert ownerless.returncode != 0
+    assert "names no owner" in ownerless.stderr

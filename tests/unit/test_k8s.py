@@ -8,9 +8,10 @@ from typing import Any
 import yaml
 
 from agents.workers import stage_topics
+from api.projector import ProjectorHandler
 from base.settings import Settings
 from schemas import PIPELINE
-from streams.topics import ALL_TOPICS, JOBS, UPLOADS
+from streams.topics import ALL_TOPICS
 
 K8S = Path(__file__).resolve().parents[2] / "infra" / "k8s"
 
@@ -95,8 +96,9 @@ def test_the_projector_scales_on_its_lag() -> None:
     assert scaler["spec"]["scaleTargetRef"] == {"name": "projector"}
     triggers = [t["metadata"] for t in scaler["spec"]["triggers"]]
     assert {t["consumerGroup"] for t in triggers} == {"backdrop-projector"}
-    assert {t["topic"] for t in triggers} == {JOBS.name, UPLOADS.name}
-    assert scaler["spec"]["maxReplicaCount"] == min(JOBS.partitions, UPLOADS.partitions)
+    topics = [spec for spec in ALL_TOPICS if spec.name in ProjectorHandler.topics]
+    assert {t["topic"] for t in triggers} == {spec.name for spec in topics}
+    assert scaler["spec"]["maxReplicaCount"] == min(spec.partitions for spec in topics)
 
 
 def test_the_api_probes_and_serves_the_settings_port() -> None:

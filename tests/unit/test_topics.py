@@ -27,7 +27,7 @@ def test_every_stage_has_an_input_topic_and_a_partition_count() -> None:
 
 def test_the_first_stage_reads_the_ingest_topics_and_the_others_their_own() -> None:
     first, *rest = PIPELINE
-    assert stage_inputs(first) == INGEST
+    assert stage_inputs(first) == (*INGEST, stage_topic(first))
     assert all(stage_inputs(stage) == (stage_topic(stage),) for stage in rest)
 
 

@@ -41,9 +41,29 @@ def test_only_created_objects_count() -> None:
 
 
 def test_a_presigned_upload_keeps_the_job_id_the_api_announced() -> None:
-    submit = submit_from_notification(_notification("presigned/job_4vJ9kQ2mXcR7tP1sLwE8aZ/clip.mp4"))
+    key = "owners/key_0a1b2c3d4e5f/presigned/job_4vJ9kQ2mXcR7tP1sLwE8aZ/clip.mp4"
+    submit = submit_from_notification(_notification(key))
     assert submit is not None
     assert submit.job_id == "job_4vJ9kQ2mXcR7tP1sLwE8aZ"
+
+
+def test_an_api_keys_own_uploads_start_no_job_of_their_own() -> None:
+    # The API's multipart uploads start their jobs themselves; anything else under an owner's prefix
+    # is not a presigned upload and starts nothing.
+    for key in (
+        "owners/key_0a1b2c3d4e5f/submitted/job_4vJ9kQ2mXcR7tP1sLwE8aZ/clip.mp4",
+        "owners/key_0a1b2c3d4e5f/clip.mp4",
+        "owners/key_0a1b2c3d4e5f/presigned/bad!id/clip.mp4",
+    ):
+        assert submit_from_notification(_notification(key)) is None, key
+
+
+def test_a_notification_naming_an_impossible_bucket_is_a_poison_message() -> None:
+    # The attack: capitals in the bucket name made decode raise pydantic's ValidationError, which the
+    # worker loop did not catch; the extract worker exited, and its successor met the same message.
+    forged = _notification("incoming/a.mp4").replace(b"backdrop-uploads", b"Backdrop-Uploads")
+    with pytest.raises(PoisonMessage):
+        submit_from_notification(forged)
 
 
 def test_anything_else_is_a_poison_message() -> None:

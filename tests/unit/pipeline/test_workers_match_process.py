@@ -61,7 +61,7 @@ def job(clip: Path, tmp_path: Path) -> Job:
     store = LocalStore(tmp_path / "store")
     store.put_file("uploads/sample.mp4", clip)
     (tmp_path / "cache").mkdir()
-    source = ObjectSource(object=ObjectRef(bucket="uploads", key="uploads/sample.mp4"))
+    source = ObjectSource(object=ObjectRef(bucket=Settings().uploads_bucket, key="uploads/sample.mp4"))
     submit = SubmitJob(event_type="submit", job_id=new_job_id(), source=source, options=JobOptions())
     return Job(store, LocalContext(Settings(), store, tmp_path / "cache"), submit)
 

@@ -36,6 +36,12 @@ class ObjectStoreContract:
         assert store.get_bytes(f"{ns}/chunk/alpha") == b"retry"
         assert store.list(f"{ns}/") == [f"{ns}/chunk/alpha"]
 
+    def test_create_stores_only_where_nothing_is(self, store: ObjectStore, ns: str) -> None:
+        assert store.create(f"{ns}/claim", b"first")
+        assert not store.create(f"{ns}/claim", b"second")
+        assert store.get_bytes(f"{ns}/claim") == b"first"
+        assert store.list(f"{ns}/") == [f"{ns}/claim"]
+
     def test_missing_objects_are_typed(self, store: ObjectStore, ns: str, tmp_path: Path) -> None:
         assert not store.exists(f"{ns}/nothing")
         with pytest.raises(ObjectNotFound):

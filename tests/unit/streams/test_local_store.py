@@ -35,3 +35,12 @@ class TestLocalStore(ObjectStoreContract):
         store.put_bytes("jobs/j1/a/b", b"x")
         store.delete_prefix("jobs/j1/")
         assert sorted(p.name for p in store.root.iterdir()) == [".partial"]
+
+
+def test_a_jobs_own_objects_are_under_its_prefix_and_stay_there() -> None:
+    from streams.store import in_job
+
+    assert in_job("jobs/job_a/assemble/output.mp4", "job_a")
+    assert not in_job("jobs/job_b/assemble/output.mp4", "job_a")
+    assert not in_job("jobs/job_a/../job_b/poster.jpg", "job_a")
+    assert not in_job("jobs/job_ab/x", "job_a")

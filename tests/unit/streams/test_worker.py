@@ -13,6 +13,7 @@ from base.errors import CorruptInput
 from base.settings import Settings
 from schemas import StageProgress
 from streams.errors import PoisonMessage, RetryableError
+from streams.headers import Headers
 from streams.worker import Handled, Outgoing, Worker
 from tests.unit.streams.test_consumer_loop import FakeConsumer, FakeMessage, FakeProducer
 
@@ -32,7 +33,7 @@ class Handler:
     def __init__(self, failures: list[Exception] | None = None) -> None:
         self.failures = failures or []
 
-    def decode(self, topic: str, value: bytes | None) -> Task:
+    def decode(self, topic: str, value: bytes | None, headers: Headers) -> Task:
         if value == b"poison":
             raise PoisonMessage("not an event", value)
         return Task((value or b"").decode())
