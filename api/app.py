@@ -17,6 +17,7 @@ from api.routes import events, health, jobs, uploads
 from api.services import close_services, open_services
 from api.submission import IdempotencyConflict, Unavailable
 from base import __version__
+from base.errors import BackdropError
 from base.settings import Settings
 from streams.errors import RetryableError
 
@@ -59,30 +60,21 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RetryableError)
     @app.exception_handler(Unavailable)
-    async def unavailable(request: Request, exc: RetryableError | Unavailable) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=503, headers={"Retry-After": "1"})
-
     @app.exception_handler(RedisError)
-    async def redis_unavailable(request: Request, exc: RedisError) -> JSONResponse:
-        # Rate limits and cached reads live in Redis: without it, a retry later, not a 500.
-        return JSONResponse(
-            {"detail": "a backing service (Redis) is unavailable; retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+    @app.exception_handler(OperationalError)
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Kafka, S3, Redis (rate limits, cached reads) or PostgreSQL restarting or out of reach: worth a
+        # retry, not a 500.
+        if isinstance(exc, BackdropError):
+            detail = exc.message
+        else:
+            service = "Redis" if isinstance(exc, RedisError) else "the database"
+            detail = f"{service} is unavailable; retry shortly"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(IdempotencyConflict)
     async def idempotency_conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=422)
-
-    @app.exception_handler(OperationalError)
-    async def database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
-        # PostgreSQL restarting or out of reach is worth a retry, not a 500.
-        return JSONResponse(
-            {"detail": "the database is unavailable; retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
 
     Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
         app, include_in_schema=False

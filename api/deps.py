@@ -36,11 +36,8 @@ async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
         limit = svc.settings.unauthenticated_per_minute
         verdict = await ratelimit.check(svc.redis, f"address:{address}", limit)
         if not verdict.allowed:
-            raise HTTPException(
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                f"over {limit} requests per minute without a valid key from this address; retry after "
-                f"{verdict.retry_after_s} s with 'Authorization: Bearer <key>'",
-                headers={"Retry-After": str(verdict.retry_after_s)},
+            raise _too_many(
+                f"over {limit} requests per minute without a valid key from this address", verdict
             )
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -49,14 +46,17 @@ async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
         )
     verdict = await ratelimit.check(svc.redis, found.key_id, found.rate_limit_per_minute)
     if not verdict.allowed:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"over {found.rate_limit_per_minute} requests per minute for this key; retry after "
-            f"{verdict.retry_after_s} s",
-            headers={"Retry-After": str(verdict.retry_after_s)},
-        )
+        raise _too_many(f"over {found.rate_limit_per_minute} requests per minute for this key", verdict)
     request.state.authenticated = (found, verdict)
     return found, verdict
+
+
+def _too_many(what: str, verdict: ratelimit.Verdict) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"{what}; retry after {verdict.retry_after_s} s",
+        headers={"Retry-After": str(verdict.retry_after_s)},
+    )
 
 
 async def caller(
