@@ -77,7 +77,14 @@ def _attempt(
     if secret is None:
         return attempt, "gave_up", "no signing secret: set BACKDROP_WEBHOOK_SECRET", 0.0
     event: TerminalEvent = LIFECYCLE_ADAPTER.validate_python(delivery.payload)  # type: ignore[assignment]
-    result = deliver(client, delivery.url, f"msg_{delivery.event_id.hex}", event, secret)
+    result = deliver(
+        client,
+        delivery.url,
+        f"msg_{delivery.event_id.hex}",
+        event,
+        secret,
+        deadline_s=settings.webhook_deadline_s,
+    )
     if result.outcome == "delivered":
         log.info("webhook for %s delivered to %s", delivery.job_id, describe_url(delivery.url))
         return attempt, "delivered", None, 0.0

@@ -20,6 +20,7 @@ import orjson
 from standardwebhooks import Webhook
 
 from base.errors import UrlRefused
+from base.guarded_http import transfer_deadline
 from base.ssrf import check_scheme, describe_url
 from schemas import JobCancelled, JobCompleted, JobFailed
 from streams.codec import encode
@@ -29,6 +30,8 @@ EVENT_TYPES = {"completed": "job.completed", "failed": "job.failed", "cancelled"
 # Seconds to wait after attempt 1, 2, …; roughly ×5 a step up to the one-hour cap, which repeats.
 DELAYS_S = (5.0, 30.0, 120.0, 600.0, 3600.0)
 MAX_ATTEMPTS = 12  # ~7 h of trying in all
+# Longest one delivery may take, connecting, sending and reading the answer's head together.
+DEADLINE_S = 30.0
 # Delays are shortened by up to this fraction, so deliveries that failed together spread out.
 JITTER = 0.2
 Outcome = Literal["delivered", "retry", "stop"]
@@ -105,15 +108,21 @@ def deliver(
     payload: TerminalEvent,
     secret: str,
     now: datetime | None = None,
+    deadline_s: float = DEADLINE_S,
 ) -> DeliveryResult:
-    """One signed POST of ``payload`` to ``url``; ``client`` should be guarded (base.guarded_http)."""
+    """One signed POST of ``payload`` to ``url``, over by ``deadline_s``; ``client`` should be guarded
+    (base.guarded_http: the deadline holds on its connections)."""
     refused = _refusal(url)
     if refused is not None:
         return refused
     request = build_request(webhook_id, payload, secret, now)
     try:
-        # Streamed and closed unread: a receiver's answer body is never needed, however large.
-        with client.stream("POST", url, content=request.body, headers=request.headers) as response:
+        # Streamed and closed unread: a receiver's answer body is never needed, however large. The whole
+        # POST has a deadline: a receiver answering a byte at a time cannot hold a dispatcher.
+        with (
+            transfer_deadline(deadline_s),
+            client.stream("POST", url, content=request.body, headers=request.headers) as response,
+        ):
             return classify(response.status_code)
     except UrlRefused as exc:
         return DeliveryResult("stop", None, exc.message)

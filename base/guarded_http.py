@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -39,8 +41,84 @@ MAX_REDIRECTS = 5
 USER_AGENT = f"Backdrop/{__version__}"
 LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
 
+
+class _DeadlinePassed(httpcore.TimeoutException):
+    """httpcore's side of ``TransferDeadline``."""
+
+
+class TransferDeadline(httpx.TimeoutException):
+    """The whole transfer (not one read) ran past its ``transfer_deadline``."""
+
+
+T = TypeVar("T")
+# When the transfer under way must be over (time.monotonic()), or None: set by ``transfer_deadline``.
+_DEADLINE: ContextVar[float | None] = ContextVar("backdrop_transfer_deadline", default=None)
+
+
+@contextmanager
+def transfer_deadline(seconds: float) -> Iterator[None]:
+    """Every read and write of the guarded connections inside the block ends by ``seconds`` from now:
+    a server that sends one byte just before each read timeout cannot hold a transfer longer."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _left(timeout: float | None) -> float | None:
+    """``timeout`` cut to what is left of the transfer's deadline (a wait that ends there raises
+    ``_DeadlinePassed``, not the timeout of a single read)."""
+    end = _DEADLINE.get()
+    if end is None:
+        return timeout
+    left = end - time.monotonic()
+    if left <= 0:
+        raise _DeadlinePassed("the transfer did not finish before its deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+def _within(wait: Callable[[float | None], T], timeout: float | None) -> T:
+    """``wait(timeout)`` with the timeout cut to the transfer's deadline; a timeout that the deadline
+    cut short is the deadline's."""
+    cut = _left(timeout)
+    try:
+        return wait(cut)
+    except httpcore.TimeoutException:
+        if _DEADLINE.get() is not None and cut != timeout:
+            raise _DeadlinePassed("the transfer did not finish before its deadline") from None
+        raise
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every wait ends by the transfer's deadline, if one is set."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return _within(lambda cut: self.inner.read(max_bytes, cut), timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _within(lambda cut: self.inner.write(buffer, cut), timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            _within(lambda cut: self.inner.start_tls(ssl_context, server_hostname, cut), timeout)
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
 # Most specific first: the first match wins.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (_DeadlinePassed, TransferDeadline),
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
     (httpcore.ReadTimeout, httpx.ReadTimeout),
     (httpcore.WriteTimeout, httpx.WriteTimeout),
@@ -112,7 +190,11 @@ class GuardedBackend(httpcore.NetworkBackend):
         failure: httpcore.ConnectError | None = None
         for address in addresses:
             try:
-                stream = self.inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+                target = str(address)
+                stream = _within(
+                    lambda cut: self.inner.connect_tcp(target, port, cut, local_address, socket_options),  # noqa: B023
+                    timeout,
+                )
             except httpcore.ConnectError as exc:
                 failure = exc
                 continue
@@ -121,7 +203,7 @@ class GuardedBackend(httpcore.NetworkBackend):
             except BaseException:
                 stream.close()
                 raise
-            return stream
+            return _DeadlineStream(stream)
         raise failure or httpcore.ConnectError(f"could not connect to {host}")
 
     def sleep(self, seconds: float) -> None:

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         "shorter chunks (4K at 60 fps: about 0.6 s).",
     )
     webhook_max_attempts: int = Field(12, description="Webhook POSTs tried before a delivery is given up.")
+    webhook_deadline_s: float = Field(
+        30.0, gt=0, description="Longest one webhook POST may take, from connecting to the answer's head."
+    )
     signing_secret: SecretStr = Field(
         SecretStr("backdrop-dev-signing-secret"),
         description="Root of every API key's submit secret, with which a submit to backdrop.uploads proves "

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 import httpx
 
 from base.errors import InputEmpty, LimitExceeded, UrlUnreachable
-from base.guarded_http import client_for, stream_url
+from base.guarded_http import TransferDeadline, client_for, stream_url, transfer_deadline
 from base.settings import Settings
 from base.ssrf import describe_url
 from streams.errors import RetryableError
@@ -88,7 +88,9 @@ def download(
     """Stream ``url`` into ``dest`` (removed again on any failure); returns the byte count."""
     what = describe_url(url)
     try:
-        with _errors_as_ours(what):
+        # The deadline bounds every wait on the connection too: a server dripping a byte at a time
+        # meets it on the dot, not one read timeout later.
+        with _errors_as_ours(what), transfer_deadline(deadline_s):
             return _stream_to_file(client, url, dest, max_bytes, deadline_s, clock, what)
     except BaseException:
         dest.unlink(missing_ok=True)
@@ -100,6 +102,11 @@ def _errors_as_ours(what: str) -> Iterator[None]:
     """httpx's errors → the job fails now (InputError) or is tried again (SourceUnavailable)."""
     try:
         yield
+    except TransferDeadline as exc:
+        raise UrlUnreachable(
+            f"downloading {what} did not finish in time (BACKDROP_URL_DEADLINE_S); use a faster host or "
+            "upload the file"
+        ) from exc
     except httpx.TimeoutException as exc:
         raise SourceUnavailable(f"{what} timed out ({type(exc).__name__}); will try again") from exc
     except httpx.ConnectError as exc:
@@ -132,8 +139,6 @@ def _stream_to_file(
         written = 0
         with dest.open("wb") as out:
             # iter_bytes undoes any Content-Encoding, so a small gzip bomb is counted at its real size.
-            # Without a chunk size it hands on whatever arrived: a server dripping a byte at a time meets
-            # the deadline within one read timeout, instead of never filling a block.
             for chunk in response.iter_bytes():
                 written += len(chunk)
                 if written > max_bytes:

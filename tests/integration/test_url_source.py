@@ -185,8 +185,8 @@ def test_a_server_sending_a_byte_at_a_time_meets_the_deadline(
     started = time.monotonic()
     with pytest.raises(UrlUnreachable, match="did not finish in time"):
         UrlFetcher(settings).fetch(new_job_id(), server.url("/drip.mp4"), tmp_path / "x.mp4")
-    # The deadline, plus at most one read timeout (and the TLS handshake); the drip alone takes 30 s.
-    assert time.monotonic() - started < 0.5 + 1.0 + 1.5
+    # The deadline and some slack (the TLS handshake, the test server's thread); the drip takes 30 s.
+    assert time.monotonic() - started < 0.5 + 2.0
 
 
 def test_the_tries_for_one_job_share_one_deadline(

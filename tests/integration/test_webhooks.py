@@ -36,7 +36,7 @@ class Hit:
 class Receiver:
     """An HTTP server on RECEIVER_HOST that records every POST and answers the given statuses in turn."""
 
-    def __init__(self, statuses: list[int], delay_s: float = 0.0) -> None:
+    def __init__(self, statuses: list[int], delay_s: float = 0.0, drip_s: float = 0.0) -> None:
         self.hits: list[Hit] = []
         answers = iter(statuses)
         hits = self.hits
@@ -46,6 +46,12 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 hits.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 time.sleep(delay_s)  # a receiver slow to answer
+                if drip_s:  # a receiver that answers one byte at a time
+                    for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n":
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(drip_s)
+                    return
                 self.send_response(next(answers, 200))
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -66,8 +72,8 @@ class Receiver:
 
 
 @contextmanager
-def receiving(statuses: list[int], delay_s: float = 0.0) -> Iterator[Receiver]:
-    receiver = Receiver(statuses, delay_s)
+def receiving(statuses: list[int], delay_s: float = 0.0, drip_s: float = 0.0) -> Iterator[Receiver]:
+    receiver = Receiver(statuses, delay_s, drip_s)
     receiver.thread.start()
     try:
         yield receiver
@@ -78,9 +84,9 @@ def receiving(statuses: list[int], delay_s: float = 0.0) -> Iterator[Receiver]:
 
 
 @contextmanager
-def dispatching(settings: Settings) -> Iterator[None]:
+def dispatching(settings: Settings, **overrides: Any) -> Iterator[None]:
     """``backdrop worker webhooks`` in a thread, allowed to reach the receiver's address."""
-    allowed = Settings(url_allow_networks=(ip_network(f"{RECEIVER_HOST}/32"),))
+    allowed = Settings(url_allow_networks=(ip_network(f"{RECEIVER_HOST}/32"),), **overrides)
     assert allowed.postgres_dsn == settings.postgres_dsn
     stop = threading.Event()
     dispatcher = threading.Thread(target=run_dispatcher, args=(allowed, stop), name="webhook-dispatcher")
@@ -216,3 +222,21 @@ def test_a_slow_receiver_holds_no_lock_and_no_transaction(infra: Settings, key: 
     assert in_flight is not None
     assert in_flight["status"] == "pending", "the POST was still waiting for its answer"
     assert (row["status"], row["attempts"]) == ("delivered", 1)
+
+
+def test_a_receiver_answering_a_byte_at_a_time_meets_the_deadline(infra: Settings, key: NewKey) -> None:
+    # The attack: each byte came well within the read timeout, so no read ever timed out, and a receiver
+    # dripping its answer held the dispatcher for as long as it liked.
+    with receiving([200], drip_s=0.5) as receiver:  # the answer's 40 bytes would take 20 s
+        job_id = finish_job(infra, key, receiver)
+        started = time.monotonic()
+        with dispatching(infra, webhook_deadline_s=2.0):
+            wait_until(
+                lambda: (delivery(infra, job_id) or {}).get("attempts", 0) >= 1, timeout=15, what="a try"
+            )
+        elapsed = time.monotonic() - started
+    row = delivery(infra, job_id)
+    assert row is not None
+    assert row["status"] == "pending", row  # tried again later
+    assert "TransferDeadline" in row["last_error"], row["last_error"]
+    assert elapsed < 2.0 + 5.0
