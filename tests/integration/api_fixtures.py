@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import orjson
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from sqlalchemy import create_engine, func, select
 
 from api.keys import NewKey, create_key
@@ -23,7 +23,6 @@ from api.tables import JobEvent
 from base.settings import Settings
 from bench.processes import Child, spawn
 from bench.processes import start_api as start_api_process
-from infra.kafka_acls import principal_password
 from schemas import (
     LIFECYCLE_ADAPTER,
     SUBMIT_ADAPTER,
@@ -61,15 +60,11 @@ class ApiProcess:
         self.child.stop()
 
 
-def api_env(settings: Settings, principal: str = "api", **extra: str) -> dict[str, str]:
-    """The environment of an API or projector process: on the broker as its own principal, whose ACLs
-    are the ones a deployment grants it."""
+def api_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
         "BACKDROP_URL_ALLOW_NETWORKS": orjson.dumps([f"{RECEIVER_HOST}/32"]).decode(),
         "BACKDROP_STATE_DIR": str(settings.state_dir.resolve()),
-        "BACKDROP_KAFKA_USERNAME": principal,
-        "BACKDROP_KAFKA_PASSWORD": principal_password(settings, principal) or "",
     }
     env.update(extra)
     return env
@@ -86,7 +81,7 @@ def start_projector(settings: Settings, log_dir: Path) -> subprocess.Popen[bytes
     upgrade(settings)
     argv = [sys.executable, "-m", "backdrop", "worker", "projector"]
     log = log_dir / f"projector-{uuid.uuid4().hex[:6]}.log"
-    return spawn("projector", argv, log, env=api_env(settings, "projector")).process
+    return spawn("projector", argv, log, env=api_env(settings)).process
 
 
 def new_api_key(settings: Settings, name: str = "test", rate_limit: int | None = None) -> NewKey:
@@ -157,21 +152,6 @@ def logged_events(settings: Settings, job_id: str) -> int:
             return count
     finally:
         engine.dispose()
-
-
-def values_keyed(consumer: Consumer, keys: set[str], settle_s: float = 2.0) -> list[bytes]:
-    """The values of the messages keyed by one of ``keys`` the consumer reads until it has read nothing
-    for ``settle_s``."""
-    found: list[bytes] = []
-    quiet_since = time.monotonic()
-    while time.monotonic() - quiet_since < settle_s:
-        message = consumer.poll(0.2)
-        if message is None or message.error():
-            continue
-        quiet_since = time.monotonic()
-        if (message.key() or b"").decode(errors="replace") in keys:
-            found.append(message.value() or b"")
-    return found
 
 
 def wait_until(condition: Any, timeout: float = 30.0, what: str = "condition") -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer
 
 from api.keys import NewKey
 from base.settings import Settings
@@ -23,7 +25,6 @@ from tests.integration.api_fixtures import (
     new_api_key,
     progress,
     start_api,
-    values_keyed,
     wait_until,
 )
 
@@ -363,14 +364,47 @@ def test_concurrent_repeats_of_one_idempotency_key_publish_once(
 
     body = {"source": {"object_key": uploaded(infra, key.id)}, "background": "blur"}
     headers = {"Idempotency-Key": f"burst-{uuid.uuid4().hex}"}
-    submits = consumer_at_end(infra, UPLOADS.name, f"t-{uuid.uuid4().hex}")
+    submits = consumer_at_end(infra.kafka_bootstrap, UPLOADS.name, f"t-{uuid.uuid4().hex}")
     try:
         with api.client(key.secret) as http, ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: http.post("/v1/jobs", json=body, headers=headers), range(8)))
         job_ids = {answer.json()["id"] for answer in answers}
-        published = values_keyed(submits, job_ids, settle_s=3.0)
+        published = _values_keyed(submits, job_ids, settle_s=3.0)
     finally:
         submits.close()
     assert [answer.status_code for answer in answers] == [202] * 8
     assert len(job_ids) == 1
     assert len(published) == 1, f"{len(published)} submits published for one job"
+
+
+def _values_keyed(consumer: Consumer, keys: set[str], settle_s: float) -> list[bytes]:
+    found: list[bytes] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < settle_s:
+        message = consumer.poll(0.2)
+        if message is None or message.error():
+            continue
+        quiet_since = time.monotonic()
+        if (message.key() or b"").decode() in keys:
+            found.append(message.value() or b"")
+    return found
+
+
+def test_an_upload_is_refused_before_its_body_is_read(api: ApiProcess) -> None:
+    # The attack: FastAPI reads (and spools to disk) a whole multipart body before it looks at the key,
+    # so anyone could make the API take in 2 GiB per request without a key.
+    import socket
+    import urllib.parse
+
+    address = urllib.parse.urlsplit(api.base_url)
+    head = (
+        "POST /v1/uploads HTTP/1.1\r\n"
+        f"Host: {address.netloc}\r\n"
+        "Content-Type: multipart/form-data; boundary=xyz\r\n"
+        "Content-Length: 900000\r\n\r\n"
+        '--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
+    )
+    with socket.create_connection((address.hostname, address.port), timeout=5) as conn:
+        conn.sendall(head.encode() + b"\0" * 1000)  # then nothing: the rest of the body never comes
+        answer = conn.recv(4096)  # a server waiting for the body to read the form times out here
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
