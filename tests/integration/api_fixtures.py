@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import orjson
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from sqlalchemy import create_engine, func, select
 
 from api.keys import NewKey, create_key
@@ -152,6 +152,21 @@ def logged_events(settings: Settings, job_id: str) -> int:
             return count
     finally:
         engine.dispose()
+
+
+def values_keyed(consumer: Consumer, keys: set[str], settle_s: float = 2.0) -> list[bytes]:
+    """The values of the messages keyed by one of ``keys`` the consumer reads until it has read nothing
+    for ``settle_s``."""
+    found: list[bytes] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < settle_s:
+        message = consumer.poll(0.2)
+        if message is None or message.error():
+            continue
+        quiet_since = time.monotonic()
+        if (message.key() or b"").decode(errors="replace") in keys:
+            found.append(message.value() or b"")
+    return found
 
 
 def wait_until(condition: Any, timeout: float = 30.0, what: str = "condition") -> None:

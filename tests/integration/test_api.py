@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer
 
 from api.keys import NewKey
 from base.settings import Settings
@@ -25,6 +23,7 @@ from tests.integration.api_fixtures import (
     new_api_key,
     progress,
     start_api,
+    values_keyed,
     wait_until,
 )
 
@@ -369,25 +368,12 @@ def test_concurrent_repeats_of_one_idempotency_key_publish_once(
         with api.client(key.secret) as http, ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: http.post("/v1/jobs", json=body, headers=headers), range(8)))
         job_ids = {answer.json()["id"] for answer in answers}
-        published = _values_keyed(submits, job_ids, settle_s=3.0)
+        published = values_keyed(submits, job_ids, settle_s=3.0)
     finally:
         submits.close()
     assert [answer.status_code for answer in answers] == [202] * 8
     assert len(job_ids) == 1
     assert len(published) == 1, f"{len(published)} submits published for one job"
-
-
-def _values_keyed(consumer: Consumer, keys: set[str], settle_s: float) -> list[bytes]:
-    found: list[bytes] = []
-    quiet_since = time.monotonic()
-    while time.monotonic() - quiet_since < settle_s:
-        message = consumer.poll(0.2)
-        if message is None or message.error():
-            continue
-        quiet_since = time.monotonic()
-        if (message.key() or b"").decode() in keys:
-            found.append(message.value() or b"")
-    return found
 
 
 def test_an_upload_is_refused_before_its_body_is_read(api: ApiProcess) -> None:

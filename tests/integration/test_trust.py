@@ -27,7 +27,7 @@ from streams.ownership import owner_prefix
 from streams.s3_store import s3_store
 from streams.signing import sign_submit, submit_secret
 from streams.topics import DEAD_LETTER_UPLOADS, JOBS, UPLOADS
-from tests.integration.api_fixtures import ApiProcess
+from tests.integration.api_fixtures import ApiProcess, values_keyed
 from tests.integration.pipeline_fixtures import OwnWorkers, own_workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -113,7 +113,7 @@ def test_owners_are_proven_and_job_ids_claimed_once(
             infra, _submit(real.job_id, theirs, infra, webhook_url="https://attacker.example/x")
         )
         refusals.append(_dead_letter(letters, replay))
-        raw_public = _drain_raw(public, real.job_id)
+        raw_public = values_keyed(public, {real.job_id})
     finally:
         letters.close()
         follower.close()
@@ -155,17 +155,3 @@ def test_a_submit_cannot_read_another_owners_upload(
     assert isinstance(final, JobFailed), final
     assert final.code == "input_object_refused"
     assert "belongs to an API key" in final.message
-
-
-def _drain_raw(consumer: Consumer, job_id: str, settle_s: float = 2.0) -> list[bytes]:
-    """Every value on the consumer's topic keyed by ``job_id``, until nothing new arrives for a while."""
-    found: list[bytes] = []
-    quiet_since = time.monotonic()
-    while time.monotonic() - quiet_since < settle_s:
-        message = consumer.poll(0.2)
-        if message is None or message.error():
-            continue
-        quiet_since = time.monotonic()
-        if message.key() == job_id.encode():
-            found.append(message.value() or b"")
-    return found
