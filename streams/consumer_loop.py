@@ -190,8 +190,8 @@ class ConsumerLoop:
         else:
             self.consumer.subscribe(self.topics, on_revoke=lambda _, partitions: on_revoke(partitions))
 
-    def _backlog(self) -> int:
-        """Messages on the assigned partitions past this consumer's position (0 when the broker is away)."""
+    def _backlog(self) -> int | None:
+        """Messages on the assigned partitions past this consumer's position; None when it cannot tell."""
         try:
             assignment = self.consumer.assignment()
             if not assignment:
@@ -209,8 +209,9 @@ class ConsumerLoop:
                 waiting += max(0, high - max(start, low))  # none committed: auto.offset.reset=earliest
             return waiting
         except (KafkaException, RuntimeError) as exc:
+            # Seen after a broker restart: assigned, polling, every committed() timing out, never fetching.
             log.info("%s: could not measure the backlog (%s)", self.name, exc)
-            return 0
+            return None
 
     def _replace_consumer(self, on_revoke: Callable[[list[TopicPartition]], None] | None) -> None:
         """Close the stuck consumer (it leaves the group; revoke hooks run) and subscribe a new one."""

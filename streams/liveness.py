@@ -128,9 +128,14 @@ class StallWatch:
         """A batch arrived: whatever waited is flowing."""
         self._waiting_since = None
 
-    def stalled(self, backlog: Callable[[], int]) -> bool:
+    def stalled(self, backlog: Callable[[], int | None]) -> bool:
         """Called when a poll came back empty; ``backlog()`` (asked at most every ``check_every_s``) counts
-        the messages waiting on the assigned partitions. True once they have waited ``stall_after_s``."""
+        the messages waiting on the assigned partitions. True once they have waited ``stall_after_s``.
+
+        ``None`` is a backlog the consumer could not measure while it holds partitions: a consumer whose
+        broker came back but whose own requests keep timing out is as stuck as one that fetches nothing,
+        so an unknown backlog waits the same ``stall_after_s`` as a counted one.
+        """
         now = self.clock()
         if now - self._checked < self.check_every_s:
             return False

@@ -103,6 +103,24 @@ def test_a_stall_is_messages_waiting_through_every_check_for_the_whole_period() 
     assert not watch.stalled(lambda: backlog[0])
 
 
+def test_a_backlog_that_cannot_be_measured_for_the_whole_period_is_a_stall() -> None:
+    clock, backlog = Clock(), [None, None, None, None, None]
+    watch = StallWatch(stall_after_s=60, check_every_s=15, clock=clock)
+    verdicts = []
+    for value in backlog:
+        clock.now += 15
+        verdicts.append(watch.stalled(lambda: value))  # noqa: B023  # called before the next value
+    assert verdicts == [False, False, False, False, True]
+
+    clock.now += 15
+    assert not watch.stalled(lambda: None)  # the new consumer gets its own period
+    clock.now += 15
+    assert not watch.stalled(lambda: 0)  # measured again, and empty: the wait starts over
+    for _ in range(4):
+        clock.now += 15
+        assert not watch.stalled(lambda: None)
+
+
 class StuckConsumer(FakeConsumer):
     """Assigned a partition with messages past its position, yet every poll comes back empty."""
 
