@@ -128,7 +128,7 @@ async def _start_producer(settings: Settings) -> AIOKafkaProducer:
     while True:
         # A producer whose start failed is closed for good: each try gets a new one.
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=0
+            **settings.aiokafka_config, enable_idempotence=True, acks="all", linger_ms=0
         )
         try:
             await producer.start()

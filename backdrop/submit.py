@@ -34,7 +34,7 @@ class JobTimedOut(BackdropError):
 
 def follow_from_now(settings: Settings) -> Consumer:
     """A consumer on `backdrop.jobs` that sees only what comes next."""
-    return consumer_at_end(settings.kafka_bootstrap, JOBS.name, "backdrop-submit")
+    return consumer_at_end(settings, JOBS.name, "backdrop-submit")
 
 
 def submit(settings: Settings, source: Path, options: JobOptions) -> SubmitJob:
@@ -51,7 +51,7 @@ def submit(settings: Settings, source: Path, options: JobOptions) -> SubmitJob:
         source=ObjectSource(object=ObjectRef(bucket=settings.uploads_bucket, key=key)),
         options=options,
     )
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**settings.kafka_config, "enable.idempotence": True})
     producer.produce(UPLOADS.name, value=encode(event), key=job_id.encode())
     if producer.flush(30):
         raise BackdropError(

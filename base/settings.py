@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import ssl
 import tempfile
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +30,19 @@ class Settings(BaseSettings):
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     kafka_heap: str = Field("768m", description="JVM heap of the local broker (-Xmx).")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "SASL_PLAINTEXT", description="How clients reach the broker; the local one takes SASL_PLAINTEXT."
+    )
+    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", description="SASL mechanism of every Kafka client.")
+    kafka_username: str | None = Field(
+        None,
+        description="This process's Kafka principal. Unset: the local stack's admin (from its state folder); "
+        "`backdrop up` gives each worker its stage's principal.",
+    )
+    kafka_password: SecretStr | None = Field(None, description="The password of BACKDROP_KAFKA_USERNAME.")
+    kafka_ca_file: Path | None = Field(
+        None, description="PEM CA file for a broker reached over SSL/SASL_SSL."
+    )
 
     # PostgreSQL.
     postgres_host: str = "127.0.0.1"
@@ -184,6 +200,61 @@ class Settings(BaseSettings):
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def kafka_principals_file(self) -> Path:
+        """Where the local broker keeps each principal's password (written by `infra up`, mode 0600)."""
+        return self.state_dir / "kafka" / "principals.json"
+
+    def kafka_credentials(self) -> tuple[str, str] | None:
+        """(user, password) this process authenticates with: the configured ones, else the local stack's
+        admin; None when there are neither (a broker without SASL)."""
+        if self.kafka_username is not None:
+            password = self.kafka_password.get_secret_value() if self.kafka_password else ""
+            return self.kafka_username, password
+        try:
+            local = json.loads(self.kafka_principals_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return ("admin", local["admin"]) if isinstance(local, dict) and "admin" in local else None
+
+    @property
+    def kafka_config(self) -> dict[str, str]:
+        """librdkafka (confluent-kafka) settings that reach and authenticate to the broker."""
+        config = {
+            "bootstrap.servers": self.kafka_bootstrap,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol.startswith("SASL"):
+            user, password = self.kafka_credentials() or ("", "")
+            config |= {
+                "sasl.mechanisms": self.kafka_sasl_mechanism,
+                "sasl.username": user,
+                "sasl.password": password,
+            }
+        if self.kafka_ca_file is not None:
+            config["ssl.ca.location"] = str(self.kafka_ca_file)
+        return config
+
+    @property
+    def aiokafka_config(self) -> dict[str, Any]:
+        """The same for aiokafka's clients (keyword arguments)."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol.startswith("SASL"):
+            user, password = self.kafka_credentials() or ("", "")
+            config |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": user,
+                "sasl_plain_password": password,
+            }
+        if self.kafka_security_protocol.endswith("SSL"):
+            config["ssl_context"] = ssl.create_default_context(
+                cafile=str(self.kafka_ca_file) if self.kafka_ca_file else None
+            )
+        return config
 
     @property
     def postgres_dsn(self) -> str:

@@ -17,6 +17,7 @@ from minio.notificationconfig import NotificationConfig, QueueConfig
 from base.errors import InfraError
 from base.settings import Settings
 from infra import system_packages
+from infra.kafka_acls import principal_password
 from infra.processes import spawn, wait_until
 from infra.service import Service
 from streams.topics import STORAGE_EVENTS
@@ -65,6 +66,19 @@ class MinioServer(Service):
         shutil.rmtree(self.binary.parent, ignore_errors=True)
         gobin.rename(self.binary.parent)
 
+    def _kafka_sasl(self, target: str) -> dict[str, str]:
+        """MinIO publishes bucket notifications as the ``minio`` principal (write on one topic only)."""
+        password = principal_password(self.settings, "minio")
+        if password is None:
+            return {}
+        mechanism = self.settings.kafka_sasl_mechanism.removeprefix("SCRAM-").replace("-", "").lower()
+        return {
+            f"MINIO_NOTIFY_KAFKA_SASL_{target}": "on",
+            f"MINIO_NOTIFY_KAFKA_SASL_USERNAME_{target}": "minio",
+            f"MINIO_NOTIFY_KAFKA_SASL_PASSWORD_{target}": password,
+            f"MINIO_NOTIFY_KAFKA_SASL_MECHANISM_{target}": mechanism,
+        }
+
     def start(self) -> None:
         s = self.settings
         data = self.home / "data"
@@ -83,6 +97,7 @@ class MinioServer(Service):
             # Events wait on disk while Kafka is unreachable (a broker restart loses no upload), and the
             # target registers even when Kafka is slow to answer at MinIO's start.
             f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{target}": str(self.home / "notify-queue"),
+            **self._kafka_sasl(target),
         }
         spawn(
             [str(self.binary), "server", str(data), "--address", self.endpoint, "--quiet"],

@@ -20,7 +20,7 @@ def upload_and_await_event(
 ) -> tuple[dict[str, Any], float]:
     """Upload ``body`` as ``key``; return the bucket notification for it and the seconds it took."""
     # From each partition's current end, so only events after our upload are seen.
-    consumer = consumer_at_end(settings.kafka_bootstrap, STORAGE_EVENTS.name, "backdrop-smoke")
+    consumer = consumer_at_end(settings, STORAGE_EVENTS.name, "backdrop-smoke")
     try:
         started = time.monotonic()
         s3_client(settings).put_object(settings.uploads_bucket, key, io.BytesIO(body), len(body))

@@ -7,11 +7,13 @@ stopping one never touches the processes of another.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from base.settings import Settings
+from infra.kafka_acls import principal_password
 from infra.processes import read_pid, spawn, stop_pid
 from schemas import PIPELINE
 
@@ -55,9 +57,21 @@ def start_workers(
             pid_file, log_file = worker_files(_folder(settings, folder), stage, replica)
             pid = read_pid(pid_file)
             if pid is None:
-                pid = spawn(_command(stage), pid_file=pid_file, log_file=log_file, env=env)
+                pid = spawn(
+                    _command(stage), pid_file=pid_file, log_file=log_file, env=_as(settings, stage, env)
+                )
             pids[stage].append(pid)
     return pids
+
+
+def _as(settings: Settings, name: str, env: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment of worker ``name``: on the local broker, as its own Kafka principal (a stage, the
+    projector, the API), not as the admin the tools use. The webhook dispatcher uses no Kafka at all."""
+    chosen = dict(os.environ if env is None else env)
+    password = principal_password(settings, name)
+    if settings.kafka_username is None and password is not None:
+        chosen |= {"BACKDROP_KAFKA_USERNAME": name, "BACKDROP_KAFKA_PASSWORD": password}
+    return chosen
 
 
 def running_workers(settings: Settings, *, folder: Path | None = None) -> dict[str, int]:

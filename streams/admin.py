@@ -8,12 +8,13 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from base.errors import InfraError
+from base.settings import Settings
 from streams.topics import TopicSpec
 
 
-def admin_client(bootstrap: str) -> AdminClient:
+def admin_client(settings: Settings) -> AdminClient:
     # librdkafka logs every refused connection to stderr; failures reach us as exceptions anyway.
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "log_level": 0})
+    return AdminClient({**settings.kafka_config, "socket.timeout.ms": 5000, "log_level": 0})
 
 
 def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> list[str]:

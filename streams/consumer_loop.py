@@ -32,7 +32,7 @@ FLUSH_TIMEOUT_S = 30
 
 def consumer_config(settings: Settings, group: str) -> dict[str, object]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **settings.kafka_config,
         "group.id": group,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
@@ -48,7 +48,7 @@ def consumer_config(settings: Settings, group: str) -> dict[str, object]:
 
 def producer_config(settings: Settings) -> dict[str, object]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **settings.kafka_config,
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 2,

@@ -6,11 +6,15 @@ from collections.abc import Sequence
 
 from confluent_kafka import Consumer, TopicPartition
 
+from base.settings import Settings
 
-def consumer_at_end(bootstrap: str, topic: str | Sequence[str], group: str = "backdrop-follow") -> Consumer:
+
+def consumer_at_end(
+    settings: Settings, topic: str | Sequence[str], group: str = "backdrop-follow"
+) -> Consumer:
     """Sees only what is published on ``topic`` (one or several) after this call returns (nothing is
     committed for ``group``)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    consumer = Consumer({**settings.kafka_config, "group.id": group, "enable.auto.commit": False})
     partitions = []
     for name in [topic] if isinstance(topic, str) else topic:
         metadata = consumer.list_topics(name, timeout=10)

@@ -48,5 +48,5 @@ def infra(settings: Settings) -> Iterator[Settings]:
 def scratch_topic(infra: Settings) -> str:
     """A fresh one-partition topic, so tests never read each other's messages."""
     spec = TopicSpec(f"test.{uuid.uuid4().hex[:12]}", 1, DAY_MS, "test scratch topic")
-    ensure_topics(admin_client(infra.kafka_bootstrap), [spec])
+    ensure_topics(admin_client(infra), [spec])
     return spec.name

@@ -122,8 +122,8 @@ def status(
     names = (*PIPELINE, *SERVICES)
     lag: dict[str, int | None] = {name: None for name in names}
     if all(row.healthy for row in rows):
-        admin = admin_client(settings.kafka_bootstrap)
-        consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "backdrop-status"})
+        admin = admin_client(settings)
+        consumer = Consumer({**settings.kafka_config, "group.id": "backdrop-status"})
         try:
             for name, topics in consumed_topics().items():
                 lag[name] = group_lag(admin, consumer, settings.consumer_group(name), list(topics))

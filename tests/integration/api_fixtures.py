@@ -23,6 +23,7 @@ from api.tables import JobEvent
 from base.settings import Settings
 from bench.processes import Child, spawn
 from bench.processes import start_api as start_api_process
+from infra.kafka_acls import principal_password
 from schemas import (
     LIFECYCLE_ADAPTER,
     SUBMIT_ADAPTER,
@@ -60,11 +61,15 @@ class ApiProcess:
         self.child.stop()
 
 
-def api_env(settings: Settings, **extra: str) -> dict[str, str]:
+def api_env(settings: Settings, principal: str = "api", **extra: str) -> dict[str, str]:
+    """The environment of an API or projector process: on the broker as its own principal, whose ACLs
+    are the ones a deployment grants it."""
     env = {
         **os.environ,
         "BACKDROP_URL_ALLOW_NETWORKS": orjson.dumps([f"{RECEIVER_HOST}/32"]).decode(),
         "BACKDROP_STATE_DIR": str(settings.state_dir.resolve()),
+        "BACKDROP_KAFKA_USERNAME": principal,
+        "BACKDROP_KAFKA_PASSWORD": principal_password(settings, principal) or "",
     }
     env.update(extra)
     return env
@@ -81,7 +86,7 @@ def start_projector(settings: Settings, log_dir: Path) -> subprocess.Popen[bytes
     upgrade(settings)
     argv = [sys.executable, "-m", "backdrop", "worker", "projector"]
     log = log_dir / f"projector-{uuid.uuid4().hex[:6]}.log"
-    return spawn("projector", argv, log, env=api_env(settings)).process
+    return spawn("projector", argv, log, env=api_env(settings, "projector")).process
 
 
 def new_api_key(settings: Settings, name: str = "test", rate_limit: int | None = None) -> NewKey:

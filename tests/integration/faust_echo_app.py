@@ -6,10 +6,20 @@ import os
 from collections.abc import AsyncIterator
 
 import faust
+from faust.auth import SASLCredentials
 
+from base.settings import Settings
+
+settings = Settings()
+credentials = settings.kafka_credentials()
 app = faust.App(
     os.environ["FAUST_ECHO_APP"],
-    broker=f"kafka://{os.environ['FAUST_ECHO_BROKER']}",
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    broker_credentials=SASLCredentials(
+        username=credentials[0], password=credentials[1], mechanism=settings.kafka_sasl_mechanism
+    )
+    if credentials
+    else None,
     store="memory://",
     web_enabled=False,
     topic_replication_factor=1,

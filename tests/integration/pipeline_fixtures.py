@@ -88,7 +88,7 @@ def begin_at_end(settings: Settings, group: str, topics: list[str], timeout_s: f
 
     Retried while the partitions have no leader yet (topics that a fresh broker has only just created).
     """
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    consumer = Consumer({**settings.kafka_config, "group.id": group})
     deadline = time.monotonic() + timeout_s
     try:
         while True:

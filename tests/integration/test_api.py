@@ -363,7 +363,7 @@ def test_concurrent_repeats_of_one_idempotency_key_publish_once(
 
     body = {"source": {"object_key": uploaded(infra, key.id)}, "background": "blur"}
     headers = {"Idempotency-Key": f"burst-{uuid.uuid4().hex}"}
-    submits = consumer_at_end(infra.kafka_bootstrap, UPLOADS.name, f"t-{uuid.uuid4().hex}")
+    submits = consumer_at_end(infra, UPLOADS.name, f"t-{uuid.uuid4().hex}")
     try:
         with api.client(key.secret) as http, ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: http.post("/v1/jobs", json=body, headers=headers), range(8)))

@@ -48,7 +48,7 @@ def test_presigned_upload_starts_the_announced_job(
             "/v1/uploads/presign", json={"filename": "talk.mp4", "background": "#112233", "heroes": 2}
         ).json()
     job_id = answer["job"]["id"]
-    consumer = consumer_at_end(infra.kafka_bootstrap, STORAGE_EVENTS.name, group="test-presign")
+    consumer = consumer_at_end(infra, STORAGE_EVENTS.name, group="test-presign")
     try:
         put = httpx.put(answer["upload_url"], content=video.read_bytes(), timeout=30)
         assert put.status_code == 200, put.text
@@ -81,7 +81,7 @@ def test_a_presigned_upload_past_the_limit_fails_before_any_download(
     with api.client(key.secret) as http:
         answer = http.post("/v1/uploads/presign", json={"filename": "huge.mp4"}).json()
     job_id = answer["job"]["id"]
-    consumer = consumer_at_end(infra.kafka_bootstrap, STORAGE_EVENTS.name, group="test-presign-huge")
+    consumer = consumer_at_end(infra, STORAGE_EVENTS.name, group="test-presign-huge")
     try:
         put = httpx.put(answer["upload_url"], content=b"\0" * 1_200_000, timeout=30)
         assert put.status_code == 200, put.text

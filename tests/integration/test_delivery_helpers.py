@@ -27,7 +27,7 @@ def _produce(settings: Settings, topic: str, value: bytes | None, headers: Heade
         assert error is None, error
         delivered.append(message)
 
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**settings.kafka_config, "enable.idempotence": True})
     producer.produce(topic, value=value, key=b"job-1", headers=[*headers], on_delivery=on_delivery)
     assert producer.flush(10) == 0
     (message,) = delivered
@@ -36,9 +36,7 @@ def _produce(settings: Settings, topic: str, value: bytes | None, headers: Heade
 
 def _read_at(settings: Settings, topic: str, partition: int, offset: int) -> Message:
     """The record at one exact offset: the topic may hold other tests' records."""
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"test-{uuid.uuid4().hex}"}
-    )
+    consumer = Consumer({**settings.kafka_config, "group.id": f"test-{uuid.uuid4().hex}"})
     consumer.assign([TopicPartition(topic, partition, offset)])
     try:
         for _ in range(60):
@@ -65,7 +63,7 @@ def test_trace_context_survives_the_broker(infra: Settings, scratch_topic: str) 
 
 def test_a_dead_letter_keeps_the_original_bytes_and_the_error(infra: Settings) -> None:
     dlq = dead_letter_topic("backdrop.stage.segment")
-    ensure_topics(admin_client(infra.kafka_bootstrap), [dlq])
+    ensure_topics(admin_client(infra), [dlq])
     original = b'{"job_id": "job-1", "chunk": \xff' + uuid.uuid4().bytes
     original_headers = [("traceparent", b"00-" + b"c" * 32 + b"-" + b"d" * 16 + b"-01")]
     error = PoisonMessage("the event does not parse", original)

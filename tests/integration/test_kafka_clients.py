@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 def _consume_confluent(settings: Settings, topic: str, count: int, timeout_s: float = 30.0) -> list[bytes]:
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **settings.kafka_config,
             "group.id": f"test-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
         }
@@ -43,7 +43,7 @@ def _consume_confluent(settings: Settings, topic: str, count: int, timeout_s: fl
 
 
 def test_confluent_kafka_round_trip(infra: Settings, scratch_topic: str) -> None:
-    producer = Producer({"bootstrap.servers": infra.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**infra.kafka_config, "enable.idempotence": True})
     for i in range(5):
         producer.produce(scratch_topic, key=b"job-1", value=f"event-{i}".encode())
     assert producer.flush(10) == 0
@@ -53,7 +53,7 @@ def test_confluent_kafka_round_trip(infra: Settings, scratch_topic: str) -> None
 
 def test_aiokafka_round_trip(infra: Settings, scratch_topic: str) -> None:
     async def round_trip() -> list[bytes]:
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True)
+        producer = AIOKafkaProducer(**infra.aiokafka_config, enable_idempotence=True)
         await producer.start()
         try:
             for i in range(3):
@@ -62,7 +62,7 @@ def test_aiokafka_round_trip(infra: Settings, scratch_topic: str) -> None:
             await producer.stop()
         consumer = AIOKafkaConsumer(
             scratch_topic,
-            bootstrap_servers=infra.kafka_bootstrap,
+            **infra.aiokafka_config,
             group_id=f"test-{uuid.uuid4().hex}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -86,16 +86,15 @@ def test_faust_agent_round_trip(infra: Settings) -> None:
     suffix = uuid.uuid4().hex[:12]
     source = TopicSpec(f"test.faust-in.{suffix}", 1, DAY_MS, "faust test input")
     sink = TopicSpec(f"test.faust-out.{suffix}", 1, DAY_MS, "faust test output")
-    ensure_topics(admin_client(infra.kafka_bootstrap), [source, sink])
+    ensure_topics(admin_client(infra), [source, sink])
 
-    producer = Producer({"bootstrap.servers": infra.kafka_bootstrap})
+    producer = Producer({**infra.kafka_config})
     for i in range(3):
         producer.produce(source.name, value=f"frame-{i}".encode())
     assert producer.flush(10) == 0
 
     env = {
         **os.environ,
-        "FAUST_ECHO_BROKER": infra.kafka_bootstrap,
         "FAUST_ECHO_SOURCE": source.name,
         "FAUST_ECHO_SINK": sink.name,
         "FAUST_ECHO_APP": f"test-faust-echo-{suffix}",

@@ -15,16 +15,16 @@ pytestmark = pytest.mark.integration
 
 
 def test_lag_counts_what_the_group_has_not_committed(infra: Settings, scratch_topic: str) -> None:
-    producer = Producer({"bootstrap.servers": infra.kafka_bootstrap})
+    producer = Producer({**infra.kafka_config})
     for i in range(3):
         producer.produce(scratch_topic, value=f"task-{i}".encode())
     assert producer.flush(10) == 0
     group = f"test-{uuid.uuid4().hex}"
-    admin = admin_client(infra.kafka_bootstrap)
-    probe = Consumer({"bootstrap.servers": infra.kafka_bootstrap, "group.id": "test-lag-probe"})
+    admin = admin_client(infra)
+    probe = Consumer({**infra.kafka_config, "group.id": "test-lag-probe"})
     worker = Consumer(
         {
-            "bootstrap.servers": infra.kafka_bootstrap,
+            **infra.kafka_config,
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

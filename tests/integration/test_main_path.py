@@ -51,7 +51,7 @@ def test_upload_follow_and_download_match_process(workers: Settings, api: ApiPro
     key = new_api_key(workers, "main-path")
     events: list[LifecycleEvent] = []
     out = tmp_path / "pipeline.mp4"
-    every_topic = consumer_at_end(workers.kafka_bootstrap, [spec.name for spec in ALL_TOPICS])
+    every_topic = consumer_at_end(workers, [spec.name for spec in ALL_TOPICS])
     try:
         with api_client(api.base_url, key.secret) as client:
             job = upload(client, clip, JobOptions(background=BACKGROUND))

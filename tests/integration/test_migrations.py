@@ -46,7 +46,7 @@ def test_concurrent_upgrades_of_an_empty_database_all_succeed(empty_database: Se
 
 def test_the_projector_migrates_an_empty_database_as_it_starts(empty_database: Settings) -> None:
     # README: "`backdrop up`, `backdrop api` and the projector apply them too".
-    env = api_env(empty_database, BACKDROP_POSTGRES_DB=empty_database.postgres_db)
+    env = api_env(empty_database, "projector", BACKDROP_POSTGRES_DB=empty_database.postgres_db)
     projector = subprocess.Popen(
         [sys.executable, "-m", "backdrop", "worker", "projector"],
         env=env,

@@ -91,13 +91,13 @@ def test_bad_input_fails_its_own_job_and_nothing_else(
     corrupt.write_bytes(clip.read_bytes()[:4000])  # the header and a few packets of a real upload
     before = workers.pids()
     assert len(before) == len(PIPELINE), before
-    dlq = consumer_at_end(infra.kafka_bootstrap, DEAD_LETTER_UPLOADS.name, f"t-{uuid.uuid4().hex}")
+    dlq = consumer_at_end(infra, DEAD_LETTER_UPLOADS.name, f"t-{uuid.uuid4().hex}")
     follower = follow_from_now(infra)
     try:
         good = submit(infra, clip, JobOptions(background="#2040a0"))
         bad = submit(infra, corrupt, JobOptions())
         poison = b'{"event_type": "submit", "job_id": "not a valid id!"}'
-        producer = Producer({"bootstrap.servers": infra.kafka_bootstrap})
+        producer = Producer({**infra.kafka_config})
         producer.produce(UPLOADS.name, value=poison, key=b"poison")
         assert producer.flush(10) == 0
         failed = wait_for(follower, bad.job_id, timeout_s=120)
@@ -160,7 +160,7 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
     clip = tmp_path / "long.mp4"
     write_sample(clip, seconds=12, width=320, height=180, fps=Fraction(24))
     artifacts = s3_store(infra)
-    producer = Producer({"bootstrap.servers": infra.kafka_bootstrap})
+    producer = Producer({**infra.kafka_config})
     seen: list[str] = []
 
     def cancel_once_accepted(event: object) -> None:
@@ -183,8 +183,8 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
         follower.close()
     assert final.event_type == "cancelled"
     # Let every stage drain what it was given, then check that nothing finished the job.
-    admin = admin_client(infra.kafka_bootstrap)
-    consumer = Consumer({"bootstrap.servers": infra.kafka_bootstrap, "group.id": "test-lag"})
+    admin = admin_client(infra)
+    consumer = Consumer({**infra.kafka_config, "group.id": "test-lag"})
     stages = PIPELINE[1:]  # every stage after extract, which accepted the job before the cancel
     deadline = time.monotonic() + 120
     try:

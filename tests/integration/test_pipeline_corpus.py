@@ -180,8 +180,8 @@ def test_every_bad_input_fails_its_own_job_and_a_good_one_beside_them_completes(
 
 def _assert_drained(workers: OwnWorkers, timeout_s: float = 60) -> None:
     """No stage is left with messages it has not committed: none stalled on a bad input."""
-    admin = admin_client(workers.settings.kafka_bootstrap)
-    consumer = Consumer({"bootstrap.servers": workers.settings.kafka_bootstrap, "group.id": "test-lag"})
+    admin = admin_client(workers.settings)
+    consumer = Consumer({**workers.settings.kafka_config, "group.id": "test-lag"})
     deadline, lag = time.monotonic() + timeout_s, {}
     try:
         while time.monotonic() < deadline:

@@ -208,7 +208,7 @@ def test_a_job_survives_a_broker_restart(pipeline: OwnWorkers, short_clip: Clip,
 
 
 def _segment_group(workers: OwnWorkers) -> ConsumerGroupDescription:
-    admin = admin_client(workers.settings.kafka_bootstrap)  # kept referenced until the future resolves
+    admin = admin_client(workers.settings)  # kept referenced until the future resolves
     name = workers.group("segment")
     futures = admin.describe_consumer_groups([name], request_timeout=10)
     group: ConsumerGroupDescription = futures[name].result(timeout=10)

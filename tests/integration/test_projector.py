@@ -57,7 +57,7 @@ class WatchingProjector(ProjectorHandler):
 
 def topic_ends(settings: Settings) -> list[TopicPartition]:
     """The projector's topics' current end offsets: where the events published next will start."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "unused", "log_level": 3})
+    consumer = Consumer({**settings.kafka_config, "group.id": "unused", "log_level": 3})
     try:
         ends = []
         for topic in ProjectorHandler.topics:
@@ -80,7 +80,7 @@ def projector_in_process(
     """
     engine = projection_engine(settings)
     handler = WatchingProjector(engine, watched)
-    admin = admin_client(settings.kafka_bootstrap)  # kept referenced: its futures die with it
+    admin = admin_client(settings)  # kept referenced: its futures die with it
     offsets = [ConsumerGroupTopicPartitions(handler.group, since)]
     for future in admin.alter_consumer_group_offsets(offsets).values():
         future.result(30)
@@ -336,7 +336,7 @@ def test_postgres_crash_loses_no_event_and_reuses_no_id(
 
 
 def committed(settings: Settings, group: str, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "log_level": 3})
+    consumer = Consumer({**settings.kafka_config, "group.id": group, "log_level": 3})
     try:
         found = consumer.committed([TopicPartition(p.topic, p.partition) for p in partitions], timeout=10)
         return {(p.topic, p.partition): p.offset for p in found}

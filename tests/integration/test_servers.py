@@ -94,7 +94,7 @@ def test_upload_becomes_kafka_event_within_5s(infra: Settings) -> None:
 
 
 def test_declared_topics_exist_with_partitions_and_retention(infra: Settings) -> None:
-    admin = admin_client(infra.kafka_bootstrap)
+    admin = admin_client(infra)
     topics = admin.list_topics(timeout=10).topics
     from confluent_kafka.admin import ConfigResource, ResourceType
 

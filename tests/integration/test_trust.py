@@ -89,8 +89,8 @@ def test_owners_are_proven_and_job_ids_claimed_once(
     hook = "https://hooks.example.com/backdrop?token=s3cr3t"
     forged = _submit(new_job_id(), mine, infra, owner=key.id, webhook_url=hook)
     wrong_secret = submit_secret(infra.signing_secret.get_secret_value(), other_key.id)
-    letters = consumer_at_end(infra.kafka_bootstrap, DEAD_LETTER_UPLOADS.name, f"t-{uuid.uuid4().hex}")
-    public = consumer_at_end(infra.kafka_bootstrap, JOBS.name, f"t-{uuid.uuid4().hex}")
+    letters = consumer_at_end(infra, DEAD_LETTER_UPLOADS.name, f"t-{uuid.uuid4().hex}")
+    public = consumer_at_end(infra, JOBS.name, f"t-{uuid.uuid4().hex}")
     follower = follow_from_now(infra)
     try:
         unsigned = _publish(infra, forged)

@@ -89,8 +89,8 @@ def test_retries_dead_letters_and_commits_on_the_real_broker(infra: Settings) ->
             gone: [ObjectNotFound("no object 'jobs/x/score/00000.npz' in bucket 'backdrop-artifacts'")],
         }
     )
-    dead = consumer_at_end(settings.kafka_bootstrap, DEAD_LETTERS)
-    lifecycle = consumer_at_end(settings.kafka_bootstrap, JOBS.name)
+    dead = consumer_at_end(settings, DEAD_LETTERS)
+    lifecycle = consumer_at_end(settings, JOBS.name)
     try:
         producer = Producer(producer_config(settings))
         for job_id in (transient, broken, gone, fine):
@@ -136,9 +136,9 @@ def test_retries_dead_letters_and_commits_on_the_real_broker(infra: Settings) ->
         assert (failed.code, failed.stage) == (code, "matte")
 
     # Every message was committed, the dead-lettered ones too: nothing is redone, nothing stalls.
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "test-lag"})
+    consumer = Consumer({**settings.kafka_config, "group.id": "test-lag"})
     try:
-        assert group_lag(admin_client(settings.kafka_bootstrap), consumer, group, [TOPIC]) == 0
+        assert group_lag(admin_client(settings), consumer, group, [TOPIC]) == 0
     finally:
         consumer.close()
 
@@ -222,8 +222,8 @@ def test_a_message_that_kills_its_worker_is_dead_lettered_after_max_attempts(inf
         producer.produce(TOPIC, value=value, key=b"same-partition", partition=0)
     assert producer.flush(10) == 0
 
-    dead = consumer_at_end(settings.kafka_bootstrap, DEAD_LETTERS)
-    lifecycle = consumer_at_end(settings.kafka_bootstrap, JOBS.name)
+    dead = consumer_at_end(settings, DEAD_LETTERS)
+    lifecycle = consumer_at_end(settings, JOBS.name)
     handler = DeadlyHandler({})
     policy = RetryPolicy(max_attempts=ATTEMPTS, base_delay_s=0.05, max_delay_s=0.1)
     try:

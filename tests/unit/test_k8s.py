@@ -56,6 +56,8 @@ def test_segment_runs_on_gpu_nodes() -> None:
 def test_config_names_are_settings() -> None:
     fields = Settings.model_fields
     for doc in _docs("config.yaml"):
+        if doc["metadata"]["name"] == "backdrop-kafka":
+            continue  # principals' passwords, by principal; each pod reads its own
         for name in {**doc.get("data", {}), **doc.get("stringData", {})}:
             assert name.removeprefix("BACKDROP_").lower() in fields, name
 
@@ -111,3 +113,25 @@ def test_the_api_probes_and_serves_the_settings_port() -> None:
     service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "api")
     assert service["spec"]["ports"] == [{"name": "http", "port": port, "targetPort": "http"}]
     assert service["spec"]["selector"] == {"app.kubernetes.io/component": "api"}
+
+
+def test_every_kafka_client_is_its_own_principal() -> None:
+    from infra.kafka_acls import grants
+
+    secrets = next(d for d in _docs("config.yaml") if d["metadata"]["name"] == "backdrop-kafka")["stringData"]
+    deployments = {**_deployments("workers.yaml"), **_deployments("read-model.yaml")}
+    roles = grants("backdrop")
+    for name, deployment in deployments.items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env = {item["name"]: item for item in container.get("env", [])}
+        if name == "webhooks":  # delivers from PostgreSQL; no Kafka client at all
+            assert "BACKDROP_KAFKA_USERNAME" not in env
+            continue
+        principal = env["BACKDROP_KAFKA_USERNAME"]["value"]
+        assert principal == name.removeprefix("worker-"), name
+        assert principal in roles
+        assert env["BACKDROP_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "backdrop-kafka",
+            "key": principal,
+        }
+        assert principal in secrets
