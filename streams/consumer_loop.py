@@ -191,27 +191,49 @@ class ConsumerLoop:
             self.consumer.subscribe(self.topics, on_revoke=lambda _, partitions: on_revoke(partitions))
 
     def _backlog(self) -> int | None:
-        """Messages on the assigned partitions past this consumer's position; None when it cannot tell."""
+        """Messages waiting for this consumer; None when it cannot tell.
+
+        Assigned partitions: what lies past its position. None assigned: what lies past the group's
+        commits on every partition it subscribes to. After a broker restart librdkafka has been seen to
+        keep polling outside the group (the group empty, the consumer assigned nothing) while work waits.
+        A member idle beside busy ones (more members than partitions) counts their backlog too, and
+        after a minute rejoins: a cooperative rebalance that takes nothing from them.
+        """
         try:
             assignment = self.consumer.assignment()
             if not assignment:
-                return 0
+                return self._group_backlog()
             positions = self.consumer.position(assignment)
             unknown = [tp for tp in positions if tp.offset < 0]  # nothing fetched yet: from the commit
             committed = {
                 (tp.topic, tp.partition): tp.offset
                 for tp in (self.consumer.committed(unknown, timeout=5) if unknown else [])
             }
-            waiting = 0
-            for tp in positions:
-                low, high = self.consumer.get_watermark_offsets(tp, timeout=5)
-                start = tp.offset if tp.offset >= 0 else committed.get((tp.topic, tp.partition), -1)
-                waiting += max(0, high - max(start, low))  # none committed: auto.offset.reset=earliest
-            return waiting
+            return sum(
+                self._waiting(
+                    tp, tp.offset if tp.offset >= 0 else committed.get((tp.topic, tp.partition), -1)
+                )
+                for tp in positions
+            )
         except (KafkaException, RuntimeError) as exc:
             # Seen after a broker restart: assigned, polling, every committed() timing out, never fetching.
             log.info("%s: could not measure the backlog (%s)", self.name, exc)
             return None
+
+    def _group_backlog(self) -> int:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in self.topics
+            for partition in self.consumer.list_topics(topic, timeout=5).topics[topic].partitions
+        ]
+        if not partitions:
+            return 0
+        return sum(self._waiting(tp, tp.offset) for tp in self.consumer.committed(partitions, timeout=5))
+
+    def _waiting(self, partition: TopicPartition, start: int) -> int:
+        """Messages on ``partition`` at or past ``start`` (none committed: from the first kept)."""
+        low, high = self.consumer.get_watermark_offsets(partition, timeout=5)
+        return max(0, high - max(start, low))
 
     def _replace_consumer(self, on_revoke: Callable[[list[TopicPartition]], None] | None) -> None:
         """Close the stuck consumer (it leaves the group; revoke hooks run) and subscribe a new one."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 from confluent_kafka import TopicPartition
 
@@ -153,3 +154,45 @@ def test_the_loop_replaces_a_consumer_that_receives_nothing_while_messages_wait(
     assert ("close", None) in stuck.calls  # left the group before the new consumer joined
     assert fresh.calls[0][0] == "subscribe"
     assert clock.now - 1000 >= 60  # not before the stall period ran out
+
+
+class OutsideTheGroup(FakeConsumer):
+    """Polls, but holds no partition (after a broker restart the group was left empty); work waits."""
+
+    committed_at = 3
+
+    def assignment(self) -> list[TopicPartition]:
+        return []
+
+    def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
+        return SimpleNamespace(topics={topic: SimpleNamespace(partitions={0: None, 1: None})})
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, self.committed_at) for tp in partitions]
+
+    def get_watermark_offsets(self, partition: TopicPartition, timeout: float) -> tuple[int, int]:
+        return 0, 5
+
+
+def test_a_consumer_assigned_nothing_while_its_group_has_work_waiting_is_replaced() -> None:
+    clock = Clock()
+    outside = OutsideTheGroup([])
+    fresh = FakeConsumer([[FakeMessage(_offset=3)]])
+    loop, _, _, _ = make_loop([], stall=StallWatch(stall_after_s=60, check_every_s=15, clock=clock))
+    loop.consumer = outside  # type: ignore[assignment]
+    loop.reconnect = lambda: fresh  # type: ignore[assignment,return-value]
+    outside.consume = lambda n, t: clock.__setattr__("now", clock.now + 5) or []  # type: ignore[method-assign]
+
+    loop.run(lambda batch: True, max_messages=1)  # type: ignore[arg-type,return-value]
+    assert ("close", None) in outside.calls
+    assert fresh.calls[0][0] == "subscribe"
+
+
+def test_a_consumer_assigned_nothing_in_a_group_with_nothing_waiting_has_no_backlog() -> None:
+    loop, _, _, _ = make_loop([])
+    idle = OutsideTheGroup([])
+    idle.committed_at = 5  # everything on both partitions committed
+    loop.consumer = idle  # type: ignore[assignment]
+    assert loop._backlog() == 0
+    idle.committed_at = -1001  # nothing ever committed: from the first kept
+    assert loop._backlog() == 10
