@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from backdrop.cli import bench, jobs, readmodel, stack
+from backdrop.cli.dlq import dlq_app
 from backdrop.cli.infra import infra_app
 from backdrop.cli.models import models_app
 
@@ -25,6 +26,7 @@ app.command("worker")(stack.worker)
 app.command("probe")(stack.probe)
 app.command("api")(readmodel.api)
 app.add_typer(infra_app, name="infra")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(models_app, name="models")
 app.add_typer(readmodel.db_app, name="db")
 app.add_typer(readmodel.keys_app, name="keys")

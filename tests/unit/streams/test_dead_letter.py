@@ -83,3 +83,19 @@ def test_a_bug_carries_its_traceback_and_our_errors_do_not() -> None:
     _, ours = dead_letter_record(b"v", [], "t", 0, 0, _raised(CorruptInput("bad")), stage="matte")
     assert get_text(ours, "backdrop-error-traceback") is None
     assert "backdrop-error-traceback" not in dict(replay_headers(bug))
+
+
+def test_a_dead_letter_reference_is_topic_partition_offset() -> None:
+    from streams.dead_letters import parse_ref
+
+    assert parse_ref("backdrop.dlq.segment:2:17") == ("backdrop.dlq.segment", 2, 17)
+    for bad in ("backdrop.dlq.segment:2", "backdrop.dlq.segment:x:1", ":1:2", "17"):
+        with pytest.raises(ValueError, match="TOPIC:PARTITION:OFFSET"):
+            parse_ref(bad)
+
+
+def test_the_dead_letter_topics_of_a_stages_inputs_are_each_named_once() -> None:
+    from streams.dead_letters import dead_letter_topics
+
+    inputs = ["backdrop.uploads", "backdrop.storage.events", "backdrop.stage.extract"]
+    assert dead_letter_topics(inputs) == ["backdrop.dlq.uploads", "backdrop.dlq.extract"]
