@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 .PHONY: install models lint test unit run up down status clean
 
 $(STAMP): pyproject.toml
+	@echo "… installing Backdrop and its Python packages into $(VENV): torch with its CUDA wheels is about 3 GB, minutes on a fresh machine (once)"
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -19,6 +19,7 @@ from infra import kafka_acls, system_packages
 from infra.kafka_acls import ADMIN, local_passwords
 from infra.processes import spawn, wait_until
 from infra.service import Service
+from infra.steps import step
 from streams.admin import admin_client, ensure_topics
 from streams.topics import ALL_TOPICS
 
@@ -55,25 +56,26 @@ class KafkaServer(Service):
             return
         partial = self.libs.with_name(self.libs.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        result = subprocess.run(
-            [
-                "mvn",
-                "-q",
-                "-B",
-                "-f",
-                str(POM),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={partial}",
-                "-DincludeScope=runtime",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise InfraError(
-                f"Maven could not fetch the Kafka jars:\n{(result.stdout + result.stderr)[-3000:]}"
+        with step("fetching the Kafka broker's jars from Maven Central (once per version)"):
+            result = subprocess.run(
+                [
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(POM),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={partial}",
+                    "-DincludeScope=runtime",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
+            if result.returncode != 0:
+                raise InfraError(
+                    f"Maven could not fetch the Kafka jars:\n{(result.stdout + result.stderr)[-3000:]}"
+                )
         (partial / ".complete").touch()
         shutil.rmtree(self.libs, ignore_errors=True)
         partial.rename(self.libs)

@@ -20,6 +20,7 @@ from infra import system_packages
 from infra.kafka_acls import principal_password
 from infra.processes import spawn, wait_until
 from infra.service import Service
+from infra.steps import step
 from streams.topics import STORAGE_EVENTS
 
 MODULE = "github.com/minio/minio"
@@ -54,15 +55,16 @@ class MinioServer(Service):
         gobin = self.binary.parent.with_name(self.binary.parent.name + ".partial")
         shutil.rmtree(gobin, ignore_errors=True)
         env = {**os.environ, "GOBIN": str(gobin), "CGO_ENABLED": "0"}
-        result = subprocess.run(
-            ["go", "install", f"{MODULE}@{self.settings.minio_module_version}"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise InfraError(f"building MinIO with `go install` failed:\n{result.stderr[-3000:]}")
+        with step(f"building MinIO {self.settings.minio_module_version} with go (once per version, minutes)"):
+            result = subprocess.run(
+                ["go", "install", f"{MODULE}@{self.settings.minio_module_version}"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise InfraError(f"building MinIO with `go install` failed:\n{result.stderr[-3000:]}")
         shutil.rmtree(self.binary.parent, ignore_errors=True)
         gobin.rename(self.binary.parent)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from base.settings import Settings
 from infra.kafka_server import KafkaServer
 from infra.minio_server import MinioServer
 from infra.postgres_server import PostgresServer
 from infra.redis_server import RedisServer
 from infra.service import Health, Service
+from infra.steps import step
 
 
 def services(settings: Settings) -> list[Service]:
@@ -17,27 +16,27 @@ def services(settings: Settings) -> list[Service]:
     return [PostgresServer(settings), RedisServer(settings), KafkaServer(settings), MinioServer(settings)]
 
 
-def up(settings: Settings, on_step: Callable[[str], None] = lambda _: None) -> list[Health]:
+def up(settings: Settings) -> list[Health]:
     """Start whatever is not running and healthy, then provision each server. Idempotent."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     for service in services(settings):
-        on_step(f"{service.name} on {service.endpoint}")
-        service.up()
+        with step(f"{service.name} on {service.endpoint}"):
+            service.up()
     return status(settings)
 
 
-def provision(settings: Settings, on_step: Callable[[str], None] = lambda _: None) -> None:
+def provision(settings: Settings) -> None:
     """Only the in-server part of ``up`` (database, topics, buckets), for servers someone else runs."""
     for service in services(settings):
-        on_step(f"{service.name} on {service.endpoint}")
-        service.provision()
+        with step(f"provisioning {service.name} on {service.endpoint}"):
+            service.provision()
 
 
-def down(settings: Settings, on_step: Callable[[str], None] = lambda _: None) -> None:
+def down(settings: Settings) -> None:
     """Stop the servers ``up`` started (found by their pid files), in reverse order."""
     for service in reversed(services(settings)):
-        on_step(service.name)
-        service.stop()
+        with step(f"stopping {service.name}"):
+            service.stop()
 
 
 def status(settings: Settings) -> list[Health]:

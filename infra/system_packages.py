@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from base.errors import InfraError, MissingSystemPackage
+from infra.steps import step
 
 _apt_updated = False
 
@@ -30,10 +31,11 @@ def ensure(needs: Mapping[str, str]) -> None:
         )
     global _apt_updated
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if not _apt_updated:
-        _run(["apt-get", "update", "-qq"], env)
-        _apt_updated = True
-    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env)
+    with step(f"installing {' '.join(missing)} with apt-get"):
+        if not _apt_updated:
+            _run(["apt-get", "update", "-qq"], env)
+            _apt_updated = True
+        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env)
 
 
 def _run(argv: list[str], env: dict[str, str]) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import resource
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -31,6 +32,7 @@ from typer.exceptions import TyperException
 
 from base.errors import BackdropError, InternalError
 from infra.service import Health
+from infra.steps import reporting
 
 console = Console(stderr=True)
 P = ParamSpec("P")
@@ -135,3 +137,46 @@ def progress_bar(disable: bool = False, unit: str = "frames") -> Progress:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class StepPrinter:
+    """Each set-up step as a line when it ends, with its time; on a terminal a spinner names the running
+    ones, elsewhere (CI, a log) a line says when each begins, so a long one is never silent."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.running: list[str] = []
+        self.spinner = out.status("") if out.is_terminal else None
+
+    def started(self, what: str, depth: int) -> None:
+        self.running.append(what)
+        if self.spinner is None:
+            self.out.print(f"{'  ' * depth}[dim]…[/] {what}", highlight=False, soft_wrap=True)
+            return
+        self.spinner.update(" › ".join(self.running))
+        if len(self.running) == 1:
+            self.spinner.start()
+
+    def finished(self, what: str, depth: int, seconds: float, failed: bool) -> None:
+        self.running.pop()
+        mark = "[red]✗[/]" if failed else "[green]✓[/]"
+        self.out.print(
+            f"{'  ' * depth}{mark} {what} [dim]({seconds:.1f} s)[/]", highlight=False, soft_wrap=True
+        )
+        if self.spinner is not None:
+            if self.running:
+                self.spinner.update(" › ".join(self.running))
+            else:
+                self.spinner.stop()
+
+
+@contextlib.contextmanager
+def show_steps(out: Console = console) -> Iterator[None]:
+    """Print the set-up steps taken inside (``infra.steps.step``) as they run."""
+    printer = StepPrinter(out)
+    try:
+        with reporting(printer):
+            yield
+    finally:
+        if printer.spinner is not None:
+            printer.spinner.stop()

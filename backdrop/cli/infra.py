@@ -9,7 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from backdrop.cli.console import console, print_health, user_errors
+from backdrop.cli.console import console, print_health, show_steps, user_errors
 from base.settings import Settings
 
 infra_app = typer.Typer(
@@ -29,8 +29,8 @@ def infra_up(
 
     settings = Settings()
     started = time.monotonic()
-    with console.status("starting") as spinner:
-        rows = stack.up(settings, on_step=lambda step: spinner.update(f"starting {step}"))
+    with show_steps():
+        rows = stack.up(settings)
     console.print(f"infra up in {time.monotonic() - started:.1f} s; state in {settings.state_dir.resolve()}")
     print_health(rows, as_json)
     if not all(row.healthy for row in rows):
@@ -43,8 +43,8 @@ def infra_provision() -> None:
     """Create the database, topics, buckets and upload notification on servers that already run."""
     from infra import stack
 
-    with console.status("provisioning") as spinner:
-        stack.provision(Settings(), on_step=lambda step: spinner.update(f"provisioning {step}"))
+    with show_steps():
+        stack.provision(Settings())
     console.print("provisioned")
 
 
@@ -54,8 +54,8 @@ def infra_down() -> None:
     """Stop the servers that `infra up` started (by pid); data stays in the state folder."""
     from infra import stack
 
-    with console.status("stopping") as spinner:
-        stack.down(Settings(), on_step=lambda step: spinner.update(f"stopping {step}"))
+    with show_steps():
+        stack.down(Settings())
     console.print("infra down")
 
 

@@ -6,8 +6,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backdrop.cli.console import console, user_errors
+from backdrop.cli.console import console, show_steps, user_errors
 from base.settings import Settings
+from infra.steps import step
 
 models_app = typer.Typer(
     help="The segmentation models: fetch the default one, list what is available.",
@@ -25,11 +26,12 @@ def models_fetch() -> None:
     from agents.segment.registry import builtin_registry
 
     settings = Settings()
-    with console.status("fetching the selfie segmentation models"):
+    with show_steps(), step("the selfie segmentation models, from the mediapipe wheel on PyPI (once)"):
         ensure_selfie_tflites(settings.cache_dir, ("general", "landscape"))
         registry = builtin_registry()
-        for name in registry.names():
-            console.print(f"{name}: {onnx_file(registry.get(name), settings.cache_dir)}")
+        built = {name: onnx_file(registry.get(name), settings.cache_dir) for name in registry.names()}
+    for name, path in built.items():
+        console.print(f"{name}: {path}", soft_wrap=True)
 
 
 @models_app.command("list")

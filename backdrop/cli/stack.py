@@ -12,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backdrop.cli.console import console, print_health, user_errors
+from backdrop.cli.console import console, print_health, show_steps, user_errors
 from base.errors import BackdropError
 from base.settings import Settings
+from infra.steps import step
 from schemas import PIPELINE
 from streams.liveness import MAX_BUSY_S, MAX_QUIET_S, Pulse, read_pulses, stale_reason
 
@@ -81,15 +82,16 @@ def up(
     from infra.workers import SERVICES, start_workers
 
     settings = Settings()
-    with console.status("starting the servers"):
+    with show_steps():
         rows = stack.up(settings)
-    if not all(row.healthy for row in rows):
-        print_health(rows, False)
-        raise typer.Exit(1)
-    upgrade(settings)
-    pids = start_workers(settings, {"segment": segment_workers}, SERVICES)
-    with console.status("waiting for the API"):
-        _wait_for_api(settings)
+        if not all(row.healthy for row in rows):
+            print_health(rows, False)
+            raise typer.Exit(1)
+        with step("migrating the read model's database"):
+            upgrade(settings)
+        with step("starting the workers, the projector, the webhook dispatcher and the API"):
+            pids = start_workers(settings, {"segment": segment_workers}, SERVICES)
+            _wait_for_api(settings)
     console.print(
         f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in PIPELINE)}; "
         f"{', '.join(SERVICES)}; API at {settings.api_base_url}/docs; logs in {settings.state_dir}/logs"
@@ -207,8 +209,9 @@ def down() -> None:
     from infra.workers import stop_workers
 
     settings = Settings()
-    with console.status("stopping"):
-        stop_workers(settings)
+    with show_steps():
+        with step("stopping the workers (each finishes its message)"):
+            stop_workers(settings)
         stack.down(settings)
         if settings.frame_cache_dir is None:  # the default RAM-disk cache is this stack's alone
             shutil.rmtree(settings.frame_cache_folder, ignore_errors=True)
