@@ -154,6 +154,20 @@ class Settings(BaseSettings):
         description="Folder where every worker writes when it last polled; a liveness probe reads it.",
     )
 
+    # Each worker's Prometheus metrics (streams.metrics).
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port a stage worker or the projector serves /metrics on; 0: any free port (found "
+        "through the discovery files in METRICS_DIR); unset: none. `backdrop up` sets 0.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address the workers' /metrics listen on.")
+    metrics_dir: Path = Field(
+        Path(tempfile.gettempdir()) / "backdrop-metrics",
+        description="Folder of Prometheus file-discovery entries, one per worker serving /metrics.",
+    )
+
     # Decoded chunks shared by the stage workers of one machine (agents.workers.frame_cache).
     frame_cache_dir: Path | None = Field(
         None,

@@ -104,12 +104,15 @@ class ConsumerLoop:
         pulse: PulseWriter | None = None,
         reconnect: Callable[[], Consumer] | None = None,
         stall: StallWatch | None = None,
+        on_backlog: Callable[[int | None], None] | None = None,
     ) -> None:
         """``name`` labels logs and dead letters; ``sleep`` (default: until stopped) waits before a redo.
 
         ``pulse`` is told before every poll and as each batch starts, so a probe can tell a stuck loop.
         ``reconnect`` makes a new consumer in the same group: when ``stall`` sees the loop receive nothing
         while messages wait on its partitions, the consumer is closed and replaced by a new one.
+        ``on_backlog`` hears each measure of the messages waiting (about every ``stall.check_every_s``,
+        busy or idle), for a consumer-lag metric.
         """
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -122,6 +125,8 @@ class ConsumerLoop:
         self.pulse = pulse
         self.reconnect = reconnect
         self.stall = stall or StallWatch()
+        self.on_backlog = on_backlog
+        self._measured_at = clock()
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the loop once the batch in hand is done."""
@@ -155,7 +160,7 @@ class ConsumerLoop:
                         on_idle()
                     if idle_exit_s is not None and self.clock() - idle_since > idle_exit_s:
                         return
-                    if self.stall.stalled(self._backlog):
+                    if self.stall.stalled(self._measure):
                         self._replace_consumer(on_revoke)
                     continue
                 idle_since = self.clock()
@@ -174,6 +179,9 @@ class ConsumerLoop:
                     self._seek(redo_positions(batch))
                     continue
                 processed += len(batch)
+                due = self.clock() - self._measured_at >= self.stall.check_every_s
+                if self.on_backlog is not None and due:
+                    self._measure()  # while busy too: a lag that only shows when idle says little
         finally:
             try:
                 if on_close is not None:
@@ -189,6 +197,13 @@ class ConsumerLoop:
             self.consumer.subscribe(self.topics)  # confluent-kafka refuses on_revoke=None
         else:
             self.consumer.subscribe(self.topics, on_revoke=lambda _, partitions: on_revoke(partitions))
+
+    def _measure(self) -> int | None:
+        backlog = self._backlog()
+        self._measured_at = self.clock()
+        if self.on_backlog is not None:
+            self.on_backlog(backlog)
+        return backlog
 
     def _backlog(self) -> int | None:
         """Messages waiting for this consumer; None when it cannot tell.

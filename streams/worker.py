@@ -21,6 +21,7 @@ Failure classes, each handled here and nowhere else:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -34,7 +35,7 @@ from pydantic import BaseModel
 
 from base.errors import BackdropError, InputError
 from base.settings import Settings
-from schemas import JobFailed, PipelineStage
+from schemas import ChunkRef, JobFailed, PipelineStage
 from streams.attempts import AttemptLedger, WorkerDied
 from streams.codec import encode
 from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients, wire
@@ -42,6 +43,7 @@ from streams.delivery import RetryPolicy, error_code
 from streams.errors import ObjectNotFound, PoisonMessage, Refused, RetryableError
 from streams.headers import Headers, normalize
 from streams.liveness import PulseWriter
+from streams.metrics import WorkerMetrics
 from streams.topics import JOBS
 from streams.tracing import inject, stage_span
 
@@ -104,12 +106,15 @@ class Worker(Generic[E]):
         sleep: Callable[[float], None] = time.sleep,
         cancelled: Callable[[str], bool] | None = None,
         ledger: AttemptLedger | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         """``cancelled(job_id)`` says whether a job was cancelled: its messages are committed undone.
-        ``ledger`` counts attempts across processes; without one only this process's attempts count."""
+        ``ledger`` counts attempts across processes; without one only this process's attempts count.
+        ``metrics`` (one per process: Prometheus names are global) counts and times the messages."""
         self.handler = handler
         self.cancelled = cancelled
         self.ledger = ledger
+        self.metrics = metrics
         self.sleep = sleep
         self.tracer = trace.get_tracer("backdrop.worker")
         self.group = settings.consumer_group(handler.stage)
@@ -124,6 +129,7 @@ class Worker(Generic[E]):
             sleep=sleep,
             pulse=PulseWriter(settings.pulse_dir, handler.stage),
             reconnect=lambda: Consumer(consumer_config(settings, self.group)),
+            on_backlog=metrics.waiting if metrics is not None else None,
         )
         self.policy, self.stopping = self.loop.policy, self.loop.stopping
 
@@ -147,6 +153,7 @@ class Worker(Generic[E]):
             if not isinstance(exc, PoisonMessage):
                 log.exception("%s: could not decode offset %s", self.handler.stage, message.offset())
             self.loop.dead_letter(message, exc, attempts=1)
+            self._count("dead_lettered", error_code(exc))
             self._commit(message)
             return
         job_id = getattr(event, "job_id", None)
@@ -154,22 +161,30 @@ class Worker(Generic[E]):
             log.info(
                 "%s: job %s was cancelled; skipping offset %s", self.handler.stage, job_id, message.offset()
             )
+            self._count("cancelled")
             self._commit(message)
             return
-        with stage_span(
-            self.tracer,
-            self.handler.stage,
-            job_id or "",
-            getattr(getattr(event, "chunk", None), "index", None),
-            normalize(message.headers()),
-            topic=topic,
-            partition=message.partition(),
-            offset=message.offset(),
-            consumer_group=self.group,
+        with (
+            stage_span(
+                self.tracer,
+                self.handler.stage,
+                job_id or "",
+                getattr(getattr(event, "chunk", None), "index", None),
+                normalize(message.headers()),
+                topic=topic,
+                partition=message.partition(),
+                offset=message.offset(),
+                consumer_group=self.group,
+            ),
+            self.metrics.handling() if self.metrics is not None else contextlib.nullcontext(),
         ):
             outcome = self._attempt(message, event, job_id)
         if outcome is not None:
             self._publish(outcome.events)
+            self._count("handled")
+            chunk = getattr(event, "chunk", None)
+            if self.metrics is not None and isinstance(chunk, ChunkRef):
+                self.metrics.took_frames(chunk.stop - chunk.start)
         # Logged before the commit: a message committed is always in the log (one killed in between is
         # redone, and logged again by whoever redoes it).
         log.info(
@@ -203,6 +218,7 @@ class Worker(Generic[E]):
             except InputError as exc:
                 log.info("%s: job %s failed: %s", self.handler.stage, job_id, exc.message)
                 self._fail_job(job_id, exc.code, exc.message, message)
+                self._count("failed", exc.code)
                 return None
             except (ObjectNotFound, Refused, PoisonMessage) as exc:
                 # Gone is gone, refused stays refused, unreadable stays unreadable: retrying changes none.
@@ -227,8 +243,13 @@ class Worker(Generic[E]):
                 self._give_up(message, exc, attempt, job_id)
                 return None
 
+    def _count(self, outcome: str, code: str = "") -> None:
+        if self.metrics is not None:
+            self.metrics.outcome(outcome, code)
+
     def _give_up(self, message: Message, exc: BaseException, attempts: int, job_id: str | None) -> None:
         self.loop.dead_letter(message, exc, attempts)
+        self._count("dead_lettered", error_code(exc))
         self._fail_job(
             job_id,
             error_code(exc),

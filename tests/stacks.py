@@ -12,7 +12,11 @@ PORTS = ("kafka_port", "kafka_controller_port", "postgres_port", "redis_port", "
 
 def stack_env(state_dir: Path, port_offset: int) -> dict[str, str]:
     """BACKDROP_* of a stack kept in ``state_dir``, listening on every default port plus ``port_offset``."""
-    env = {"BACKDROP_STATE_DIR": str(state_dir), "BACKDROP_PULSE_DIR": str(state_dir / "pulse")}
+    env = {
+        "BACKDROP_STATE_DIR": str(state_dir),
+        "BACKDROP_PULSE_DIR": str(state_dir / "pulse"),
+        "BACKDROP_METRICS_DIR": str(state_dir / "metrics"),
+    }
     for name in PORTS:
         env[f"BACKDROP_{name.upper()}"] = str(Settings.model_fields[name].default + port_offset)
     return env

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeAlias, assert_never
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, assert_never
 
 from agents.workers.context import StageContext
 from base.settings import Settings
 from schemas import PIPELINE, AssembleTask, ChunkTask, PipelineStage, SubmitJob, stage_named
 from streams.attempts import AttemptLedger
+from streams.metrics import WorkerMetrics, forget, serve
 from streams.topics import stage_inputs
-from streams.worker import Worker
+from streams.worker import StageHandler, Worker
 
 if TYPE_CHECKING:  # the extract module's imports (the media stack) wait until a worker needs them
     from agents.workers.extract import Admission
 
 # A worker of any stage, by the event its handler takes (extract: a submit at its gate or after it, or None
 # for a notification not for us).
+E = TypeVar("E")
 StageWorker: TypeAlias = "Worker[Admission | SubmitJob | None] | Worker[ChunkTask] | Worker[AssembleTask]"
 
 
@@ -26,39 +28,44 @@ def build_worker(
     context: StageContext,
     cancelled: Callable[[str], bool] | None = None,
     ledger: AttemptLedger | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> StageWorker:
     """The stage's worker; heavy imports (the model) happen only for the stage that needs them."""
+
+    def worker(handler: StageHandler[E]) -> Worker[E]:
+        return Worker(handler, settings, cancelled=cancelled, ledger=ledger, metrics=metrics)
+
     match stage:
         case "extract":
             from agents.workers.extract import ExtractHandler
 
-            return Worker(ExtractHandler(context), settings, cancelled=cancelled, ledger=ledger)
+            return worker(ExtractHandler(context))
         case "score":
             from agents.workers.score import ScoreHandler
 
-            return Worker(ScoreHandler(context), settings, cancelled=cancelled, ledger=ledger)
+            return worker(ScoreHandler(context))
         case "segment":
             from agents.segment.backends import load_segmenter
             from agents.workers.segment import SegmentHandler
 
             segmenter = load_segmenter(cache_dir=settings.cache_dir, threads=1)
-            return Worker(SegmentHandler(context, segmenter), settings, cancelled=cancelled, ledger=ledger)
+            return worker(SegmentHandler(context, segmenter))
         case "matte":
             from agents.workers.matte import MatteHandler
 
-            return Worker(MatteHandler(context), settings, cancelled=cancelled, ledger=ledger)
+            return worker(MatteHandler(context))
         case "composite":
             from agents.workers.composite import CompositeHandler
 
-            return Worker(CompositeHandler(context), settings, cancelled=cancelled, ledger=ledger)
+            return worker(CompositeHandler(context))
         case "encode":
             from agents.workers.encode import EncodeHandler
 
-            return Worker(EncodeHandler(context), settings, cancelled=cancelled, ledger=ledger)
+            return worker(EncodeHandler(context))
         case "assemble":
             from agents.workers.assemble import AssembleHandler
 
-            return Worker(AssembleHandler(context), settings, cancelled=cancelled, ledger=ledger)
+            return worker(AssembleHandler(context))
     # mypy holds this line unreachable only while every stage of the graph has a case above.
     assert_never(stage)
 
@@ -82,11 +89,14 @@ def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = 
     cv2.setNumThreads(1)
 
     context = StageContext.open(settings)
+    metrics = WorkerMetrics(named)
+    serve(named, settings.metrics_port, settings.metrics_host, settings.metrics_dir)
     try:
         worker = build_worker(
-            named, settings, context, CancelList.open(settings), AttemptLedger.open(settings)
+            named, settings, context, CancelList.open(settings), AttemptLedger.open(settings), metrics
         )
         worker.install_signal_handlers()
         worker.run(max_messages=max_messages)
     finally:
+        forget(named, settings.metrics_dir)
         context.close()

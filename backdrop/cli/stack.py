@@ -206,6 +206,7 @@ def probe(
 def down() -> None:
     """Stop the workers (each finishes its current message), then the servers; drop the frame cache."""
     from infra import stack
+    from infra.processes import pid_alive
     from infra.workers import stop_workers
 
     settings = Settings()
@@ -215,4 +216,8 @@ def down() -> None:
         stack.down(settings)
         if settings.frame_cache_dir is None:  # the default RAM-disk cache is this stack's alone
             shutil.rmtree(settings.frame_cache_folder, ignore_errors=True)
+        for entry in settings.metrics_dir.glob("*-*.json"):  # a killed worker leaves its <name>-<pid>
+            pid = entry.stem.rpartition("-")[2]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                entry.unlink(missing_ok=True)
     console.print("down")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 from confluent_kafka import Consumer, Message, Producer
+from prometheus_client import CollectorRegistry
 
 from base.settings import Settings
 from schemas import LIFECYCLE_ADAPTER, JobFailed, StageProgress, new_job_id
@@ -27,6 +28,7 @@ from streams.follow import consumer_at_end
 from streams.headers import Headers, normalize
 from streams.lag import group_lag
 from streams.liveness import StallWatch
+from streams.metrics import WorkerMetrics
 from streams.topics import JOBS, stage_topic
 from streams.worker import Handled, Outgoing, Worker
 from tests.integration.pipeline_fixtures import begin_at_end
@@ -98,7 +100,8 @@ def test_retries_dead_letters_and_commits_on_the_real_broker(infra: Settings) ->
         assert producer.flush(10) == 0
 
         policy = RetryPolicy(max_attempts=ATTEMPTS, base_delay_s=0.05, max_delay_s=0.1)
-        worker = Worker(handler, settings, policy=policy)
+        registry = CollectorRegistry()
+        worker = Worker(handler, settings, policy=policy, metrics=WorkerMetrics("matte", registry))
         worker.run(max_messages=4)
 
         letters = _drain(dead, 2)
@@ -134,6 +137,16 @@ def test_retries_dead_letters_and_commits_on_the_real_broker(infra: Settings) ->
         failed = by_job[job_id]
         assert isinstance(failed, JobFailed), failed
         assert (failed.code, failed.stage) == (code, "matte")
+
+    # Its metrics say the same.
+    def counted(outcome: str, code: str = "") -> float | None:
+        labels = {"stage": "matte", "outcome": outcome, "code": code}
+        return registry.get_sample_value("backdrop_messages_total", labels)
+
+    assert (counted("handled"), counted("failed"), counted("cancelled")) == (2, 0, 0)
+    assert counted("dead_lettered", "internal_error") == counted("dead_lettered", "object_not_found") == 1
+    assert registry.get_sample_value("backdrop_handle_seconds_count", {"stage": "matte"}) == 4
+    assert registry.get_sample_value("backdrop_in_flight", {"stage": "matte"}) == 0
 
     # Every message was committed, the dead-lettered ones too: nothing is redone, nothing stalls.
     consumer = Consumer({**settings.kafka_config, "group.id": "test-lag"})

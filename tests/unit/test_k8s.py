@@ -135,3 +135,20 @@ def test_every_kafka_client_is_its_own_principal() -> None:
             "key": principal,
         }
         assert principal in secrets
+
+
+def test_every_stage_worker_serves_metrics_that_prometheus_scrapes() -> None:
+    scrape = yaml.safe_load((K8S.parent / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    discovered = f"{Settings.model_fields['metrics_dir'].default}/*.json"
+    assert jobs["backdrop-workers"]["file_sd_configs"][0]["files"] == [discovered]
+    assert "kubernetes_sd_configs" in jobs["kubernetes-pods"]
+    for stage in PIPELINE:
+        pod = _deployments("workers.yaml")[f"worker-{stage}"]["spec"]["template"]
+        annotations = pod["metadata"]["annotations"]
+        container = pod["spec"]["containers"][0]
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == env["BACKDROP_METRICS_PORT"] == "9100"
+        assert {"name": "metrics", "containerPort": 9100} in container["ports"]
+        assert env["BACKDROP_METRICS_HOST"] == "0.0.0.0"  # the pod's network, for the scraper

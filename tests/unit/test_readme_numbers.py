@@ -106,8 +106,8 @@ def test_the_configuration_table_gives_the_real_defaults() -> None:
         actual = actual.get_secret_value() if isinstance(actual, SecretStr) else actual
         if isinstance(actual, Path):
             actual = str(actual).replace(str(Path.home()), "~")
-        if variable == "BACKDROP_PULSE_DIR":
-            expected = str(expected).replace("<temp>", tempfile.gettempdir())
+        if isinstance(expected, str) and "<temp>" in expected:
+            expected = expected.replace("<temp>", tempfile.gettempdir())
         assert actual == expected, f"{variable}: README says {written}, the default is {field.default!r}"
         checked += 1
     assert checked >= 30
