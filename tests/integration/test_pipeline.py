@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from confluent_kafka import Consumer, Producer
+from prometheus_client.parser import text_string_to_metric_families
 
 from agents.extract import iter_frames, probe
 from agents.runner import ProcessOptions, process
@@ -82,6 +85,24 @@ def test_submit_gives_the_same_video_as_process(
     assert psnr > 35, f"pipeline and process differ more than two encodes should: {psnr:.1f} dB"
     assert final.hero_keys
     assert final.poster_key is not None
+    # Every stage's worker counted its part, on the /metrics it announced for discovery.
+    for stage in PIPELINE:
+        handled = _scraped(workers, stage)[("backdrop_messages_total", "handled")]
+        assert handled >= 1, f"{stage}: {handled}"
+
+
+def _scraped(workers: OwnWorkers, stage: str) -> dict[tuple[str, str], float]:
+    pid = workers.pids()[f"worker-{stage}-0"]
+    entry = workers.settings.metrics_dir / f"{stage}-{pid}.json"
+    (target,) = orjson.loads(entry.read_bytes())[0]["targets"]
+    with urllib.request.urlopen(f"http://{target}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return {
+        (sample.name, sample.labels.get("outcome", "")): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.labels.get("stage") == stage and not sample.labels.get("code")
+    }
 
 
 def test_bad_input_fails_its_own_job_and_nothing_else(
