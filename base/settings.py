@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         description="Folder where every worker writes when it last polled; a liveness probe reads it.",
     )
 
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="How workers log: text lines, or one JSON object per line with stage, job id, chunk "
+        "and trace id.",
+    )
+
     # Each worker's Prometheus metrics (streams.metrics).
     metrics_port: int | None = Field(
         None,

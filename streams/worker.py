@@ -43,6 +43,7 @@ from streams.delivery import RetryPolicy, error_code
 from streams.errors import ObjectNotFound, PoisonMessage, Refused, RetryableError
 from streams.headers import Headers, normalize
 from streams.liveness import PulseWriter
+from streams.logs import about
 from streams.metrics import WorkerMetrics
 from streams.topics import JOBS
 from streams.tracing import inject, stage_span
@@ -164,38 +165,40 @@ class Worker(Generic[E]):
             self._count("cancelled")
             self._commit(message)
             return
+        chunk = getattr(event, "chunk", None)
+        index = chunk.index if isinstance(chunk, ChunkRef) else None
         with (
+            about(job_id, index),
             stage_span(
                 self.tracer,
                 self.handler.stage,
                 job_id or "",
-                getattr(getattr(event, "chunk", None), "index", None),
+                index,
                 normalize(message.headers()),
                 topic=topic,
                 partition=message.partition(),
                 offset=message.offset(),
                 consumer_group=self.group,
             ),
-            self.metrics.handling() if self.metrics is not None else contextlib.nullcontext(),
         ):
-            outcome = self._attempt(message, event, job_id)
-        if outcome is not None:
-            self._publish(outcome.events)
-            self._count("handled")
-            chunk = getattr(event, "chunk", None)
-            if self.metrics is not None and isinstance(chunk, ChunkRef):
-                self.metrics.took_frames(chunk.stop - chunk.start)
-        # Logged before the commit: a message committed is always in the log (one killed in between is
-        # redone, and logged again by whoever redoes it).
-        log.info(
-            "%s: handled %s job=%s chunk=%s partition=%s offset=%s",
-            self.handler.stage,
-            type(event).__name__,
-            job_id,
-            getattr(getattr(event, "chunk", None), "index", "-"),
-            message.partition(),
-            message.offset(),
-        )
+            with self.metrics.handling() if self.metrics is not None else contextlib.nullcontext():
+                outcome = self._attempt(message, event, job_id)
+            if outcome is not None:
+                self._publish(outcome.events)  # inside the span: the events carry on its trace
+                self._count("handled")
+                if self.metrics is not None and isinstance(chunk, ChunkRef):
+                    self.metrics.took_frames(chunk.stop - chunk.start)
+            # Logged before the commit: a message committed is always in the log (one killed in between
+            # is redone, and logged again by whoever redoes it).
+            log.info(
+                "%s: handled %s job=%s chunk=%s partition=%s offset=%s",
+                self.handler.stage,
+                type(event).__name__,
+                job_id,
+                "-" if index is None else index,
+                message.partition(),
+                message.offset(),
+            )
         self._commit(message)
         if self.ledger is not None:
             self.ledger.done(self.group, message)

@@ -32,17 +32,14 @@ def worker(
     max_messages: Annotated[int | None, typer.Option(help="Stop after this many messages (tests).")] = None,
 ) -> None:
     """Run one worker: its own consumer group (backdrop-STAGE); scale by starting more."""
-    import logging
+    from streams.logs import configure_logging
 
     if stage not in (*PIPELINE, "projector", "webhooks"):
         raise typer.BadParameter(
             f"STAGE must be one of {', '.join(PIPELINE)}, projector or webhooks; got {stage!r}"
         )
-    # The pid tells a worker from its replacement in the log file the replicas of a stage share.
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s {stage} %(process)d %(levelname)s %(message)s"
-    )
     settings = Settings()
+    configure_logging(stage, settings.log_format)
     if stage == "projector":
         from api.projector import run_projector
 
