@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from streams.metrics import WorkerMetrics, forget, serve
 from tests.unit.streams.test_consumer_loop import FakeMessage, make_loop
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_outcomes_time_frames_busy_and_lag_are_counted_by_stage() -> None:
@@ -64,3 +67,21 @@ def test_the_loop_measures_its_backlog_while_busy_too() -> None:
     loop.run(lambda batch: True, max_messages=40)  # type: ignore[arg-type,return-value]
     assert measured  # every 15 ticks of the loop's clock, with no idle poll at all
     assert set(measured) == {3}
+
+
+def test_the_grafana_dashboard_plots_metrics_the_workers_have() -> None:
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics("score", registry)
+    with metrics.handling():
+        metrics.took_frames(1)
+    metrics.waiting(0)
+    exposed = {sample.name for family in registry.collect() for sample in family.samples}
+    dashboard = orjson.loads((ROOT / "infra" / "grafana" / "backdrop.json").read_bytes())
+    plotted = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(backdrop_[a-z_]+)", target["expr"])
+    }
+    assert len(plotted) >= 5
+    assert plotted <= exposed, plotted - exposed
