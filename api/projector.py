@@ -28,6 +28,7 @@ from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients
 from streams.delivery import RetryPolicy
 from streams.errors import PoisonMessage, RetryableError
 from streams.liveness import PulseWriter
+from streams.metrics import WorkerMetrics, forget, serve
 from streams.topics import JOBS, stage_topic
 
 ADMITTED = stage_topic("extract")
@@ -138,9 +139,17 @@ class BatchProjector:
     only once the batch's transaction is on disk, so a crash redoes the batch, which changes nothing.
     """
 
-    def __init__(self, handler: ProjectorHandler, settings: Settings, group: str | None = None) -> None:
-        """``group``: the projector's consumer group, by default ``<prefix>-projector``."""
+    def __init__(
+        self,
+        handler: ProjectorHandler,
+        settings: Settings,
+        group: str | None = None,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        """``group``: the projector's consumer group, by default ``<prefix>-projector``; ``metrics``:
+        the process's (one per process), counting the events applied, timing batches, and its lag."""
         self.handler = handler
+        self.metrics = metrics
         group = group or settings.consumer_group("projector")
         consumer, producer = kafka_clients(settings, group)
         self.loop = ConsumerLoop(
@@ -153,6 +162,7 @@ class BatchProjector:
             poll_timeout_s=POLL_TIMEOUT_S,
             pulse=PulseWriter(settings.pulse_dir, "projector"),
             reconnect=lambda: Consumer(consumer_config(settings, group)),
+            on_backlog=metrics.waiting if metrics is not None else None,
         )
         self.stopping = self.loop.stopping
         self.offsets = DurableOffsets()
@@ -179,8 +189,11 @@ class BatchProjector:
     def _project(self, messages: list[Message]) -> bool:
         """Apply one batch; False when stopping while PostgreSQL is away (the batch stays uncommitted)."""
         events = [self._decode(message) for message in messages]
-        if not self._apply(messages, events):
-            return False
+        with self.metrics.handling() if self.metrics is not None else contextlib.nullcontext():
+            if not self._apply(messages, events):
+                return False
+        if self.metrics is not None:
+            self.metrics.outcome("handled", count=len(messages))
         if self.handler.take_restart():
             self._rewind()  # this batch went to a restarted server: what came before may be lost
             return True
@@ -316,10 +329,13 @@ def run_projector(settings: Settings) -> None:
 
     upgrade(settings)
     engine = projection_engine(settings)
+    metrics = WorkerMetrics("projector")
+    serve("projector", settings.metrics_port, settings.metrics_host, settings.metrics_dir)
     try:
-        projector = BatchProjector(ProjectorHandler(engine), settings)
+        projector = BatchProjector(ProjectorHandler(engine), settings, metrics=metrics)
         projector.install_signal_handlers()
         gc.freeze()  # what is loaded now lives as long as the process: no need to rescan it
         projector.run()
     finally:
+        forget("projector", settings.metrics_dir)
         engine.dispose()

@@ -40,7 +40,7 @@ class WorkerMetrics:
         )
         self.seconds = Histogram(
             "backdrop_handle_seconds",
-            "Time to handle one message, retries included.",
+            "Time to handle one message, retries included (the projector: one batch).",
             ("stage",),
             buckets=SECONDS_BUCKETS,
             registry=registry,
@@ -58,8 +58,8 @@ class WorkerMetrics:
         for outcome in OUTCOMES:  # present from the start, at 0: a rate() needs the series to exist
             self.messages.labels(stage, outcome, "")
 
-    def outcome(self, outcome: str, code: str = "") -> None:
-        self.messages.labels(self.stage, outcome, code).inc()
+    def outcome(self, outcome: str, code: str = "", count: int = 1) -> None:
+        self.messages.labels(self.stage, outcome, code).inc(count)
 
     @contextlib.contextmanager
     def handling(self) -> Iterator[None]:

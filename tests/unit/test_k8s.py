@@ -143,8 +143,9 @@ def test_every_stage_worker_serves_metrics_that_prometheus_scrapes() -> None:
     discovered = f"{Settings.model_fields['metrics_dir'].default}/*.json"
     assert jobs["backdrop-workers"]["file_sd_configs"][0]["files"] == [discovered]
     assert "kubernetes_sd_configs" in jobs["kubernetes-pods"]
-    for stage in PIPELINE:
-        pod = _deployments("workers.yaml")[f"worker-{stage}"]["spec"]["template"]
+    deployments = {**_deployments("workers.yaml"), **_deployments("read-model.yaml")}
+    for name in [f"worker-{stage}" for stage in PIPELINE] + ["projector"]:
+        pod = deployments[name]["spec"]["template"]
         annotations = pod["metadata"]["annotations"]
         container = pod["spec"]["containers"][0]
         env = {item["name"]: item.get("value") for item in container["env"]}
