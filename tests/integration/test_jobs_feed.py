@@ -106,7 +106,8 @@ def test_the_readmes_faust_app_archives_a_finished_jobs_output(infra: Settings) 
     )
     said: queue.Queue[str] = queue.Queue()
     assert worker.stdout is not None
-    threading.Thread(target=_lines, args=(worker.stdout, said), daemon=True).start()
+    reader = threading.Thread(target=_lines, args=(worker.stdout, said), daemon=True)
+    reader.start()
     log: list[str] = []
     try:
         deadline = time.monotonic() + 90
@@ -126,6 +127,8 @@ def test_the_readmes_faust_app_archives_a_finished_jobs_output(infra: Settings) 
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+        reader.join(timeout=10)  # it ends at the pipe's end
+        worker.stdout.close()
     while not said.empty():
         log.append(said.get())
     assert copied == output, "".join(log)[-3000:]
