@@ -10,6 +10,7 @@ can run side by side; a dispatcher that dies mid-POST leaves its rows due again 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -27,6 +28,7 @@ from base.guarded_http import client_for
 from base.settings import Settings
 from base.ssrf import describe_url
 from schemas import LIFECYCLE_ADAPTER
+from streams.metrics import WorkerMetrics, forget, serve
 
 log = logging.getLogger("backdrop.webhooks")
 BATCH = 10
@@ -55,15 +57,24 @@ def lease_due(conn: Connection, lease_s: float = LEASE_S) -> list[Row[Any]]:
     return list(due)
 
 
-def dispatch_due(engine: Engine, client: httpx.Client, settings: Settings) -> int:
+def dispatch_due(
+    engine: Engine, client: httpx.Client, settings: Settings, metrics: WorkerMetrics | None = None
+) -> int:
     """Try every due delivery once (up to BATCH); returns how many were tried."""
     with engine.begin() as conn:
         due = lease_due(conn)
     for delivery in due:
-        outcome = _attempt(delivery, client, settings)
+        with metrics.handling() if metrics is not None else contextlib.nullcontext():
+            outcome = _attempt(delivery, client, settings)
         with engine.begin() as conn:
             _record(conn, delivery, *outcome)
+        if metrics is not None:
+            metrics.outcome(_COUNTED_AS[outcome[1]])
     return len(due)
+
+
+# A delivery's new status → the outcome its attempt counts as.
+_COUNTED_AS = {"delivered": "handled", "pending": "retried", "gave_up": "failed"}
 
 
 def _attempt(
@@ -130,15 +141,18 @@ def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> N
         signal.signal(signal.SIGINT, on_signal)
     engine: Engine = create_engine(settings.postgres_dsn, pool_pre_ping=True, pool_size=2)
     client = client_for(settings)
+    metrics = WorkerMetrics("webhooks")
+    serve("webhooks", settings.metrics_port, settings.metrics_host, settings.metrics_dir)
     try:
         while not stopping.is_set():
             try:
-                tried = dispatch_due(engine, client, settings)
+                tried = dispatch_due(engine, client, settings, metrics)
             except DBAPIError as exc:
                 log.warning("PostgreSQL unavailable (%s); waiting", exc.orig)
                 tried = 0
             if tried < BATCH:
                 stopping.wait(IDLE_S)
     finally:
+        forget("webhooks", settings.metrics_dir)
         client.close()
         engine.dispose()

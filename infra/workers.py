@@ -67,13 +67,13 @@ def start_workers(
 def _as(settings: Settings, name: str, env: Mapping[str, str] | None) -> dict[str, str]:
     """The environment of worker ``name``: on the local broker, as its own Kafka principal (a stage, the
     projector, the API), not as the admin the tools use. The webhook dispatcher uses no Kafka at all.
-    A stage worker or the projector serves its metrics on a free port (announced in the metrics folder)
-    unless one is set."""
+    A stage worker, the projector or the dispatcher serves its metrics on a free port (announced in the
+    metrics folder) unless one is set."""
     chosen = dict(os.environ if env is None else env)
     password = principal_password(settings, name)
     if settings.kafka_username is None and password is not None:
         chosen |= {"BACKDROP_KAFKA_USERNAME": name, "BACKDROP_KAFKA_PASSWORD": password}
-    if name in (*PIPELINE, "projector"):
+    if name in (*PIPELINE, "projector", "webhooks"):
         chosen.setdefault("BACKDROP_METRICS_PORT", "0")
     return chosen
 

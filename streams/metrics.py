@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -21,10 +23,61 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 log = logging.getLogger("backdrop.metrics")
 
 # What became of a message: its events published, its job failed (bad input), dead-lettered, or
-# skipped because its job was cancelled.
+# skipped because its job was cancelled. The webhook dispatcher counts deliveries: handled (delivered),
+# retried (to be tried again later) and failed (given up).
 OUTCOMES = ("handled", "failed", "dead_lettered", "cancelled")
 # A chunk takes 0.05 s (score) to minutes (a 4K chunk on CPU): buckets span both.
 SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 900)
+
+
+@dataclass(frozen=True)
+class _Families:
+    """The metric families, registered once per registry (Prometheus refuses a name twice)."""
+
+    messages: Counter
+    seconds: Histogram
+    frames: Counter
+    busy: Gauge
+    lag: Gauge
+
+    @classmethod
+    def of(cls, registry: CollectorRegistry) -> _Families:
+        with _registering:
+            if registry not in _registered:
+                _registered[registry] = cls(
+                    Counter(
+                        "backdrop_messages",
+                        "Messages taken off the stage's topics, by what became of them.",
+                        ("stage", "outcome", "code"),
+                        registry=registry,
+                    ),
+                    Histogram(
+                        "backdrop_handle_seconds",
+                        "Time to handle one message, retries included (the projector: one batch).",
+                        ("stage",),
+                        buckets=SECONDS_BUCKETS,
+                        registry=registry,
+                    ),
+                    Counter(
+                        "backdrop_frames",
+                        "Video frames in the chunks the stage handled.",
+                        ("stage",),
+                        registry=registry,
+                    ),
+                    Gauge("backdrop_in_flight", "Messages being handled now.", ("stage",), registry=registry),
+                    Gauge(
+                        "backdrop_consumer_lag",
+                        "Messages waiting for this worker (its partitions past its position), measured "
+                        "every 15 s.",
+                        ("stage",),
+                        registry=registry,
+                    ),
+                )
+            return _registered[registry]
+
+
+_registered: dict[CollectorRegistry, _Families] = {}
+_registering = threading.Lock()
 
 
 class WorkerMetrics:
@@ -32,29 +85,9 @@ class WorkerMetrics:
 
     def __init__(self, stage: str, registry: CollectorRegistry = REGISTRY) -> None:
         self.stage = stage
-        self.messages = Counter(
-            "backdrop_messages",
-            "Messages taken off the stage's topics, by what became of them.",
-            ("stage", "outcome", "code"),
-            registry=registry,
-        )
-        self.seconds = Histogram(
-            "backdrop_handle_seconds",
-            "Time to handle one message, retries included (the projector: one batch).",
-            ("stage",),
-            buckets=SECONDS_BUCKETS,
-            registry=registry,
-        )
-        self.frames = Counter(
-            "backdrop_frames", "Video frames in the chunks the stage handled.", ("stage",), registry=registry
-        )
-        self.busy = Gauge("backdrop_in_flight", "Messages being handled now.", ("stage",), registry=registry)
-        self.lag = Gauge(
-            "backdrop_consumer_lag",
-            "Messages waiting for this worker (its partitions past its position), measured every 15 s.",
-            ("stage",),
-            registry=registry,
-        )
+        families = _Families.of(registry)
+        self.messages, self.seconds, self.frames = families.messages, families.seconds, families.frames
+        self.busy, self.lag = families.busy, families.lag
         for outcome in OUTCOMES:  # present from the start, at 0: a rate() needs the series to exist
             self.messages.labels(stage, outcome, "")
 

@@ -13,6 +13,7 @@ from ipaddress import ip_network
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, insert, select
 from standardwebhooks import Webhook
 
@@ -163,9 +164,15 @@ def test_a_completed_job_is_announced_once_signed(
     assert data["event_type"] == "completed"
 
 
+def _counted(outcome: str) -> float:
+    labels = {"stage": "webhooks", "outcome": outcome, "code": ""}
+    return REGISTRY.get_sample_value("backdrop_messages_total", labels) or 0.0
+
+
 def test_a_failed_delivery_is_retried_with_the_same_id(
     infra: Settings, projector: subprocess.Popen[bytes], key: NewKey
 ) -> None:
+    before = {kind: _counted(kind) for kind in ("retried", "handled")}
     with receiving([500, 200]) as receiver:
         job_id = finish_job(infra, key, receiver)
         with dispatching(infra):
@@ -173,6 +180,8 @@ def test_a_failed_delivery_is_retried_with_the_same_id(
             row = outcome(infra, job_id, timeout=20)
         hits = receiver.to(job_id)
     assert (row["status"], row["attempts"], row["last_error"]) == ("delivered", 2, None)
+    # The dispatcher's metrics (this process's registry: it ran in a thread) counted both attempts.
+    assert {kind: _counted(kind) - count for kind, count in before.items()} == {"retried": 1, "handled": 1}
     assert len(hits) == 2
     assert hits[0].headers["webhook-id"] == hits[1].headers["webhook-id"]
     assert [verified(key, hit)["type"] for hit in hits] == ["job.completed", "job.completed"]

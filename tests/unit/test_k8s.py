@@ -144,7 +144,7 @@ def test_every_stage_worker_serves_metrics_that_prometheus_scrapes() -> None:
     assert jobs["backdrop-workers"]["file_sd_configs"][0]["files"] == [discovered]
     assert "kubernetes_sd_configs" in jobs["kubernetes-pods"]
     deployments = {**_deployments("workers.yaml"), **_deployments("read-model.yaml")}
-    for name in [f"worker-{stage}" for stage in PIPELINE] + ["projector"]:
+    for name in [f"worker-{stage}" for stage in PIPELINE] + ["projector", "webhooks"]:
         pod = deployments[name]["spec"]["template"]
         annotations = pod["metadata"]["annotations"]
         container = pod["spec"]["containers"][0]

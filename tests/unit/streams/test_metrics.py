@@ -85,3 +85,16 @@ def test_the_grafana_dashboard_plots_metrics_the_workers_have() -> None:
     }
     assert len(plotted) >= 5
     assert plotted <= exposed, plotted - exposed
+
+
+def test_two_workers_of_one_process_share_the_metric_families() -> None:
+    registry = CollectorRegistry()
+    WorkerMetrics("webhooks", registry).outcome("retried")
+    WorkerMetrics("webhooks", registry).outcome("retried")  # a dispatcher started again, in a test
+    WorkerMetrics("score", registry)
+    assert (
+        registry.get_sample_value(
+            "backdrop_messages_total", {"stage": "webhooks", "outcome": "retried", "code": ""}
+        )
+        == 2
+    )
