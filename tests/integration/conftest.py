@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from api.keys import NewKey
 from base.settings import Settings
@@ -43,3 +45,18 @@ def key(infra: Settings) -> NewKey:
 @pytest.fixture
 def other_key(infra: Settings) -> NewKey:
     return new_api_key(infra, "someone else")
+
+
+@pytest.fixture
+def empty_database(infra: Settings) -> Iterator[Settings]:
+    """A database of its own on the tests' PostgreSQL (dropped after): no other projector writes there."""
+    name = f"backdrop_scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(infra.postgres_dsn, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield infra.model_copy(update={"postgres_db": name})
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

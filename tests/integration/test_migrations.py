@@ -5,31 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from api.migrate import current
 from base.settings import Settings
 from tests.integration.api_fixtures import api_env
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def empty_database(infra: Settings) -> Iterator[Settings]:
-    name = f"backdrop_migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(infra.postgres_dsn, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield infra.model_copy(update={"postgres_db": name})
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def test_concurrent_upgrades_of_an_empty_database_all_succeed(empty_database: Settings) -> None:
