@@ -33,11 +33,17 @@ from streams.metrics import WorkerMetrics, forget, serve
 log = logging.getLogger("backdrop.webhooks")
 BATCH = 10
 IDLE_S = 0.5
-# How long leased rows stay with one dispatcher: longer than its POSTs of one batch can take.
-LEASE_S = 300.0
+# Beyond a batch's POSTs, time to record their outcomes.
+LEASE_MARGIN_S = 10.0
 
 
-def lease_due(conn: Connection, lease_s: float = LEASE_S) -> list[Row[Any]]:
+def lease_seconds(settings: Settings) -> float:
+    """How long leased rows stay with one dispatcher: longer than its POSTs of one batch can take. A
+    dispatcher killed mid-batch leaves the rest of its batch to another once this has passed."""
+    return BATCH * settings.webhook_deadline_s + LEASE_MARGIN_S
+
+
+def lease_due(conn: Connection, lease_s: float) -> list[Row[Any]]:
     """Up to BATCH due deliveries, each with its key's secret, leased to this dispatcher for ``lease_s``."""
     # The table, not the ORM entity: on a Connection an entity comes back as loose columns anyway.
     due = conn.execute(
@@ -62,7 +68,7 @@ def dispatch_due(
 ) -> int:
     """Try every due delivery once (up to BATCH); returns how many were tried."""
     with engine.begin() as conn:
-        due = lease_due(conn)
+        due = lease_due(conn, lease_seconds(settings))
     for delivery in due:
         with metrics.handling() if metrics is not None else contextlib.nullcontext():
             outcome = _attempt(delivery, client, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_network
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +23,17 @@ from api.dispatch import IDLE_S, run_dispatcher
 from api.keys import NewKey
 from api.tables import WebhookDelivery
 from base.settings import Settings
+from bench.processes import spawn
 from schemas import new_job_id
-from tests.integration.api_fixtures import RECEIVER_HOST, Publisher, admitted, completed, example, wait_until
+from tests.integration.api_fixtures import (
+    RECEIVER_HOST,
+    Publisher,
+    admitted,
+    api_env,
+    completed,
+    example,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -180,8 +191,9 @@ def test_a_failed_delivery_is_retried_with_the_same_id(
             row = outcome(infra, job_id, timeout=20)
         hits = receiver.to(job_id)
     assert (row["status"], row["attempts"], row["last_error"]) == ("delivered", 2, None)
-    # The dispatcher's metrics (this process's registry: it ran in a thread) counted both attempts.
-    assert {kind: _counted(kind) - count for kind, count in before.items()} == {"retried": 1, "handled": 1}
+    # The dispatcher's metrics (this process's registry: it ran in a thread) counted both attempts, among
+    # those of other tests' rows still due in the same outbox.
+    assert all(_counted(kind) - count >= 1 for kind, count in before.items()), before
     assert len(hits) == 2
     assert hits[0].headers["webhook-id"] == hits[1].headers["webhook-id"]
     assert [verified(key, hit)["type"] for hit in hits] == ["job.completed", "job.completed"]
@@ -249,3 +261,37 @@ def test_a_receiver_answering_a_byte_at_a_time_meets_the_deadline(infra: Setting
     assert row["status"] == "pending", row  # tried again later
     assert "TransferDeadline" in row["last_error"], row["last_error"]
     assert elapsed < 2.0 + 5.0
+
+
+def test_a_dispatcher_killed_mid_batch_leaves_no_webhook_undelivered(
+    infra: Settings, projector: subprocess.Popen[bytes], key: NewKey, api_logs: Path
+) -> None:
+    # A deadline of 0.5 s makes the lease 15 s (lease_seconds): what the killed one had leased and not
+    # sent goes to the other dispatcher once that has passed.
+    deadline_s = 0.5
+    env = api_env(infra, "webhooks", BACKDROP_WEBHOOK_DEADLINE_S=str(deadline_s))
+    argv = [sys.executable, "-m", "backdrop", "worker", "webhooks"]
+    with receiving([200] * 20, delay_s=0.2) as receiver:
+        jobs = [finish_job(infra, key, receiver) for _ in range(6)]
+        first = spawn("webhooks-a", argv, api_logs / "webhooks-a.log", env=env).process
+        try:
+            wait_until(lambda: sum(len(receiver.to(job)) for job in jobs) >= 2, timeout=30, what="2 POSTs")
+            first.kill()  # SIGKILL: the rest of its leased batch is neither sent nor released
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        assert any(status_of(infra, job) == "pending" for job in jobs), "nothing was left mid-batch"
+        second = spawn("webhooks-b", argv, api_logs / "webhooks-b.log", env=env).process
+        try:
+            rows = [outcome(infra, job, timeout=15 + 30) for job in jobs]
+        finally:
+            second.terminate()
+            second.wait(30)
+        hits = {job: receiver.to(job) for job in jobs}
+    assert [row["status"] for row in rows] == ["delivered"] * len(jobs)
+    for job, received in hits.items():
+        # At least once: a POST in flight at the kill may come again, always with the same webhook-id.
+        assert 1 <= len(received) <= 2, (job, len(received))
+        assert len({hit.headers["webhook-id"] for hit in received}) == 1
+        assert verified(key, received[0])["type"] == "job.completed"
