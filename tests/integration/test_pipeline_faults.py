@@ -22,7 +22,9 @@ from agents.extract import plan_chunks
 from agents.workers.context import CHUNK_SECONDS, WARMUP_FRAMES
 from base.settings import Settings
 from infra.kafka_server import KafkaServer
+from infra.minio_server import MinioServer
 from infra.processes import pid_alive, stop_pid
+from infra.redis_server import RedisServer
 from schemas import PIPELINE, JobAccepted
 from streams.admin import admin_client
 from streams.topics import stage_topic
@@ -205,6 +207,27 @@ def test_a_job_survives_a_broker_restart(pipeline: OwnWorkers, short_clip: Clip,
             check=False,
         )
         assert probe.returncode == 0, f"{stage}: {probe.stdout}{probe.stderr}"
+
+
+@pytest.mark.parametrize("server", ["redis", "minio"])
+def test_a_job_survives_a_redis_or_minio_restart(
+    pipeline: OwnWorkers, short_clip: Clip, tmp_path: Path, server: str
+) -> None:
+    # Redis keeps the attempt counts (nothing on disk: a restart forgets them); MinIO every object the
+    # stages hand on. A restart between two of a stage's reads or writes is retried, not a failed job.
+    pids = {stage: pipeline.pid(stage) for stage in PIPELINE}
+    segment_log = LogWatch(pipeline.log_file("segment"))
+    job = JobRun(pipeline.settings, short_clip.path)
+    segment_log.wait_handled(job.job_id, timeout_s=JOB_TIMEOUT_S)
+    restarted = RedisServer(pipeline.settings) if server == "redis" else MinioServer(pipeline.settings)
+    down_at = time.monotonic()
+    restarted.stop()
+    restarted.up()
+    log.info(f"{server} down for {time.monotonic() - down_at:.1f} s")
+
+    job.finish(tmp_path / "out.mp4", timeout_s=JOB_TIMEOUT_S)
+    assert_same_video(tmp_path / "out.mp4", short_clip)
+    assert all(pid_alive(pid) for pid in pids.values() if pid), "a worker died across the restart"
 
 
 def _segment_group(workers: OwnWorkers) -> ConsumerGroupDescription:
