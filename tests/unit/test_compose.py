@@ -9,7 +9,11 @@ import pytest
 import yaml
 
 from base.settings import Settings
+from schemas import PIPELINE
 from streams.topics import STORAGE_EVENTS
+
+# The stages that read a chunk's frames (agents/workers: context.chunk_frames) and so share its decode.
+FRAME_STAGES = ("score", "segment", "matte", "composite")
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.kafka.yml"
 
@@ -81,12 +85,22 @@ def test_provision_points_at_every_compose_server(services: dict[str, Any]) -> N
 
 
 def test_one_worker_service_per_stage(services: dict[str, Any]) -> None:
-    from schemas import PIPELINE
-
     for stage in PIPELINE:
         worker = services[f"worker-{stage}"]
         assert worker["command"] == ["backdrop", "worker", stage]
-        assert worker["environment"] == services["provision"]["environment"]
+        own = {k: v for k, v in worker["environment"].items() if k != "BACKDROP_FRAME_CACHE_DIR"}
+        assert own == services["provision"]["environment"]
+
+
+def test_the_stages_that_decode_frames_share_one_ram_volume(services: dict[str, Any]) -> None:
+    parsed = yaml.safe_load(COMPOSE.read_text())
+    assert parsed["volumes"]["frames"]["driver_opts"]["type"] == "tmpfs"
+    for stage in FRAME_STAGES:
+        worker = services[f"worker-{stage}"]
+        assert worker["environment"]["BACKDROP_FRAME_CACHE_DIR"] == "/frames"
+        assert worker["volumes"] == ["frames:/frames"]
+    for stage in set(PIPELINE) - set(FRAME_STAGES):
+        assert "volumes" not in services[f"worker-{stage}"]
 
 
 # The read model's long-running services, as `backdrop up` starts them (infra/workers.py SERVICES).

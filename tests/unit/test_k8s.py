@@ -153,3 +153,20 @@ def test_every_stage_worker_serves_metrics_that_prometheus_scrapes() -> None:
         assert annotations["prometheus.io/port"] == env["BACKDROP_METRICS_PORT"] == "9100"
         assert {"name": "metrics", "containerPort": 9100} in container["ports"]
         assert env["BACKDROP_METRICS_HOST"] == "0.0.0.0"  # the pod's network, for the scraper
+
+
+def test_the_stages_that_decode_frames_share_the_nodes_ram_disk() -> None:
+    from tests.unit.test_compose import FRAME_STAGES
+
+    deployments = _deployments("workers.yaml")
+    for stage in PIPELINE:
+        pod = deployments[f"worker-{stage}"]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        if stage in FRAME_STAGES:
+            assert env["BACKDROP_FRAME_CACHE_DIR"] == "/frames"
+            assert container["volumeMounts"] == [{"name": "frames", "mountPath": "/frames"}]
+            (volume,) = pod["volumes"]
+            assert volume["hostPath"]["path"].startswith("/dev/shm/")  # RAM, and the node's: shared
+        else:
+            assert "BACKDROP_FRAME_CACHE_DIR" not in env
