@@ -94,7 +94,9 @@ def test_one_worker_service_per_stage(services: dict[str, Any]) -> None:
 
 def test_the_stages_that_decode_frames_share_one_ram_volume(services: dict[str, Any]) -> None:
     parsed = yaml.safe_load(COMPOSE.read_text())
-    assert parsed["volumes"]["frames"]["driver_opts"]["type"] == "tmpfs"
+    options = parsed["volumes"]["frames"]["driver_opts"]
+    assert options["type"] == "tmpfs"
+    assert "uid=65534" in options["o"]  # the image's user (Dockerfile: USER nobody) must own it
     for stage in FRAME_STAGES:
         worker = services[f"worker-{stage}"]
         assert worker["environment"]["BACKDROP_FRAME_CACHE_DIR"] == "/frames"

@@ -168,5 +168,7 @@ def test_the_stages_that_decode_frames_share_the_nodes_ram_disk() -> None:
             assert container["volumeMounts"] == [{"name": "frames", "mountPath": "/frames"}]
             (volume,) = pod["volumes"]
             assert volume["hostPath"]["path"].startswith("/dev/shm/")  # RAM, and the node's: shared
+            (owner,) = pod["initContainers"]
+            assert owner["command"] == ["chown", "65534:65534", "/frames"]  # Dockerfile: USER nobody
         else:
             assert "BACKDROP_FRAME_CACHE_DIR" not in env
