@@ -89,3 +89,65 @@ def _bench_api(settings: Settings, rate: int, seconds: float, sse_clients: int) 
         # Why SSE follows NOTIFY: commit → listener for each transport, on this machine.
         result["live_transport"] = [asdict(t) for t in measure_live_transports(settings, 300)]
     return result
+
+
+@user_errors
+def soak(
+    minutes: Annotated[float, typer.Option(min=0.1, help="How long to keep submitting.")] = 30.0,
+    rate: Annotated[float, typer.Option(min=0.1, help="Jobs submitted per minute (2 s clips).")] = 6.0,
+    plot_file: Annotated[
+        Path | None, typer.Option("--plot", help="Write memory and lag over time to this PNG.")
+    ] = None,
+    samples_file: Annotated[
+        Path | None, typer.Option("--samples", help="Write every sample (JSON lines) to this file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+) -> None:
+    """Submit jobs through the API for MINUTES at RATE against the running stack (`backdrop up`), watching
+    each process's memory and each consumer group's lag; report memory slopes, lag, latency p50/p99 and
+    lost jobs. The API key comes from BACKDROP_API_KEY (`make run` keeps one in .backdrop/demo/api-key)."""
+    import tempfile
+
+    from backdrop.cli.stack import consumed_topics
+    from bench.soak import plot, soak
+    from infra import stack
+    from infra.workers import running_workers
+
+    settings = Settings()
+    if settings.api_key is None:
+        raise typer.BadParameter(
+            "set BACKDROP_API_KEY to a key of the running stack, e.g. "
+            "BACKDROP_API_KEY=$(cat .backdrop/demo/api-key) after `make run`"
+        )
+
+    def pids() -> dict[str, int]:
+        servers = {row.name: row.pid for row in stack.status(settings) if row.pid}
+        workers = {name.removeprefix("worker-"): pid for name, pid in running_workers(settings).items()}
+        return {**servers, **workers}
+
+    def show(sample: object, submitted: int, done: int) -> None:
+        if not as_json:
+            console.print(f"{getattr(sample, 'at_s', 0) / 60:5.1f} min: {submitted} submitted, {done} ended")
+
+    with tempfile.TemporaryDirectory(prefix="backdrop-soak-") as work:
+        report = soak(
+            settings,
+            settings.api_key.get_secret_value(),
+            minutes=minutes,
+            rate_per_minute=rate,
+            work_dir=Path(work),
+            pids=pids,
+            groups=consumed_topics(),
+            on_sample=show,
+        )
+    if samples_file is not None:
+        samples_file.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in report.samples))
+    if plot_file is not None:
+        plot(report, plot_file)
+    if as_json:
+        typer.echo(orjson.dumps(report.as_json()).decode())
+        return
+    table = Table("measure", "value")
+    for key, value in report.as_json().items():
+        table.add_row(key, str(value))
+    Console().print(table)
