@@ -45,6 +45,8 @@ class SoakReport:
     latency_p99_s: float | None
     latency_max_s: float | None
     rss_slope_mb_per_min: dict[str, float]
+    # The same over the last three quarters: a model loaded and caches filled at the start are no leak.
+    rss_slope_after_warmup_mb_per_min: dict[str, float]
     rss_first_mb: dict[str, float]
     rss_last_mb: dict[str, float]
     lag_max: dict[str, int]
@@ -90,10 +92,12 @@ def summarize(
 ) -> SoakReport:
     """The report of a finished soak (pure: the unit tests feed it made-up samples)."""
     names = sorted({name for sample in samples for name in sample.rss_mb})
-    slopes, first, last = {}, {}, {}
+    warm = samples[-1].at_s / 4 if samples else 0.0
+    slopes, settled, first, last = {}, {}, {}, {}
     for name in names:
         points = [(s.at_s, s.rss_mb[name]) for s in samples if name in s.rss_mb]
-        slopes[name] = round(slope_per_minute([t for t, _ in points], [v for _, v in points]), 2)
+        slopes[name] = _slope(points)
+        settled[name] = _slope([(t, v) for t, v in points if t >= warm])
         first[name], last[name] = round(points[0][1], 1), round(points[-1][1], 1)
     groups = sorted({name for sample in samples for name in sample.lag})
     taken = sorted(latencies.values())
@@ -108,12 +112,17 @@ def summarize(
         latency_p99_s=_round(percentile(taken, 99)),
         latency_max_s=_round(max(taken) if taken else None),
         rss_slope_mb_per_min=slopes,
+        rss_slope_after_warmup_mb_per_min=settled,
         rss_first_mb=first,
         rss_last_mb=last,
         lag_max={g: max(s.lag.get(g, 0) for s in samples) for g in groups},
         lag_last={g: samples[-1].lag.get(g, 0) for g in groups} if samples else {},
         samples=samples,
     )
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    return round(slope_per_minute([t for t, _ in points], [v for _, v in points]), 3)
 
 
 def _round(value: float | None) -> float | None:

@@ -26,9 +26,18 @@ def test_a_steady_process_has_a_flat_slope_and_a_leak_does_not() -> None:
     assert abs(flat.rss_slope_mb_per_min["segment"]) < 1  # noise of ±3 MB around a level line
     assert leak.rss_slope_mb_per_min["segment"] == pytest.approx(4.0, abs=0.5)
     assert flat.rss_slope_mb_per_min["kafka"] == 0
+    assert leak.rss_slope_after_warmup_mb_per_min["segment"] == pytest.approx(4.0, abs=0.5)
     assert (flat.rss_first_mb["kafka"], flat.rss_last_mb["kafka"]) == (800.0, 800.0)
     assert flat.lag_max == {"projector": 0, "segment": 2}
     assert flat.lag_last == {"projector": 0, "segment": 0}
+
+
+def test_memory_taken_while_warming_up_is_no_leak() -> None:
+    samples = _samples(0.0)
+    samples[0].rss_mb["segment"] = 150.0  # before the model was loaded
+    report = summarize(samples, {}, {}, 0, 10, 1)
+    assert report.rss_slope_mb_per_min["segment"] > 10
+    assert abs(report.rss_slope_after_warmup_mb_per_min["segment"]) < 1
 
 
 def test_latency_percentiles_and_jobs_that_never_ended() -> None:
