@@ -28,7 +28,7 @@ from base.guarded_http import client_for
 from base.settings import Settings
 from base.ssrf import describe_url
 from schemas import LIFECYCLE_ADAPTER
-from streams.metrics import WorkerMetrics, forget, serve
+from streams.metrics import WorkerMetrics, served
 
 log = logging.getLogger("backdrop.webhooks")
 BATCH = 10
@@ -147,18 +147,16 @@ def run_dispatcher(settings: Settings, stop: threading.Event | None = None) -> N
         signal.signal(signal.SIGINT, on_signal)
     engine: Engine = create_engine(settings.postgres_dsn, pool_pre_ping=True, pool_size=2)
     client = client_for(settings)
-    metrics = WorkerMetrics("webhooks")
-    serve("webhooks", settings.metrics_port, settings.metrics_host, settings.metrics_dir)
     try:
-        while not stopping.is_set():
-            try:
-                tried = dispatch_due(engine, client, settings, metrics)
-            except DBAPIError as exc:
-                log.warning("PostgreSQL unavailable (%s); waiting", exc.orig)
-                tried = 0
-            if tried < BATCH:
-                stopping.wait(IDLE_S)
+        with served("webhooks", settings) as metrics:
+            while not stopping.is_set():
+                try:
+                    tried = dispatch_due(engine, client, settings, metrics)
+                except DBAPIError as exc:
+                    log.warning("PostgreSQL unavailable (%s); waiting", exc.orig)
+                    tried = 0
+                if tried < BATCH:
+                    stopping.wait(IDLE_S)
     finally:
-        forget("webhooks", settings.metrics_dir)
         client.close()
         engine.dispose()

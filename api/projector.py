@@ -28,7 +28,7 @@ from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients
 from streams.delivery import RetryPolicy
 from streams.errors import PoisonMessage, RetryableError
 from streams.liveness import PulseWriter
-from streams.metrics import WorkerMetrics, forget, serve
+from streams.metrics import WorkerMetrics, served
 from streams.topics import JOBS, stage_topic
 
 ADMITTED = stage_topic("extract")
@@ -329,13 +329,11 @@ def run_projector(settings: Settings) -> None:
 
     upgrade(settings)
     engine = projection_engine(settings)
-    metrics = WorkerMetrics("projector")
-    serve("projector", settings.metrics_port, settings.metrics_host, settings.metrics_dir)
     try:
-        projector = BatchProjector(ProjectorHandler(engine), settings, metrics=metrics)
-        projector.install_signal_handlers()
-        gc.freeze()  # what is loaded now lives as long as the process: no need to rescan it
-        projector.run()
+        with served("projector", settings) as metrics:
+            projector = BatchProjector(ProjectorHandler(engine), settings, metrics=metrics)
+            projector.install_signal_handlers()
+            gc.freeze()  # what is loaded now lives as long as the process: no need to rescan it
+            projector.run()
     finally:
-        forget("projector", settings.metrics_dir)
         engine.dispose()

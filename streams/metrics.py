@@ -20,6 +20,8 @@ from pathlib import Path
 import orjson
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from base.settings import Settings
+
 log = logging.getLogger("backdrop.metrics")
 
 # What became of a message: its events published, its job failed (bad input), dead-lettered, or
@@ -112,6 +114,22 @@ class WorkerMetrics:
             self.lag.labels(self.stage).set(backlog)
 
 
+@contextlib.contextmanager
+def served(name: str, settings: Settings) -> Iterator[WorkerMetrics]:
+    """This process's metrics as ``name``, served as the settings say (``serve``) until the block ends,
+    when its discovery entry is withdrawn."""
+    serve(name, settings.metrics_port, settings.metrics_host, settings.metrics_dir)
+    try:
+        yield WorkerMetrics(name)
+    finally:
+        forget(name, settings.metrics_dir)
+
+
+def discovery_entry(targets_dir: Path, name: str, pid: int) -> Path:
+    """Where a process announces its /metrics: ``<name>-<pid>.json`` (`backdrop down` reads the pid)."""
+    return targets_dir / f"{name}-{pid}.json"
+
+
 def serve(name: str, port: int | None, host: str, targets_dir: Path) -> int | None:
     """Serve ``/metrics`` on ``port`` (0: any free one) and register it for discovery; the port, or None
     when off (no port) or when it cannot listen (the worker runs on, unmeasured, and says so)."""
@@ -124,7 +142,7 @@ def serve(name: str, port: int | None, host: str, targets_dir: Path) -> int | No
         return None
     bound = int(server.server_port)
     targets_dir.mkdir(parents=True, exist_ok=True)
-    entry = targets_dir / f"{name}-{os.getpid()}.json"
+    entry = discovery_entry(targets_dir, name, os.getpid())
     partial = entry.with_suffix(".partial")
     partial.write_bytes(
         orjson.dumps([{"targets": [f"{host}:{bound}"], "labels": {"worker": name, "pid": str(os.getpid())}}])
@@ -136,4 +154,4 @@ def serve(name: str, port: int | None, host: str, targets_dir: Path) -> int | No
 
 def forget(name: str, targets_dir: Path) -> None:
     """Take this process's discovery entry away (at a clean exit; `backdrop down` clears the rest)."""
-    (targets_dir / f"{name}-{os.getpid()}.json").unlink(missing_ok=True)
+    discovery_entry(targets_dir, name, os.getpid()).unlink(missing_ok=True)

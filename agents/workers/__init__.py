@@ -9,7 +9,7 @@ from agents.workers.context import StageContext
 from base.settings import Settings
 from schemas import PIPELINE, AssembleTask, ChunkTask, PipelineStage, SubmitJob, stage_named
 from streams.attempts import AttemptLedger
-from streams.metrics import WorkerMetrics, forget, serve
+from streams.metrics import WorkerMetrics, served
 from streams.topics import stage_inputs
 from streams.worker import StageHandler, Worker
 
@@ -89,14 +89,12 @@ def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = 
     cv2.setNumThreads(1)
 
     context = StageContext.open(settings)
-    metrics = WorkerMetrics(named)
-    serve(named, settings.metrics_port, settings.metrics_host, settings.metrics_dir)
     try:
-        worker = build_worker(
-            named, settings, context, CancelList.open(settings), AttemptLedger.open(settings), metrics
-        )
-        worker.install_signal_handlers()
-        worker.run(max_messages=max_messages)
+        with served(named, settings) as metrics:
+            worker = build_worker(
+                named, settings, context, CancelList.open(settings), AttemptLedger.open(settings), metrics
+            )
+            worker.install_signal_handlers()
+            worker.run(max_messages=max_messages)
     finally:
-        forget(named, settings.metrics_dir)
         context.close()
