@@ -14,6 +14,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from base.settings import Settings
+from streams.consumer_loop import producer_config
 from streams.delivery import DeadLetter, read_dead_letter, replay_headers
 from streams.headers import Headers, get_text, normalize, set_header
 from streams.topics import dead_letter_topic
@@ -157,7 +158,7 @@ def read_letter(settings: Settings, ref: str) -> Letter | None:
 
 def replay(settings: Settings, letters: Sequence[Letter]) -> int:
     """Publish each letter's original record to its source topic; the number delivered."""
-    producer = Producer({**settings.kafka_config, "enable.idempotence": True, "log_level": 3})
+    producer = Producer(producer_config(settings))
     failures: list[str] = []
 
     def delivered(error: KafkaError | None, message: Message) -> None:
