@@ -165,8 +165,9 @@ class Settings(BaseSettings):
         None,
         ge=0,
         le=65535,
-        description="Port a stage worker or the projector serves /metrics on; 0: any free port (found "
-        "through the discovery files in METRICS_DIR); unset: none. `backdrop up` sets 0.",
+        description="Port a stage worker, the projector or the webhook dispatcher serves /metrics on; 0: "
+        "any free port (found through the discovery files in METRICS_DIR); unset: none. `backdrop up` "
+        "sets 0.",
     )
     metrics_host: str = Field("127.0.0.1", description="Address the workers' /metrics listen on.")
     metrics_dir: Path = Field(
