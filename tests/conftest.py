@@ -20,8 +20,10 @@ from streams.admin import admin_client, ensure_topics
 from streams.topics import DAY_MS, TopicSpec
 from tests.stacks import stack_env
 
-# Every default port + 10000: 29092, 29093, 25432, 26379, 29000, 28000.
-os.environ.update(stack_env(Path(__file__).resolve().parents[1] / ".backdrop" / "test-stack", 10_000))
+# Every default port + 10000: 29092, 29093, 25432, 26379, 29000, 28000. A second checkout on the same
+# machine runs its tests beside ours with another offset (BACKDROP_TEST_PORT_OFFSET=20000).
+PORT_OFFSET = int(os.environ.get("BACKDROP_TEST_PORT_OFFSET", "10000"))
+os.environ.update(stack_env(Path(__file__).resolve().parents[1] / ".backdrop" / "test-stack", PORT_OFFSET))
 for _name in ("BACKDROP_API_URL", "BACKDROP_CONSUMER_GROUP_PREFIX"):  # they would point past our stack
     os.environ.pop(_name, None)
 

@@ -83,7 +83,7 @@ def _lines(stream: io.BufferedReader, into: queue.Queue[str]) -> None:
         into.put(line.decode(errors="replace"))
 
 
-def test_the_readmes_faust_app_archives_a_finished_jobs_output(infra: Settings) -> None:
+def test_the_readmes_faust_app_archives_a_finished_jobs_output(infra: Settings, tmp_path: Path) -> None:
     job_id = f"job_{uuid.uuid4().hex}"
     archive = f"test-archive-{uuid.uuid4().hex[:12]}"
     s3 = Minio(
@@ -98,7 +98,16 @@ def test_the_readmes_faust_app_archives_a_finished_jobs_output(infra: Settings) 
 
     env = {**os.environ, "ARCHIVE_BUCKET": archive, "ARCHIVE_APP": f"test-archive-{uuid.uuid4().hex[:8]}"}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.faust_archive_app", "worker", "--loglevel", "info"],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.faust_archive_app",
+            "--datadir",
+            str(tmp_path),
+            "worker",
+            "--loglevel",
+            "info",
+        ],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -81,7 +81,7 @@ def test_aiokafka_round_trip(infra: Settings, scratch_topic: str) -> None:
     assert asyncio.run(round_trip()) == [f"async-{i}".encode() for i in range(3)]
 
 
-def test_faust_agent_round_trip(infra: Settings) -> None:
+def test_faust_agent_round_trip(infra: Settings, tmp_path: Path) -> None:
     """A Faust worker (separate process) consumes one topic and produces to another."""
     suffix = uuid.uuid4().hex[:12]
     source = TopicSpec(f"test.faust-in.{suffix}", 1, DAY_MS, "faust test input")
@@ -100,7 +100,16 @@ def test_faust_agent_round_trip(infra: Settings) -> None:
         "FAUST_ECHO_APP": f"test-faust-echo-{suffix}",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.faust_echo_app", "worker", "--loglevel", "warn"],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.faust_echo_app",
+            "--datadir",
+            str(tmp_path),
+            "worker",
+            "--loglevel",
+            "warn",
+        ],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
