@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -20,6 +21,10 @@ from base import __version__
 from base.errors import BackdropError
 from base.settings import Settings
 from streams.errors import RetryableError
+from streams.telemetry import instrument, traced
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 DESCRIPTION = """
 Replace the background of videos. Upload a file (`POST /v1/uploads`, or a presigned PUT from
@@ -32,7 +37,10 @@ JSON_BODY_LIMIT = 1 << 20
 SSE_CLIENTS = Gauge("backdrop_sse_subscribers", "SSE streams following live events in this process")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, tracer_provider: TracerProvider | None = None) -> FastAPI:
+    """The app; with ``tracer_provider`` each request is a span (server spans from the FastAPI
+    instrumentation), parent of its database, Redis and Kafka spans."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await open_services(settings)
@@ -79,6 +87,13 @@ def create_app(settings: Settings) -> FastAPI:
     Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
         app, include_in_schema=False
     )
+    if tracer_provider is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # Probes and scrapes every few seconds would bury the requests that matter.
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracer_provider, excluded_urls="/metrics,/healthz,/readyz"
+        )
     return app
 
 
@@ -91,13 +106,16 @@ def serve(
     from api.migrate import upgrade
 
     upgrade(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level=log_level,
-        # The event loop and the HTTP parser in C: the latency floors of `backdrop bench --api` need both.
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=5,
-    )
+    with traced("api") as provider:
+        instrument(provider, "sqlalchemy", "redis")  # before open_services makes the clients
+        uvicorn.run(
+            create_app(settings, provider),
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            log_level=log_level,
+            # The event loop and the HTTP parser in C: the latency floors of `backdrop bench --api` need
+            # both.
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=5,
+        )

@@ -15,6 +15,7 @@ import time
 from typing import Any, TypeAlias
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
+from opentelemetry import trace
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.event import listen
 from sqlalchemy.exc import DBAPIError
@@ -27,9 +28,12 @@ from streams.codec import decode
 from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients
 from streams.delivery import RetryPolicy
 from streams.errors import PoisonMessage, RetryableError
+from streams.headers import normalize
 from streams.liveness import PulseWriter
 from streams.metrics import WorkerMetrics, served
+from streams.telemetry import instrument, traced
 from streams.topics import JOBS, stage_topic
+from streams.tracing import batch_span
 
 ADMITTED = stage_topic("extract")
 
@@ -150,6 +154,7 @@ class BatchProjector:
         the process's (one per process), counting the events applied, timing batches, and its lag."""
         self.handler = handler
         self.metrics = metrics
+        self.tracer = trace.get_tracer("backdrop.projector")
         group = group or settings.consumer_group("projector")
         consumer, producer = kafka_clients(settings, group)
         self.loop = ConsumerLoop(
@@ -189,7 +194,15 @@ class BatchProjector:
     def _project(self, messages: list[Message]) -> bool:
         """Apply one batch; False when stopping while PostgreSQL is away (the batch stays uncommitted)."""
         events = [self._decode(message) for message in messages]
-        with self.metrics.handling() if self.metrics is not None else contextlib.nullcontext():
+        with (
+            batch_span(
+                self.tracer,
+                "projector",
+                ",".join(sorted({m.topic() or "" for m in messages})),
+                [normalize(m.headers()) for m in messages],
+            ),
+            self.metrics.handling() if self.metrics is not None else contextlib.nullcontext(),
+        ):
             if not self._apply(messages, events):
                 return False
         if self.metrics is not None:
@@ -328,12 +341,14 @@ def run_projector(settings: Settings) -> None:
     from api.migrate import upgrade
 
     upgrade(settings)
-    engine = projection_engine(settings)
-    try:
-        with served("projector", settings) as metrics:
-            projector = BatchProjector(ProjectorHandler(engine), settings, metrics=metrics)
-            projector.install_signal_handlers()
-            gc.freeze()  # what is loaded now lives as long as the process: no need to rescan it
-            projector.run()
-    finally:
-        engine.dispose()
+    with traced("projector") as provider:
+        instrument(provider, "sqlalchemy")  # before the engine: it hooks engines as they are made
+        engine = projection_engine(settings)
+        try:
+            with served("projector", settings) as metrics:
+                projector = BatchProjector(ProjectorHandler(engine), settings, metrics=metrics)
+                projector.install_signal_handlers()
+                gc.freeze()  # what is loaded now lives as long as the process: no need to rescan it
+                projector.run()
+        finally:
+            engine.dispose()

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from aiokafka.errors import KafkaError
+from opentelemetry import trace
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -30,11 +31,13 @@ from streams.codec import encode
 from streams.errors import RetryableError, StoreRefused
 from streams.signing import sign_submit, submit_secret
 from streams.topics import JOBS, UPLOADS
+from streams.tracing import inject, publish_span
 from streams.worker import event_id
 
 # A repeated request publishes its job again only if it is still queued this long after it was recorded:
 # sooner, the first request is most likely still publishing it.
 REPUBLISH_AFTER_S = 10.0
+_tracer = trace.get_tracer("backdrop.api")
 
 
 class IdempotencyConflict(BackdropError):
@@ -136,9 +139,11 @@ async def submit(
     # Signed like any producer's submit for a key: the extract gate credits no owner without proof.
     secret = submit_secret(services.settings.signing_secret.get_secret_value(), owner)
     try:
-        await services.producer.send_and_wait(
-            UPLOADS.name, body, key=job.encode(), headers=sign_submit(secret, job, body)
-        )
+        # The job's trace: this request's span, then the submit's, which extract's span continues.
+        with publish_span(_tracer, UPLOADS.name, job):
+            await services.producer.send_and_wait(
+                UPLOADS.name, body, key=job.encode(), headers=inject(sign_submit(secret, job, body))
+            )
     except KafkaError as exc:
         if created:
             async with services.engine.begin() as conn:
@@ -175,7 +180,10 @@ async def cancel(services: Services, job_id: str, reason: str) -> None:
         event_type="cancelled", event_id=event_id(job_id, "cancelled"), job_id=job_id, reason=reason
     )
     try:
-        await services.producer.send_and_wait(JOBS.name, encode(event), key=job_id.encode())
+        with publish_span(_tracer, JOBS.name, job_id):
+            await services.producer.send_and_wait(
+                JOBS.name, encode(event), key=job_id.encode(), headers=inject([])
+            )
     except KafkaError as exc:
         raise Unavailable(f"Kafka did not take the cancellation ({exc}); try again") from exc
 

@@ -7,7 +7,7 @@ without trace context.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
@@ -111,6 +111,65 @@ def stage_span(
         )
     except Exception:  # telemetry must never fail a message
         logger.debug("could not start the %s span", stage, exc_info=True)
+        span = trace.INVALID_SPAN
+    with trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
+        yield span
+
+
+@contextmanager
+def publish_span(tracer: Tracer, topic: str, key: bytes | str | None = None) -> Iterator[Span]:
+    """A PRODUCER span for one event sent outside a stage span (the API's submit): headers injected inside
+    it make the consumer's span its child, so a job's trace starts at the request that made it."""
+    attributes: dict[str, str] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "send",
+        "messaging.destination.name": topic,
+    }
+    if key is not None:
+        attributes["messaging.kafka.message.key"] = (
+            key.decode(errors="replace") if isinstance(key, bytes) else key
+        )
+    span: Span
+    try:
+        span = tracer.start_span(f"send {topic}", kind=SpanKind.PRODUCER, attributes=attributes)
+    except Exception:  # telemetry must never fail a message
+        logger.debug("could not start the span sending to %s", topic, exc_info=True)
+        span = trace.INVALID_SPAN
+    with trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
+        yield span
+
+
+@contextmanager
+def batch_span(
+    tracer: Tracer,
+    name: str,
+    topic: str,
+    batch: Sequence[Headers],
+    propagator: TextMapPropagator | None = None,
+) -> Iterator[Span]:
+    """A CONSUMER span for a batch of events handled together (the projector's): a new trace that links
+    to each event's producer, since a span has one parent and the batch has many."""
+    links = []
+    for headers in batch:
+        context = trace.get_current_span(extract(headers, propagator)).get_span_context()
+        if context.is_valid:
+            links.append(trace.Link(context))
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": topic,
+        "messaging.batch.message_count": len(batch),
+        "backdrop.stage": name,
+    }
+    span: Span
+    try:
+        span = tracer.start_span(
+            f"process {topic}", context=Context(), kind=SpanKind.CONSUMER, attributes=attributes, links=links
+        )
+    except Exception:  # telemetry must never fail a message
+        logger.debug("could not start the %s batch span", name, exc_info=True)
         span = trace.INVALID_SPAN
     with trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
         yield span

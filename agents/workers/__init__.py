@@ -10,6 +10,7 @@ from base.settings import Settings
 from schemas import PIPELINE, AssembleTask, ChunkTask, PipelineStage, SubmitJob, stage_named
 from streams.attempts import AttemptLedger
 from streams.metrics import WorkerMetrics, served
+from streams.telemetry import traced
 from streams.topics import stage_inputs
 from streams.worker import StageHandler, Worker
 
@@ -90,7 +91,7 @@ def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = 
 
     context = StageContext.open(settings)
     try:
-        with served(named, settings) as metrics:
+        with traced(named), served(named, settings) as metrics:
             worker = build_worker(
                 named, settings, context, CancelList.open(settings), AttemptLedger.open(settings), metrics
             )

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from streams.headers import get_text
-from streams.tracing import extract, inject, stage_span
+from streams.tracing import batch_span, extract, inject, publish_span, stage_span
 
 
 @pytest.fixture
@@ -136,3 +136,40 @@ def test_a_broken_propagator_never_fails_the_message(
         pass
     (span,) = exporter.get_finished_spans()
     assert span.parent is None
+
+
+def test_publish_span_is_the_producer_parent_of_the_consumer(
+    tracer: trace.Tracer, exporter: InMemorySpanExporter
+) -> None:
+    with tracer.start_as_current_span("POST /v1/jobs"), publish_span(tracer, "backdrop.uploads", "job-5"):
+        headers = inject([])
+    with stage_span(tracer, "extract", "job-5", None, headers):
+        pass
+    request, send, extract_span = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
+    assert send.kind is SpanKind.PRODUCER
+    assert send.name == "send backdrop.uploads"
+    assert send.parent is not None
+    assert send.parent.span_id == request.context.span_id
+    assert extract_span.parent is not None
+    assert extract_span.parent.span_id == send.context.span_id
+    assert {s.context.trace_id for s in (request, send, extract_span)} == {request.context.trace_id}
+
+
+def test_batch_span_links_each_event_it_handles(tracer: trace.Tracer, exporter: InMemorySpanExporter) -> None:
+    carried = []
+    for job in ("a", "b"):
+        with tracer.start_as_current_span(f"stage of {job}"):
+            carried.append(inject([]))
+    with (
+        tracer.start_as_current_span("unrelated"),
+        batch_span(tracer, "projector", "backdrop.jobs", [*carried, [], [("traceparent", b"garbage")]]),
+    ):
+        pass
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    batch = spans["process backdrop.jobs"]
+    assert batch.parent is None  # a trace of its own, whatever span was current
+    assert [link.context.span_id for link in batch.links] == [
+        spans["stage of a"].context.span_id,
+        spans["stage of b"].context.span_id,
+    ]
+    assert (batch.attributes or {})["messaging.batch.message_count"] == 4
