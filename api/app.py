@@ -21,7 +21,7 @@ from base import __version__
 from base.errors import BackdropError
 from base.settings import Settings
 from streams.errors import RetryableError
-from streams.telemetry import instrument, traced
+from streams.telemetry import instrument_engine, instrument_redis, traced
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -44,6 +44,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await open_services(settings)
+        instrument_engine(tracer_provider, services.engine)
         app.state.services = services
         SSE_CLIENTS.set_function(lambda: services.hub.subscriber_count)
         # Everything loaded so far lives as long as the process: keep the collector from rescanning it,
@@ -107,7 +108,7 @@ def serve(
 
     upgrade(settings)
     with traced("api") as provider:
-        instrument(provider, "sqlalchemy", "redis")  # before open_services makes the clients
+        instrument_redis(provider)
         uvicorn.run(
             create_app(settings, provider),
             host=host or settings.api_host,

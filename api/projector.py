@@ -31,7 +31,7 @@ from streams.errors import PoisonMessage, RetryableError
 from streams.headers import normalize
 from streams.liveness import PulseWriter
 from streams.metrics import WorkerMetrics, served
-from streams.telemetry import instrument, traced
+from streams.telemetry import instrument_engine, traced
 from streams.topics import JOBS, stage_topic
 from streams.tracing import batch_span
 
@@ -342,8 +342,8 @@ def run_projector(settings: Settings) -> None:
 
     upgrade(settings)
     with traced("projector") as provider:
-        instrument(provider, "sqlalchemy")  # before the engine: it hooks engines as they are made
         engine = projection_engine(settings)
+        instrument_engine(provider, engine)  # its statements: children of each batch's span
         try:
             with served("projector", settings) as metrics:
                 projector = BatchProjector(ProjectorHandler(engine), settings, metrics=metrics)

@@ -76,6 +76,22 @@ class Settings(BaseSettings):
     # The id under which MinIO registers its Kafka notification target; it is part of the ARN.
     minio_kafka_target: str = "BACKDROP"
 
+    # Jaeger, the traces' receiver and viewer that `infra up --observability` builds and starts (OTLP over
+    # HTTP in, query API and UI out, spans kept in memory). The processes send to it when the standard
+    # OTEL_* variables say so (OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14318).
+    jaeger_host: str = Field("127.0.0.1", description="Address Jaeger's ports bind to.")
+    jaeger_otlp_port: int = Field(
+        14318, description="Jaeger's OTLP/HTTP receiver (the standard 4318's role)."
+    )
+    jaeger_query_port: int = Field(19686, description="Jaeger's UI and HTTP query API (/api/traces).")
+    jaeger_query_grpc_port: int = Field(19685, description="Jaeger's gRPC query API.")
+    jaeger_max_traces: int = Field(100_000, gt=0, description="Traces Jaeger keeps in memory (oldest go).")
+    jaeger_ui_assets: Path | None = Field(
+        None,
+        description="A built jaeger-ui folder for Jaeger to serve; the binary built from the Go module "
+        "carries only a placeholder page (the query API works without it).",
+    )
+
     # The HTTP API (`backdrop api`).
     api_host: str = Field("127.0.0.1", description="Address `backdrop api` binds to.")
     api_port: int = Field(18000, description="Port `backdrop api` listens on.")
@@ -284,6 +300,15 @@ class Settings(BaseSettings):
             f"postgresql+psycopg://{self.postgres_user}:{self.postgres_password.get_secret_value()}"
             f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
         )
+
+    @property
+    def jaeger_otlp_url(self) -> str:
+        """What OTEL_EXPORTER_OTLP_ENDPOINT should say to send spans to the local Jaeger."""
+        return f"http://{self.jaeger_host}:{self.jaeger_otlp_port}"
+
+    @property
+    def jaeger_query_url(self) -> str:
+        return f"http://{self.jaeger_host}:{self.jaeger_query_port}"
 
     @property
     def api_base_url(self) -> str:

@@ -66,7 +66,7 @@ def extract(headers: Headers, propagator: TextMapPropagator | None = None) -> Co
 def stage_span(
     tracer: Tracer,
     stage: str,
-    job_id: str,
+    job_id: str | None,
     chunk: int | None,
     headers: Headers,
     *,
@@ -88,8 +88,9 @@ def stage_span(
         "messaging.operation.name": "process",
         "messaging.destination.name": destination,
         "backdrop.stage": stage,
-        "backdrop.job_id": job_id,
     }
+    if job_id:  # none for a message that names no job yet (extract's gate) or names it wrongly
+        attributes["backdrop.job_id"] = job_id
     if chunk is not None:
         attributes["backdrop.chunk"] = chunk
     if partition is not None:

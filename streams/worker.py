@@ -172,7 +172,7 @@ class Worker(Generic[E]):
             stage_span(
                 self.tracer,
                 self.handler.stage,
-                job_id or "",
+                job_id,
                 index,
                 normalize(message.headers()),
                 topic=topic,

@@ -7,7 +7,17 @@ from pathlib import Path
 
 from base.settings import Settings
 
-PORTS = ("kafka_port", "kafka_controller_port", "postgres_port", "redis_port", "s3_port", "api_port")
+PORTS = (
+    "kafka_port",
+    "kafka_controller_port",
+    "postgres_port",
+    "redis_port",
+    "s3_port",
+    "api_port",
+    "jaeger_otlp_port",
+    "jaeger_query_port",
+    "jaeger_query_grpc_port",
+)
 
 
 def stack_env(state_dir: Path, port_offset: int) -> dict[str, str]:

@@ -13,7 +13,8 @@ from backdrop.cli.console import console, print_health, show_steps, user_errors
 from base.settings import Settings
 
 infra_app = typer.Typer(
-    help="Start, stop and inspect the local servers: Kafka, PostgreSQL, Redis and MinIO (S3).",
+    help="Start, stop and inspect the local servers: Kafka, PostgreSQL, Redis and MinIO (S3); Jaeger "
+    "(traces) with --observability.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -23,6 +24,14 @@ infra_app = typer.Typer(
 @user_errors
 def infra_up(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    observability: Annotated[
+        bool,
+        typer.Option(
+            "--observability",
+            help="Also Jaeger, which receives traces (OTLP/HTTP) and shows them; built with go the first "
+            "time (minutes).",
+        ),
+    ] = False,
 ) -> None:
     """Install what is missing, start every server that is not running, create the Kafka topics."""
     from infra import stack
@@ -30,9 +39,14 @@ def infra_up(
     settings = Settings()
     started = time.monotonic()
     with show_steps():
-        rows = stack.up(settings)
+        rows = stack.up(settings, observability)
     console.print(f"infra up in {time.monotonic() - started:.1f} s; state in {settings.state_dir.resolve()}")
     print_health(rows, as_json)
+    if observability and not as_json:
+        console.print(
+            f"traces: export OTEL_EXPORTER_OTLP_ENDPOINT={settings.jaeger_otlp_url} in the processes' "
+            f"environment; see them at {settings.jaeger_query_url}"
+        )
     if not all(row.healthy for row in rows):
         raise typer.Exit(1)
 
@@ -64,7 +78,7 @@ def infra_down() -> None:
 def infra_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
-    """Show each server's endpoint and health; exit 1 unless all four are healthy."""
+    """Show each server's endpoint and health; exit 1 unless all are healthy (Jaeger too when it runs)."""
     from infra import stack
 
     rows = stack.status(Settings())

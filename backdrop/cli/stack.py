@@ -72,27 +72,40 @@ def _wait_for_api(settings: Settings, timeout_s: float = 60.0) -> None:
 @user_errors
 def up(
     segment_workers: Annotated[int, typer.Option(min=1, max=16, help="Segment workers to start.")] = 1,
+    observability: Annotated[
+        bool,
+        typer.Option(
+            "--observability",
+            help="Also Jaeger, with every process sending it traces (unless OTEL_* name another exporter).",
+        ),
+    ] = False,
 ) -> None:
     """Start the servers, a worker per stage, the projector, the webhook dispatcher and the API."""
+    import os
+
     from api.migrate import upgrade
     from infra import stack
+    from infra.jaeger_server import traced_env
     from infra.workers import SERVICES, start_workers
 
     settings = Settings()
+    env = traced_env(settings, os.environ) if observability else None
     with show_steps():
-        rows = stack.up(settings)
+        rows = stack.up(settings, observability)
         if not all(row.healthy for row in rows):
             print_health(rows, False)
             raise typer.Exit(1)
         with step("migrating the read model's database"):
             upgrade(settings)
         with step("starting the workers, the projector, the webhook dispatcher and the API"):
-            pids = start_workers(settings, {"segment": segment_workers}, SERVICES)
+            pids = start_workers(settings, {"segment": segment_workers}, SERVICES, env=env)
             _wait_for_api(settings)
     console.print(
         f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in PIPELINE)}; "
         f"{', '.join(SERVICES)}; API at {settings.api_base_url}/docs; logs in {settings.state_dir}/logs"
     )
+    if observability:
+        console.print(f"traces at {settings.jaeger_query_url}")
 
 
 def consumed_topics() -> dict[str, tuple[str, ...]]:

@@ -11,14 +11,14 @@ import sys
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from backdrop.submit import follow_from_now, submit, wait_for
 from base.settings import Settings
@@ -55,10 +55,12 @@ class OwnWorkers:
 
     settings: Settings  # as the workers see them
     folder: Path
+    extra_env: Mapping[str, str] = field(default_factory=dict)  # beside ours (e.g. OTEL_* for traces)
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "BACKDROP_CONSUMER_GROUP_PREFIX": self.settings.consumer_group_prefix}
+        prefix = {"BACKDROP_CONSUMER_GROUP_PREFIX": self.settings.consumer_group_prefix}
+        return {**os.environ, **self.extra_env, **prefix}
 
     def start(self, replicas: dict[str, int] | None = None) -> dict[str, list[int]]:
         """Start those of the set that are not running (one per stage unless ``replicas`` says more)."""
@@ -83,6 +85,13 @@ class OwnWorkers:
         return self.settings.consumer_group(stage)
 
 
+_COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+}
+
+
 def begin_at_end(settings: Settings, group: str, topics: list[str], timeout_s: float = 60) -> None:
     """Commit ``group``'s offsets at the current end of ``topics``: it skips what earlier modules left.
 
@@ -104,7 +113,10 @@ def begin_at_end(settings: Settings, group: str, topics: list[str], timeout_s: f
                 consumer.commit(offsets=offsets, asynchronous=False)
                 return
             except KafkaException as exc:
-                if time.monotonic() > deadline or not exc.args[0].retriable():
+                # A fresh broker also answers commits with the group coordinator still moving or loading,
+                # which librdkafka does not mark retriable.
+                waiting = exc.args[0].retriable() or exc.args[0].code() in _COORDINATOR_MOVING
+                if time.monotonic() > deadline or not waiting:
                     raise
                 time.sleep(0.5)
     finally:
@@ -113,12 +125,17 @@ def begin_at_end(settings: Settings, group: str, topics: list[str], timeout_s: f
 
 @contextlib.contextmanager
 def own_workers(
-    settings: Settings, folder: Path, replicas: dict[str, int] | None = None
+    settings: Settings,
+    folder: Path,
+    replicas: dict[str, int] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[OwnWorkers]:
     """One worker per stage (or ``replicas``) of a module's own, started as `backdrop up` starts them,
-    each in a fresh consumer group; all stopped on exit."""
+    each in a fresh consumer group, with ``env`` added to ours; all stopped on exit."""
     prefix = f"backdrop-test-{uuid.uuid4().hex[:8]}"
-    workers = OwnWorkers(settings.model_copy(update={"consumer_group_prefix": prefix}), folder.resolve())
+    workers = OwnWorkers(
+        settings.model_copy(update={"consumer_group_prefix": prefix}), folder.resolve(), dict(env or {})
+    )
     for stage in PIPELINE:
         begin_at_end(settings, workers.group(stage), [spec.name for spec in stage_inputs(stage)])
     workers.start()
