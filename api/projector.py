@@ -199,7 +199,8 @@ class BatchProjector:
                 self.tracer,
                 "projector",
                 ",".join(sorted({m.topic() or "" for m in messages})),
-                [normalize(m.headers()) for m in messages],
+                len(messages),
+                (normalize(m.headers()) for m in messages),
             ),
             self.metrics.handling() if self.metrics is not None else contextlib.nullcontext(),
         ):

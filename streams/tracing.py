@@ -7,7 +7,7 @@ without trace context.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
@@ -146,29 +146,31 @@ def batch_span(
     tracer: Tracer,
     name: str,
     topic: str,
-    batch: Sequence[Headers],
+    count: int,
+    batch: Iterable[Headers],
     propagator: TextMapPropagator | None = None,
 ) -> Iterator[Span]:
-    """A CONSUMER span for a batch of events handled together (the projector's): a new trace that links
-    to each event's producer, since a span has one parent and the batch has many."""
-    links = []
-    for headers in batch:
-        context = trace.get_current_span(extract(headers, propagator)).get_span_context()
-        if context.is_valid:
-            links.append(trace.Link(context))
+    """A CONSUMER span for ``count`` events handled together (the projector's): a new trace that links to
+    each event's producer, since a span has one parent and the batch has many. ``batch`` (the events'
+    headers) is read only when the span records, so a process without tracing pays nothing for it."""
     attributes: dict[str, str | int] = {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
         "messaging.operation.name": "process",
         "messaging.destination.name": topic,
-        "messaging.batch.message_count": len(batch),
+        "messaging.batch.message_count": count,
         "backdrop.stage": name,
     }
     span: Span
     try:
         span = tracer.start_span(
-            f"process {topic}", context=Context(), kind=SpanKind.CONSUMER, attributes=attributes, links=links
+            f"process {topic}", context=Context(), kind=SpanKind.CONSUMER, attributes=attributes
         )
+        if span.is_recording():
+            for headers in batch:
+                context = trace.get_current_span(extract(headers, propagator)).get_span_context()
+                if context.is_valid:
+                    span.add_link(context)
     except Exception:  # telemetry must never fail a message
         logger.debug("could not start the %s batch span", name, exc_info=True)
         span = trace.INVALID_SPAN

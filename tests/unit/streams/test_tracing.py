@@ -162,7 +162,7 @@ def test_batch_span_links_each_event_it_handles(tracer: trace.Tracer, exporter: 
             carried.append(inject([]))
     with (
         tracer.start_as_current_span("unrelated"),
-        batch_span(tracer, "projector", "backdrop.jobs", [*carried, [], [("traceparent", b"garbage")]]),
+        batch_span(tracer, "projector", "backdrop.jobs", 4, [*carried, [], [("traceparent", b"garbage")]]),
     ):
         pass
     spans = {span.name: span for span in exporter.get_finished_spans()}
@@ -173,3 +173,12 @@ def test_batch_span_links_each_event_it_handles(tracer: trace.Tracer, exporter: 
         spans["stage of b"].context.span_id,
     ]
     assert (batch.attributes or {})["messaging.batch.message_count"] == 4
+
+
+def test_batch_span_reads_no_headers_when_tracing_is_off() -> None:
+    def headers() -> Iterator[list[tuple[str, bytes]]]:
+        raise AssertionError("read")
+        yield []
+
+    with batch_span(trace.NoOpTracer(), "projector", "backdrop.jobs", 1, headers()) as span:
+        assert not span.is_recording()
