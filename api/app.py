@@ -91,9 +91,13 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
     if tracer_provider is not None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        # Probes and scrapes every few seconds would bury the requests that matter.
+        # Probes and scrapes every few seconds would bury the requests that matter; so would a span per
+        # ASGI message (an upload's body arrives in dozens).
         FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=tracer_provider, excluded_urls="/metrics,/healthz,/readyz"
+            app,
+            tracer_provider=tracer_provider,
+            excluded_urls="/metrics,/healthz,/readyz",
+            exclude_spans=["receive", "send"],
         )
     return app
 

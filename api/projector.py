@@ -31,7 +31,7 @@ from streams.errors import PoisonMessage, RetryableError
 from streams.headers import normalize
 from streams.liveness import PulseWriter
 from streams.metrics import WorkerMetrics, served
-from streams.telemetry import instrument_engine, traced
+from streams.telemetry import instrument_engine, traced, untraced
 from streams.topics import JOBS, stage_topic
 from streams.tracing import batch_span
 
@@ -225,7 +225,8 @@ class BatchProjector:
             return
         self._flush_checked = now
         try:
-            insert_lsn, flush_lsn = self.handler.wal_positions()
+            with untraced():
+                insert_lsn, flush_lsn = self.handler.wal_positions()
         except RetryableError:
             return  # asked again on the next pass; the offsets wait
         if self.handler.take_restart():

@@ -156,6 +156,16 @@ def instrument_engine(provider: TracerProvider | None, engine: Engine | AsyncEng
         log.warning("could not instrument SQLAlchemy; database calls make no spans", exc_info=True)
 
 
+@contextlib.contextmanager
+def untraced() -> Iterator[None]:
+    """Library calls inside make no spans: housekeeping (the projector's flush checks every few hundred
+    milliseconds) would otherwise be a trace of one statement each, burying the ones about jobs."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        yield
+
+
 def instrument_redis(provider: TracerProvider | None) -> None:
     """A span for each Redis command of any client, sync or asyncio; nothing when tracing is off."""
     if provider is None:
