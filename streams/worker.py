@@ -105,15 +105,16 @@ class Worker(Generic[E]):
         *,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        cancelled: Callable[[str], bool] | None = None,
+        stopped: Callable[[str], bool] | None = None,
         ledger: AttemptLedger | None = None,
         metrics: WorkerMetrics | None = None,
     ) -> None:
-        """``cancelled(job_id)`` says whether a job was cancelled: its messages are committed undone.
+        """``stopped(job_id)`` says whether a job has stopped (cancelled or ended): its messages are
+        committed undone.
         ``ledger`` counts attempts across processes; without one only this process's attempts count.
         ``metrics`` (one per process: Prometheus names are global) counts and times the messages."""
         self.handler = handler
-        self.cancelled = cancelled
+        self.stopped = stopped
         self.ledger = ledger
         self.metrics = metrics
         self.sleep = sleep
@@ -158,11 +159,11 @@ class Worker(Generic[E]):
             self._commit(message)
             return
         job_id = getattr(event, "job_id", None)
-        if job_id is not None and self.cancelled is not None and self.cancelled(job_id):
+        if job_id is not None and self.stopped is not None and self.stopped(job_id):
             log.info(
-                "%s: job %s was cancelled; skipping offset %s", self.handler.stage, job_id, message.offset()
+                "%s: job %s has stopped; skipping offset %s", self.handler.stage, job_id, message.offset()
             )
-            self._count("cancelled")
+            self._count("skipped")
             self._commit(message)
             return
         chunk = getattr(event, "chunk", None)
@@ -223,9 +224,13 @@ class Worker(Generic[E]):
                 self._fail_job(job_id, exc.code, exc.message, message)
                 self._count("failed", exc.code)
                 return None
-            except (ObjectNotFound, Refused, PoisonMessage) as exc:
-                # Gone is gone, refused stays refused, unreadable stays unreadable: retrying changes none.
-                # An operator can restore a missing object and replay the dead letter.
+            except Refused as exc:
+                # Refused stays refused. The job id is another submit's: its job must not fail for this one.
+                self._give_up(message, exc, attempt, job_id=None)
+                return None
+            except (ObjectNotFound, PoisonMessage) as exc:
+                # Gone is gone, unreadable stays unreadable: retrying changes neither. An operator can
+                # restore a missing object and replay the dead letter.
                 self._give_up(message, exc, attempt, job_id)
                 return None
             except RetryableError as exc:
