@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka import KafkaException, Message
 from opentelemetry import trace
 from pydantic import BaseModel
 
@@ -38,11 +38,10 @@ from base.settings import Settings
 from schemas import ChunkRef, JobFailed, PipelineStage
 from streams.attempts import AttemptLedger, WorkerDied
 from streams.codec import encode
-from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients, wire
+from streams.consumer_loop import ConsumerLoop, wire
 from streams.delivery import RetryPolicy, error_code
 from streams.errors import ObjectNotFound, PoisonMessage, Refused, RetryableError
 from streams.headers import Headers, normalize
-from streams.liveness import PulseWriter
 from streams.logs import about
 from streams.metrics import WorkerMetrics
 from streams.topics import JOBS
@@ -120,18 +119,15 @@ class Worker(Generic[E]):
         self.sleep = sleep
         self.tracer = trace.get_tracer("backdrop.worker")
         self.group = settings.consumer_group(handler.stage)
-        consumer, producer = kafka_clients(settings, self.group)
         # One message per poll (the loop's default): each is its own unit of work, retry and commit.
-        self.loop = ConsumerLoop(
-            consumer,
-            producer,
+        self.loop = ConsumerLoop.in_group(
+            settings,
+            self.group,
             name=handler.stage,
             topics=handler.topics,
             policy=policy or RetryPolicy(),
+            metrics=metrics,
             sleep=sleep,
-            pulse=PulseWriter(settings.pulse_dir, handler.stage),
-            reconnect=lambda: Consumer(consumer_config(settings, self.group)),
-            on_backlog=metrics.waiting if metrics is not None else None,
         )
         self.policy, self.stopping = self.loop.policy, self.loop.stopping
 

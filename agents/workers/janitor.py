@@ -19,15 +19,14 @@ from __future__ import annotations
 import logging
 import time
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 from prometheus_client import Counter
 
 from base.settings import Settings
 from schemas import JobCancelled, JobCompleted, JobFailed
-from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients
+from streams.consumer_loop import ConsumerLoop
 from streams.delivery import RetryPolicy
 from streams.jobs_feed import read_lifecycle
-from streams.liveness import PulseWriter
 from streams.metrics import WorkerMetrics, served
 from streams.retention import intermediates, recorded_completion
 from streams.s3_store import s3_store
@@ -71,17 +70,14 @@ class Janitor:
         self.grace_s = settings.cleanup_grace_s
         self.metrics = metrics
         group = group or settings.consumer_group("janitor")
-        consumer, producer = kafka_clients(settings, group)
-        self.loop = ConsumerLoop(
-            consumer,
-            producer,
+        self.loop = ConsumerLoop.in_group(
+            settings,
+            group,
             name="janitor",
             topics=[JOBS.name],
             policy=RetryPolicy(),
+            metrics=metrics,
             max_batch=BATCH,
-            pulse=PulseWriter(settings.pulse_dir, "janitor"),
-            reconnect=lambda: Consumer(consumer_config(settings, group)),
-            on_backlog=metrics.waiting if metrics is not None else None,
         )
         self.stopping = self.loop.stopping
 

@@ -14,7 +14,7 @@ from backdrop.sample import write_sample
 from backdrop.submit import follow_from_now, wait_for
 from base.settings import Settings
 from infra.workers import start_workers
-from schemas import JobCompleted, JobFailed, new_job_id
+from schemas import JobCompleted, JobFailed, LifecycleEvent, SubmitJob, new_job_id
 from streams.ownership import claim_key
 from streams.retention import completion_key
 from streams.s3_store import s3_store
@@ -58,14 +58,19 @@ def _settles_to(settings: Settings, job_id: str, expected: set[str], timeout_s: 
         time.sleep(0.5)
 
 
-def test_a_finished_job_leaves_only_its_outputs(infra: Settings, workers: OwnWorkers, clip: Path) -> None:
-    follower = follow_from_now(infra)
+def _run(settings: Settings, source: Path, timeout_s: float) -> tuple[SubmitJob, LifecycleEvent]:
+    """Submit ``source`` straight to Kafka; the submit and the job's terminal event."""
+    follower = follow_from_now(settings)
     try:
-        job = _submit(new_job_id(), _upload(infra, clip, ""), infra)
-        _publish(infra, job)
-        final = wait_for(follower, job.job_id, timeout_s=300)
+        job = _submit(new_job_id(), _upload(settings, source, ""), settings)
+        _publish(settings, job)
+        return job, wait_for(follower, job.job_id, timeout_s=timeout_s)
     finally:
         follower.close()
+
+
+def test_a_finished_job_leaves_only_its_outputs(infra: Settings, workers: OwnWorkers, clip: Path) -> None:
+    job, final = _run(infra, clip, timeout_s=300)
     assert isinstance(final, JobCompleted), final
     store = s3_store(infra)
     output = store.get_bytes(final.output_key)
@@ -73,8 +78,8 @@ def test_a_finished_job_leaves_only_its_outputs(infra: Settings, workers: OwnWor
     outputs = {final.output_key, *final.hero_keys, completion_key(job.job_id)}
     if final.poster_key:
         outputs.add(final.poster_key)
-    # Within the grace period the chunks' intermediates are all still there ...
-    assert len(_objects(infra, job.job_id) - outputs - markers) > 3 * final.metrics.frames // 72
+    # Within the grace period the chunks' intermediates are still there ...
+    assert _objects(infra, job.job_id) - outputs - markers, "nothing but outputs even before the grace period"
     # ... then only the outputs and the markers stay.
     _settles_to(infra, job.job_id, outputs | markers)
     assert store.get_bytes(final.output_key) == output
@@ -84,13 +89,7 @@ def test_a_finished_job_leaves_only_its_outputs(infra: Settings, workers: OwnWor
 def test_a_failed_job_leaves_only_its_markers(infra: Settings, workers: OwnWorkers, tmp_path: Path) -> None:
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(4000))
-    follower = follow_from_now(infra)
-    try:
-        job = _submit(new_job_id(), _upload(infra, broken, ""), infra)
-        _publish(infra, job)
-        final = wait_for(follower, job.job_id, timeout_s=120)
-    finally:
-        follower.close()
+    job, final = _run(infra, broken, timeout_s=120)
     assert isinstance(final, JobFailed), final
     _settles_to(infra, job.job_id, {claim_key(job.job_id), stop_key(job.job_id)})
     assert s3_store(infra).get_bytes(stop_key(job.job_id)).startswith(b"failed: ")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import streams.consumer_loop
 import streams.worker
 from base.errors import CorruptInput
 from base.settings import Settings
@@ -88,7 +89,7 @@ def run_worker(
     consumer = RecordingConsumer([[FakeMessage(_offset=i, _value=v)] for i, v in enumerate(values)])
     producer = RecordingProducer()
     consumer.timeline = producer.timeline = timeline.events
-    monkeypatch.setattr(streams.worker, "kafka_clients", lambda settings, group: (consumer, producer))
+    monkeypatch.setattr(streams.consumer_loop, "kafka_clients", lambda settings, group: (consumer, producer))
     logger, level = logging.getLogger("backdrop.worker"), logging.getLogger("backdrop.worker").level
     logger.addHandler(timeline)
     logger.setLevel(logging.INFO)
