@@ -151,6 +151,35 @@ class ArtifactOut(Shape):
     url: str = Field(description="Presigned download URL.", examples=["http://127.0.0.1:19000/…"])
 
 
+class JobStorage(Shape):
+    """What a job keeps in the stores now."""
+
+    job_id: str = Field(description="The job id.", examples=[JOB_ID_EXAMPLE])
+    objects: int = Field(description="Objects under the job's prefix in the artifacts bucket.", examples=[7])
+    bytes: int = Field(description="Their size in bytes.", examples=[48_211_377])
+    output_bytes: int = Field(
+        description="Bytes kept after the job ends (outputs and markers) for the retention period.",
+        examples=[47_900_112],
+    )
+    intermediate_bytes: int = Field(
+        description="Bytes of intermediates: deleted shortly after the job ends.", examples=[311_265]
+    )
+    upload_bytes: int = Field(
+        description="Size of the upload made for this job through the API (0 for any other source).",
+        examples=[12_442_001],
+    )
+
+
+class JobDeletion(Shape):
+    """What deleting a job removed."""
+
+    job_id: str = Field(description="The deleted job's id.", examples=[JOB_ID_EXAMPLE])
+    objects_deleted: int = Field(
+        description="Objects deleted, outputs and the upload included.", examples=[6]
+    )
+    bytes_deleted: int = Field(description="Their size in bytes.", examples=[60_653_378])
+
+
 class Timings(Shape):
     submitted_at: datetime = Field(description="When the job was submitted.")
     accepted_at: datetime | None = Field(description="When the input passed its checks.")

@@ -4,23 +4,38 @@ Each event is applied in one transaction with its row in ``job_events``: if that
 id already there, the event was applied before and nothing else changes, so replaying the topic is a
 no-op. Terminal states are sticky: the first of completed / failed / cancelled wins. New log rows are
 announced with ``pg_notify`` inside the same transaction, so a listener hears of a row only once it is
-committed and readable.
+committed and readable. A `deleted` event takes every row of the job away and leaves a tombstone: any
+event of the job that comes after it (late, or a replay of the topics) is dropped, not projected.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, case, func, literal, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    String,
+    Uuid,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
-from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage, WebhookDelivery
+from api.tables import TERMINAL_STATUSES, Artifact, DeletedJob, Job, JobEvent, JobStage, WebhookDelivery
 from schemas import (
     ChunkDone,
     JobAccepted,
     JobCancelled,
     JobCompleted,
+    JobDeleted,
     JobFailed,
     LifecycleEvent,
     StageProgress,
@@ -36,8 +51,21 @@ TERMINAL_EVENT_STATUS = {"completed": "completed", "failed": "failed", "cancelle
 
 # The statements every event runs, built once: building and keying them per event cost more than
 # PostgreSQL's work on them.
+_DELETED = select(DeletedJob.job_id).where(DeletedJob.job_id == bindparam("job_id")).exists()
 _LOG_EVENT = (
-    insert(JobEvent).on_conflict_do_nothing(index_elements=[JobEvent.event_id]).returning(JobEvent.id)
+    insert(JobEvent)
+    .from_select(
+        ["event_id", "job_id", "event_type", "occurred_at", "payload"],
+        select(
+            bindparam("event_id", type_=Uuid()),
+            bindparam("job_id", type_=String()),
+            bindparam("event_type", type_=String()),
+            bindparam("occurred_at", type_=DateTime(timezone=True)),
+            bindparam("payload", type_=JSONB()),
+        ).where(~_DELETED),
+    )
+    .on_conflict_do_nothing(index_elements=[JobEvent.event_id])
+    .returning(JobEvent.id)
 )
 _ENSURE_JOB = insert(Job).on_conflict_do_nothing(index_elements=[Job.id])
 _TOUCH_JOB = (
@@ -79,6 +107,8 @@ def notify_payload(row_id: int, job_id: str, event_type: str, data: dict[str, An
 
 def project_submit(conn: Connection, submit: SubmitJob) -> None:
     """A submit seen on ``backdrop.uploads``: the job exists (queued) with its options and webhook."""
+    if conn.execute(select(_DELETED), {"job_id": submit.job_id}).scalar():
+        return
     values = {
         "id": submit.job_id,
         "owner": submit.owner,
@@ -107,8 +137,14 @@ def project_submit(conn: Connection, submit: SubmitJob) -> None:
 
 
 def project_event(conn: Connection, event: LifecycleEvent) -> int | None:
-    """Apply one lifecycle event; the new ``job_events`` id, or None if it was applied before."""
+    """Apply one lifecycle event; the new ``job_events`` id, or None if it was applied before (or its
+    job is deleted)."""
     payload = event.model_dump(mode="json")
+    if isinstance(event, JobDeleted):
+        forget_job(conn, event.job_id)
+        # Row 0: no log row stays to point at; API processes drop what they cached of the job.
+        conn.execute(_NOTIFY, {"announced": notify_payload(0, event.job_id, event.event_type, payload)})
+        return None
     row_id = conn.execute(
         _LOG_EVENT,
         {
@@ -127,6 +163,18 @@ def project_event(conn: Connection, event: LifecycleEvent) -> int | None:
     announced = notify_payload(row_id, event.job_id, event.event_type, payload)
     conn.execute(_NOTIFY, {"announced": announced})
     return row_id
+
+
+def forget_job(conn: Connection, job_id: str, retention_days: int | None = None) -> None:
+    """Every row of the job goes, and a tombstone stays; tombstones older than ``retention_days`` go."""
+    conn.execute(insert(DeletedJob).values(job_id=job_id).on_conflict_do_nothing())
+    for table in (JobEvent, WebhookDelivery):
+        conn.execute(delete(table).where(table.job_id == job_id))
+    conn.execute(delete(Job).where(Job.id == job_id))  # its stages and artifacts cascade
+    if retention_days:
+        conn.execute(
+            delete(DeletedJob).where(DeletedJob.deleted_at < func.now() - timedelta(days=retention_days))
+        )
 
 
 def _apply(conn: Connection, event: LifecycleEvent) -> None:
@@ -157,7 +205,7 @@ def _apply(conn: Connection, event: LifecycleEvent) -> None:
         )
         # A chunk is done when encode has checked its segment: this is the encode stage's progress.
         _stage_progress(conn, event, "encode")
-    else:
+    elif not isinstance(event, JobDeleted):
         _finish(conn, event)
 
 

@@ -25,11 +25,10 @@ from api.projection import project_event, project_submit
 from base.settings import Settings
 from schemas import LIFECYCLE_ADAPTER, SUBMIT_ADAPTER, LifecycleEvent, SubmitJob
 from streams.codec import decode
-from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients
+from streams.consumer_loop import ConsumerLoop
 from streams.delivery import RetryPolicy
 from streams.errors import PoisonMessage, RetryableError
 from streams.headers import normalize
-from streams.liveness import PulseWriter
 from streams.metrics import WorkerMetrics, served
 from streams.telemetry import instrument_engine, traced, untraced
 from streams.topics import JOBS, stage_topic
@@ -156,18 +155,15 @@ class BatchProjector:
         self.metrics = metrics
         self.tracer = trace.get_tracer("backdrop.projector")
         group = group or settings.consumer_group("projector")
-        consumer, producer = kafka_clients(settings, group)
-        self.loop = ConsumerLoop(
-            consumer,
-            producer,
+        self.loop = ConsumerLoop.in_group(
+            settings,
+            group,
             name="projector",
             topics=handler.topics,
             policy=RetryPolicy(max_attempts=5, max_delay_s=5.0),
+            metrics=metrics,
             max_batch=BATCH,
             poll_timeout_s=POLL_TIMEOUT_S,
-            pulse=PulseWriter(settings.pulse_dir, "projector"),
-            reconnect=lambda: Consumer(consumer_config(settings, group)),
-            on_backlog=metrics.waiting if metrics is not None else None,
         )
         self.stopping = self.loop.stopping
         self.offsets = DurableOffsets()

@@ -26,10 +26,10 @@ from api.services import Services
 from api.tables import Job
 from base.errors import BackdropError
 from schemas import JobCancelled, JobOptions, Source, SubmitJob, new_job_id
-from streams.cancel import cancel_key
 from streams.codec import encode
 from streams.errors import RetryableError, StoreRefused
 from streams.signing import sign_submit, submit_secret
+from streams.stopped import stop_key
 from streams.topics import JOBS, UPLOADS
 from streams.tracing import inject, publish_span
 from streams.worker import event_id
@@ -173,7 +173,7 @@ async def _stranded(services: Services, job_id: str) -> bool:
 async def cancel(services: Services, job_id: str, reason: str) -> None:
     """Tell the workers to skip the job's remaining work and announce the end on ``backdrop.jobs``."""
     try:
-        await asyncio.to_thread(services.artifacts.put_bytes, cancel_key(job_id), reason.encode())
+        await asyncio.to_thread(services.artifacts.put_bytes, stop_key(job_id), reason.encode())
     except (RetryableError, StoreRefused) as exc:
         raise Unavailable(f"the object store did not take the cancellation ({exc}); try again") from exc
     event = JobCancelled(

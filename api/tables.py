@@ -133,6 +133,16 @@ class JobEvent(Base):
     payload: Mapped[dict[str, Any]]
 
 
+class DeletedJob(Base):
+    """A job its owner deleted: events of it that come late (or a replay of the topics) bring nothing
+    back. Kept as long as the job's outputs would have been, then purged."""
+
+    __tablename__ = "deleted_jobs"
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+
+
 class WebhookDelivery(Base):
     """Outbox of webhook calls: one per job end, retried with backoff until delivered or given up."""
 

@@ -41,9 +41,13 @@ def _checked(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def upload(client: httpx.Client, source: Path, options: JobOptions) -> dict[str, Any]:
-    """POST /v1/uploads: the file (streamed) and its options; the new job."""
+def upload(
+    client: httpx.Client, source: Path, options: JobOptions, webhook_url: str | None = None
+) -> dict[str, Any]:
+    """POST /v1/uploads: the file (streamed), its options and webhook; the new job."""
     form = {name: str(value) for name, value in options.model_dump(mode="json").items()}
+    if webhook_url is not None:
+        form["webhook_url"] = webhook_url
     with source.open("rb") as file:
         return _checked(
             client.post(

@@ -191,6 +191,20 @@ class Settings(BaseSettings):
         description="Folder of Prometheus file-discovery entries, one per worker serving /metrics.",
     )
 
+    # What a job leaves behind (streams.retention, agents.workers.janitor).
+    retention_days: int = Field(
+        30,
+        ge=0,
+        description="Days a job's outputs and its upload are kept (bucket lifecycle rules that `backdrop "
+        "infra provision` sets); 0 keeps them until the job is deleted.",
+    )
+    cleanup_grace_s: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds the janitor waits after a job ends before deleting its intermediates: "
+        "longer than a stage takes on one chunk, so no chunk still in a worker's hands writes after.",
+    )
+
     # Decoded chunks shared by the stage workers of one machine (agents.workers.frame_cache).
     frame_cache_dir: Path | None = Field(
         None,

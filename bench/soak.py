@@ -4,6 +4,9 @@ Every ``sample_every_s`` it reads each local process's resident memory (the serv
 `backdrop up`, by pid) and each consumer group's lag; every job's latency runs from its upload to its
 terminal event on ``backdrop.jobs``. The report says whether memory grows (a least-squares slope per
 process, in MB per minute), how far lag went, the latency percentiles, and whether any job was lost.
+Given the artifacts bucket it also samples what the jobs keep there: outputs, and intermediates (which
+the janitor deletes once a job ends, so they stay bounded). With faults (``bench.chaos``) it also says
+what they did: the processes struck, one webhook per job, every frame in every output.
 """
 
 from __future__ import annotations
@@ -13,17 +16,23 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backdrop.api_client import api_client, upload
+from backdrop.api_client import ApiError, api_client, download_output, upload
 from backdrop.sample import write_sample
 from backdrop.submit import follow_from_now
 from base.settings import Settings
 from schemas import TERMINAL_TYPES, JobOptions, parse_lifecycle
 from streams.admin import admin_client
 from streams.lag import group_lag
+from streams.store import JOBS_PREFIX, ObjectStore
+
+if TYPE_CHECKING:
+    import httpx
+
+    from bench.chaos import Chaos, WebhookReceiver
 
 
 @dataclass
@@ -31,6 +40,7 @@ class Sample:
     at_s: float  # since the soak began
     rss_mb: dict[str, float]  # by process name
     lag: dict[str, int]  # by consumer group name (stage, projector)
+    stored_mb: dict[str, float] = field(default_factory=dict)  # outputs, intermediates
 
 
 @dataclass
@@ -51,7 +61,12 @@ class SoakReport:
     rss_last_mb: dict[str, float]
     lag_max: dict[str, int]
     lag_last: dict[str, int]
+    intermediates_mb_max: float | None
+    stored_mb_last: dict[str, float]
     samples: list[Sample] = field(repr=False)
+    struck: list[dict[str, Any]] = field(default_factory=list)  # the faults: when, which process, its pid
+    webhooks: dict[str, int] | None = None  # jobs with one delivery, none, more; repeated POSTs
+    frames: dict[str, Any] | None = None  # outputs checked, with every frame, and the jobs without
 
     def as_json(self) -> dict[str, Any]:
         found = asdict(self)
@@ -117,8 +132,62 @@ def summarize(
         rss_last_mb=last,
         lag_max={g: max(s.lag.get(g, 0) for s in samples) for g in groups},
         lag_last={g: samples[-1].lag.get(g, 0) for g in groups} if samples else {},
+        intermediates_mb_max=max((s.stored_mb.get("intermediates", 0.0) for s in samples), default=None)
+        if any(s.stored_mb for s in samples)
+        else None,
+        stored_mb_last=samples[-1].stored_mb if samples else {},
         samples=samples,
     )
+
+
+# What a job keeps once it ended (streams.retention): its outputs under assemble/, its hero stills and
+# its markers. Anything else under jobs/ is an intermediate: of a running job, or not yet cleaned up.
+_KEPT_SUFFIXES = ("/claim.json", "/stopped", "/hero.png")
+
+
+def stored_mb(store: ObjectStore) -> dict[str, float]:
+    """Megabytes under jobs/ in the artifacts bucket: outputs (and markers), and intermediates."""
+    outputs = intermediates = 0
+    for key, size in store.sizes(JOBS_PREFIX).items():
+        if "/assemble/" in key or key.endswith(_KEPT_SUFFIXES):
+            outputs += size
+        else:
+            intermediates += size
+    return {"outputs": round(outputs / 1e6, 2), "intermediates": round(intermediates / 1e6, 2)}
+
+
+def _upload(
+    client: httpx.Client,
+    clip: Path,
+    webhook_url: str | None,
+    meanwhile: Callable[[], None],
+    patience_s: float = 120.0,
+) -> str:
+    """Upload one job, asking again while the API answers 503 (a server it needs is restarting);
+    ``meanwhile`` runs between the tries (the chaos goes on, and starts that server again)."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            return str(upload(client, clip, JobOptions(background="blur"), webhook_url)["id"])
+        except ApiError as exc:
+            if "503" not in str(exc) or time.monotonic() > deadline:
+                raise
+            meanwhile()
+            time.sleep(1.0)
+
+
+def _check_frames(client: httpx.Client, job_ids: list[str], expected: int, work_dir: Path) -> dict[str, Any]:
+    """Download each output and count its frames."""
+    from bench.chaos import frame_count
+
+    wrong: list[str] = []
+    for job_id in job_ids:
+        target = work_dir / f"{job_id}.mp4"
+        download_output(client, job_id, target)
+        if frame_count(target) != expected:
+            wrong.append(job_id)
+        target.unlink()
+    return {"checked": len(job_ids), "expected_frames": expected, "wrong": wrong}
 
 
 def _slope(points: list[tuple[float, float]]) -> float:
@@ -175,10 +244,16 @@ def soak(
     pids: Callable[[], dict[str, int]],
     groups: Mapping[str, tuple[str, ...]],
     on_sample: Callable[[Sample, int, int], None] | None = None,
+    store: ObjectStore | None = None,
+    chaos: Chaos | None = None,
+    webhooks: WebhookReceiver | None = None,
+    check_frames: bool = False,
 ) -> SoakReport:
     """Upload a ``clip_seconds`` sample ``rate_per_minute`` times a minute for ``minutes``, then wait up to
     ``drain_s`` for the last jobs; ``pids()`` names the processes to watch, ``groups`` the consumer
-    groups (name → topics) whose lag to read."""
+    groups (name → topics) whose lag to read, ``store`` the artifacts bucket whose use to sample.
+    ``chaos`` strikes its faults along the way; each job names ``webhooks`` as its webhook; with
+    ``check_frames`` every completed job's output is downloaded and its frames counted."""
     clip = work_dir / "soak-clip.mp4"
     write_sample(clip, seconds=clip_seconds, width=320, height=180)
     ends = _Ends(settings)
@@ -199,41 +274,68 @@ def soak(
             name: group_lag(admin, probe, settings.consumer_group(name), list(topics))
             for name, topics in groups.items()
         }
-        samples.append(Sample(round(now - began, 1), rss, lag))
+        stored = stored_mb(store) if store is not None else {}
+        samples.append(Sample(round(now - began, 1), rss, lag, stored))
         if on_sample is not None:
             with ends.lock:
                 done = len(ends.kind)
             on_sample(samples[-1], submitted, done)
 
+    def tick() -> None:
+        if chaos is not None:
+            chaos.tick(time.monotonic() - began)
+
     try:
         with api_client(settings.api_base_url, api_key) as client:
             while (now := time.monotonic()) < began + minutes * 60:
+                tick()
                 if now >= next_upload:
-                    job = upload(client, clip, JobOptions(background="blur"))
+                    job_id = _upload(client, clip, webhooks.url if webhooks is not None else None, tick)
                     with ends.lock:
-                        ends.watched[job["id"]] = now
+                        ends.watched[job_id] = now
                     submitted += 1
                     next_upload += every
                 if now >= next_sample:
                     sample(now)
                     next_sample += sample_every_s
-                time.sleep(max(0.0, min(next_upload, next_sample) - time.monotonic()))
-        drain_until = time.monotonic() + drain_s
-        while time.monotonic() < drain_until:
+                time.sleep(min(0.5, max(0.0, min(next_upload, next_sample) - time.monotonic())))
+            if chaos is not None:
+                chaos.finish()
+            drain_until = time.monotonic() + drain_s
+            while time.monotonic() < drain_until:
+                with ends.lock:
+                    if len(ends.kind) >= submitted:
+                        break
+                if time.monotonic() >= next_sample:
+                    sample(time.monotonic())
+                    next_sample += sample_every_s
+                time.sleep(0.5)
+            sample(time.monotonic())
             with ends.lock:
-                if len(ends.kind) >= submitted:
-                    break
-            if time.monotonic() >= next_sample:
-                sample(time.monotonic())
-                next_sample += sample_every_s
-            time.sleep(0.5)
-        sample(time.monotonic())
+                kinds = dict(ends.kind)
+                watched = list(ends.watched)
+            frames = None
+            if check_frames:
+                from bench.chaos import frame_count
+
+                done = [job_id for job_id, kind in kinds.items() if kind == "completed"]
+                frames = _check_frames(client, done, frame_count(clip), work_dir)
     finally:
         ends.stopping.set()
         ends.join(10)
         probe.close()
     with ends.lock:
-        return summarize(samples, dict(ends.latency), dict(ends.kind), submitted, minutes, rate_per_minute)
+        report = summarize(samples, dict(ends.latency), kinds, submitted, minutes, rate_per_minute)
+    if chaos is not None:
+        report.struck = [asdict(struck) for struck in chaos.struck]
+    if webhooks is not None:
+        # Give the dispatcher a moment for the last jobs' deliveries.
+        deadline = time.monotonic() + 30
+        while webhooks.tally(watched)["none"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        report.webhooks = webhooks.tally(watched)
+    report.frames = frames
+    return report
 
 
 def plot(report: SoakReport, target: Path) -> None:
@@ -243,7 +345,9 @@ def plot(report: SoakReport, target: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, (memory, lag) = pyplot.subplots(2, 1, figsize=(10, 8), sharex=True)
+    stored = any(s.stored_mb for s in report.samples)
+    panels = pyplot.subplots(3 if stored else 2, 1, figsize=(10, 11 if stored else 8), sharex=True)
+    figure, (memory, lag, *rest) = panels
     minutes = [s.at_s / 60 for s in report.samples]
     for name in report.rss_first_mb:
         memory.plot(minutes, [s.rss_mb.get(name, np.nan) for s in report.samples], label=name)
@@ -252,8 +356,13 @@ def plot(report: SoakReport, target: Path) -> None:
     for name in report.lag_max:
         lag.plot(minutes, [s.lag.get(name, 0) for s in report.samples], label=name)
     lag.set_ylabel("consumer lag (messages)")
-    lag.set_xlabel("minutes")
     lag.legend(fontsize="small", ncol=4)
+    for axis in rest:  # what the jobs keep in the artifacts bucket
+        for kind in ("outputs", "intermediates"):
+            axis.plot(minutes, [s.stored_mb.get(kind, np.nan) for s in report.samples], label=kind)
+        axis.set_ylabel("artifacts bucket (MB)")
+        axis.legend(fontsize="small")
+    (rest[-1] if rest else lag).set_xlabel("minutes")
     figure.suptitle(
         f"backdrop soak: {report.minutes:g} min at {report.rate_per_minute:g} jobs/min, "
         f"{report.completed} completed, {report.failed} failed, {report.unfinished} unfinished"

@@ -83,6 +83,7 @@ def grants(group_prefix: str) -> dict[str, list[Grant]]:
         *_writes(dead_letter_topic(JOBS.name).name, dead_letter_topic(admitted).name),
         *groups,
     ]
+    roles["janitor"] = [*_reads(JOBS.name), *groups]
     roles["api"] = _writes(UPLOADS.name, JOBS.name)  # submits, and cancellations
     roles["minio"] = _writes(STORAGE_EVENTS.name)
     roles[PUBLIC_PUBLISHER] = _writes(UPLOADS.name)

@@ -11,7 +11,9 @@ import urllib.request
 from pathlib import Path
 
 from minio import Minio
+from minio.commonconfig import ENABLED, Filter
 from minio.error import S3Error
+from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 from minio.notificationconfig import NotificationConfig, QueueConfig
 
 from base.errors import InfraError
@@ -21,6 +23,7 @@ from infra.kafka_acls import principal_password
 from infra.processes import spawn, wait_until
 from infra.service import Service
 from infra.steps import step
+from streams.store import JOBS_PREFIX
 from streams.topics import STORAGE_EVENTS
 
 MODULE = "github.com/minio/minio"
@@ -130,6 +133,7 @@ class MinioServer(Service):
             for bucket in (s.uploads_bucket, s.artifacts_bucket):
                 if not client.bucket_exists(bucket):
                     client.make_bucket(bucket)
+            set_retention(client, s)
         except S3Error as exc:
             raise InfraError(f"preparing the buckets failed: {exc.code}: {exc.message}") from exc
         # Every object created in the uploads bucket becomes an event on the storage-events topic. The
@@ -153,6 +157,37 @@ class MinioServer(Service):
                         f"(see {self.log_file})"
                     ) from exc
                 time.sleep(0.5)
+
+
+def retention_rules(settings: Settings) -> dict[str, LifecycleConfig | None]:
+    """Each bucket's lifecycle: uploads, and jobs' outputs, expire ``retention_days`` after they were
+    written (None: kept until deleted). A job's intermediates are gone long before (the janitor)."""
+    if settings.retention_days == 0:
+        return {settings.uploads_bucket: None, settings.artifacts_bucket: None}
+    expire = Expiration(days=settings.retention_days)
+    return {
+        settings.uploads_bucket: LifecycleConfig(
+            [Rule(ENABLED, rule_filter=Filter(prefix=""), rule_id="backdrop-retention", expiration=expire)]
+        ),
+        settings.artifacts_bucket: LifecycleConfig(
+            [
+                Rule(
+                    ENABLED,
+                    rule_filter=Filter(prefix=JOBS_PREFIX),
+                    rule_id="backdrop-retention",
+                    expiration=expire,
+                )
+            ]
+        ),
+    }
+
+
+def set_retention(client: Minio, settings: Settings) -> None:
+    for bucket, rules in retention_rules(settings).items():
+        if rules is None:
+            client.delete_bucket_lifecycle(bucket)
+        else:
+            client.set_bucket_lifecycle(bucket, rules)
 
 
 def _base_env() -> dict[str, str]:

@@ -17,8 +17,8 @@ from infra.kafka_acls import principal_password
 from infra.processes import read_pid, spawn, stop_pid
 from schemas import PIPELINE
 
-# Beside the stages: the read-model projector, the webhook dispatcher and the HTTP API.
-SERVICES: tuple[str, ...] = ("projector", "webhooks", "api")
+# Beside the stages: the janitor, the read-model projector, the webhook dispatcher and the HTTP API.
+SERVICES: tuple[str, ...] = ("janitor", "projector", "webhooks", "api")
 
 
 def worker_files(folder: Path, name: str, replica: int = 0) -> tuple[Path, Path]:
@@ -66,14 +66,14 @@ def start_workers(
 
 def _as(settings: Settings, name: str, env: Mapping[str, str] | None) -> dict[str, str]:
     """The environment of worker ``name``: on the local broker, as its own Kafka principal (a stage, the
-    projector, the API), not as the admin the tools use. The webhook dispatcher uses no Kafka at all.
-    A stage worker, the projector or the dispatcher serves its metrics on a free port (announced in the
-    metrics folder) unless one is set."""
+    janitor, the projector, the API), not as the admin the tools use. The webhook dispatcher uses no
+    Kafka at all. Every worker but the API serves its metrics on a free port (announced in the metrics
+    folder) unless one is set."""
     chosen = dict(os.environ if env is None else env)
     password = principal_password(settings, name)
     if settings.kafka_username is None and password is not None:
         chosen |= {"BACKDROP_KAFKA_USERNAME": name, "BACKDROP_KAFKA_PASSWORD": password}
-    if name in (*PIPELINE, "projector", "webhooks"):
+    if name in (*PIPELINE, "janitor", "projector", "webhooks"):
         chosen.setdefault("BACKDROP_METRICS_PORT", "0")
     return chosen
 

@@ -146,8 +146,20 @@ class JobCancelled(Envelope):
     )
 
 
+class JobDeleted(Envelope):
+    """The job's owner deleted it, after it ended: its objects and its records are gone."""
+
+    event_type: Literal["deleted"] = Field(
+        description="Event discriminator; always 'deleted'.", examples=["deleted"]
+    )
+    objects_deleted: int = Field(
+        ge=0, description="Objects deleted from the stores, outputs and upload included.", examples=[5]
+    )
+    bytes_deleted: int = Field(ge=0, description="Their size in bytes.", examples=[48_211_377])
+
+
 LifecycleEvent = Annotated[
-    JobAccepted | StageProgress | ChunkDone | JobCompleted | JobFailed | JobCancelled,
+    JobAccepted | StageProgress | ChunkDone | JobCompleted | JobFailed | JobCancelled | JobDeleted,
     Field(discriminator="event_type"),
 ]
 LIFECYCLE_ADAPTER: TypeAdapter[LifecycleEvent] = TypeAdapter(LifecycleEvent)

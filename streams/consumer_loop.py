@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -24,6 +25,9 @@ from streams.errors import RetryableError
 from streams.headers import Headers, normalize
 from streams.liveness import PulseWriter, StallWatch
 from streams.topics import dead_letter_topic
+
+if TYPE_CHECKING:
+    from streams.metrics import WorkerMetrics
 
 log = logging.getLogger("backdrop.consumer")
 # How long a flush waits for the broker before the events it holds count as undelivered.
@@ -127,6 +131,34 @@ class ConsumerLoop:
         self.stall = stall or StallWatch()
         self.on_backlog = on_backlog
         self._measured_at = clock()
+
+    @classmethod
+    def in_group(
+        cls,
+        settings: Settings,
+        group: str,
+        *,
+        name: str,
+        topics: Sequence[str],
+        policy: RetryPolicy,
+        metrics: WorkerMetrics | None = None,
+        **options: Any,
+    ) -> ConsumerLoop:
+        """A loop on the configured broker as a member of ``group``, with a pulse named ``name``, a new
+        consumer in the same group when it stalls, and the backlog told to ``metrics``; ``options`` go
+        to the constructor (``max_batch``, ``sleep`` …)."""
+        consumer, producer = kafka_clients(settings, group)
+        return cls(
+            consumer,
+            producer,
+            name=name,
+            topics=topics,
+            policy=policy,
+            pulse=PulseWriter(settings.pulse_dir, name),
+            reconnect=lambda: Consumer(consumer_config(settings, group)),
+            on_backlog=metrics.waiting if metrics is not None else None,
+            **options,
+        )
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the loop once the batch in hand is done."""

@@ -25,9 +25,10 @@ from base.settings import Settings
 log = logging.getLogger("backdrop.metrics")
 
 # What became of a message: its events published, its job failed (bad input), dead-lettered, or
-# skipped because its job was cancelled. The webhook dispatcher counts deliveries: handled (delivered),
-# retried (to be tried again later) and failed (given up).
-OUTCOMES = ("handled", "failed", "dead_lettered", "cancelled")
+# skipped because its job had stopped (cancelled, or ended before this redelivery). The webhook
+# dispatcher counts deliveries: handled (delivered), retried (to be tried again later) and failed (given
+# up).
+OUTCOMES = ("handled", "failed", "dead_lettered", "skipped")
 # A chunk takes 0.05 s (score) to minutes (a 4K chunk on CPU): buckets span both.
 SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 900)
 

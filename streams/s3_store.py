@@ -8,7 +8,7 @@ import os
 import typing
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -123,21 +123,35 @@ class S3Store:
             ]
         return sorted(names)
 
+    def sizes(self, prefix: str = "") -> dict[str, int]:
+        with self._errors(check_prefix(prefix)):
+            found = {
+                item.object_name: item.size or 0
+                for item in self.client.list_objects(self.bucket, prefix=prefix or None, recursive=True)
+                if item.object_name is not None
+            }
+        return dict(sorted(found.items()))
+
     def delete_prefix(self, prefix: str) -> int:
         if not prefix:
             raise InvalidObjectKey("refusing to delete with an empty prefix: that is the whole bucket")
-        keys = self.list(prefix)
-        with self._errors(prefix):
+        return self.delete(self.list(prefix))
+
+    def delete(self, keys: Iterable[str]) -> int:
+        chosen = [check_key(key) for key in keys]
+        if not chosen:
+            return 0
+        with self._errors(chosen[0]):
             # remove_objects is lazy: nothing is deleted until its error iterator is consumed.
-            failures = list(self.client.remove_objects(self.bucket, (DeleteObject(key) for key in keys)))
+            failures = list(self.client.remove_objects(self.bucket, (DeleteObject(key) for key in chosen)))
         if failures:
             first = failures[0]
             error_type = RetryableError if first.code in _TRANSIENT else StoreRefused
             raise error_type(
-                f"could not delete {len(failures)} of {len(keys)} objects under {prefix!r} in bucket "
-                f"{self.bucket!r}: {first.code} {first.message} ({first.name})"
+                f"could not delete {len(failures)} of {len(chosen)} objects in bucket {self.bucket!r}: "
+                f"{first.code} {first.message} ({first.name})"
             )
-        return len(keys)
+        return len(chosen)
 
     def url(self, key: str, expires: timedelta = DEFAULT_URL_EXPIRY) -> str:
         # Signed locally (the region is configured), so this makes no request and cannot see a missing key.

@@ -8,9 +8,11 @@ the way S3 does. Every write replaces the whole object, so a retried chunk overw
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -35,9 +37,13 @@ def pending_submit_key(job_id: str) -> str:
     return object_key(job_id, "api", None, "submit.json")
 
 
+# Every job's objects, in the artifacts bucket.
+JOBS_PREFIX = "jobs/"
+
+
 def job_prefix(job_id: str) -> str:
     """Every object a job writes lies under this prefix, and a job's artifacts may come only from here."""
-    return f"jobs/{job_id}/"
+    return f"{JOBS_PREFIX}{job_id}/"
 
 
 def in_job(key: str, job_id: str) -> bool:
@@ -106,8 +112,14 @@ class ObjectStore(Protocol):
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object whose key starts with ``prefix`` (not empty); returns how many."""
 
+    def delete(self, keys: Iterable[str]) -> int:
+        """Delete these objects (a missing one is no error); returns how many keys were given."""
+
     def list(self, prefix: str = "") -> builtins.list[str]:
         """Keys starting with ``prefix``, sorted."""
+
+    def sizes(self, prefix: str = "") -> dict[str, int]:
+        """Keys starting with ``prefix`` with their sizes in bytes, in key order."""
 
     def url(self, key: str, expires: timedelta = DEFAULT_URL_EXPIRY) -> str:
         """A URL that reads the object without credentials until ``expires`` has passed."""
@@ -208,14 +220,24 @@ class LocalStore:
         keys = (path.relative_to(self.root).as_posix() for path in folder.rglob("*") if path.is_file())
         return sorted(key for key in keys if key.startswith(prefix) and key.split("/", 1)[0] != self._PARTIAL)
 
+    def sizes(self, prefix: str = "") -> dict[str, int]:
+        found = {}
+        for key in self.list(prefix):
+            with contextlib.suppress(FileNotFoundError):  # deleted since the listing
+                found[key] = (self.root / key).stat().st_size
+        return found
+
     def delete_prefix(self, prefix: str) -> int:
         if not prefix:
             raise InvalidObjectKey("refusing to delete with an empty prefix: that is the whole store")
-        keys = self.list(prefix)
-        for key in keys:
-            (self.root / key).unlink(missing_ok=True)
-        self._prune_empty_folders({(self.root / key).parent for key in keys})
-        return len(keys)
+        return self.delete(self.list(prefix))
+
+    def delete(self, keys: Iterable[str]) -> int:
+        paths = [self._path(key) for key in keys]
+        for path in paths:
+            path.unlink(missing_ok=True)
+        self._prune_empty_folders({path.parent for path in paths})
+        return len(paths)
 
     def url(self, key: str, expires: timedelta = DEFAULT_URL_EXPIRY) -> str:
         # A file URL does not expire; the argument is accepted so callers need not know the backend.

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka import KafkaException, Message
 from opentelemetry import trace
 from pydantic import BaseModel
 
@@ -38,11 +38,10 @@ from base.settings import Settings
 from schemas import ChunkRef, JobFailed, PipelineStage
 from streams.attempts import AttemptLedger, WorkerDied
 from streams.codec import encode
-from streams.consumer_loop import ConsumerLoop, consumer_config, kafka_clients, wire
+from streams.consumer_loop import ConsumerLoop, wire
 from streams.delivery import RetryPolicy, error_code
 from streams.errors import ObjectNotFound, PoisonMessage, Refused, RetryableError
 from streams.headers import Headers, normalize
-from streams.liveness import PulseWriter
 from streams.logs import about
 from streams.metrics import WorkerMetrics
 from streams.topics import JOBS
@@ -105,32 +104,30 @@ class Worker(Generic[E]):
         *,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        cancelled: Callable[[str], bool] | None = None,
+        stopped: Callable[[str], bool] | None = None,
         ledger: AttemptLedger | None = None,
         metrics: WorkerMetrics | None = None,
     ) -> None:
-        """``cancelled(job_id)`` says whether a job was cancelled: its messages are committed undone.
+        """``stopped(job_id)`` says whether a job has stopped (cancelled or ended): its messages are
+        committed undone.
         ``ledger`` counts attempts across processes; without one only this process's attempts count.
         ``metrics`` (one per process: Prometheus names are global) counts and times the messages."""
         self.handler = handler
-        self.cancelled = cancelled
+        self.stopped = stopped
         self.ledger = ledger
         self.metrics = metrics
         self.sleep = sleep
         self.tracer = trace.get_tracer("backdrop.worker")
         self.group = settings.consumer_group(handler.stage)
-        consumer, producer = kafka_clients(settings, self.group)
         # One message per poll (the loop's default): each is its own unit of work, retry and commit.
-        self.loop = ConsumerLoop(
-            consumer,
-            producer,
+        self.loop = ConsumerLoop.in_group(
+            settings,
+            self.group,
             name=handler.stage,
             topics=handler.topics,
             policy=policy or RetryPolicy(),
+            metrics=metrics,
             sleep=sleep,
-            pulse=PulseWriter(settings.pulse_dir, handler.stage),
-            reconnect=lambda: Consumer(consumer_config(settings, self.group)),
-            on_backlog=metrics.waiting if metrics is not None else None,
         )
         self.policy, self.stopping = self.loop.policy, self.loop.stopping
 
@@ -158,11 +155,11 @@ class Worker(Generic[E]):
             self._commit(message)
             return
         job_id = getattr(event, "job_id", None)
-        if job_id is not None and self.cancelled is not None and self.cancelled(job_id):
+        if job_id is not None and self.stopped is not None and self.stopped(job_id):
             log.info(
-                "%s: job %s was cancelled; skipping offset %s", self.handler.stage, job_id, message.offset()
+                "%s: job %s has stopped; skipping offset %s", self.handler.stage, job_id, message.offset()
             )
-            self._count("cancelled")
+            self._count("skipped")
             self._commit(message)
             return
         chunk = getattr(event, "chunk", None)
@@ -223,9 +220,13 @@ class Worker(Generic[E]):
                 self._fail_job(job_id, exc.code, exc.message, message)
                 self._count("failed", exc.code)
                 return None
-            except (ObjectNotFound, Refused, PoisonMessage) as exc:
-                # Gone is gone, refused stays refused, unreadable stays unreadable: retrying changes none.
-                # An operator can restore a missing object and replay the dead letter.
+            except Refused as exc:
+                # Refused stays refused. The job id is another submit's: its job must not fail for this one.
+                self._give_up(message, exc, attempt, job_id=None)
+                return None
+            except (ObjectNotFound, PoisonMessage) as exc:
+                # Gone is gone, unreadable stays unreadable: retrying changes neither. An operator can
+                # restore a missing object and replay the dead letter.
                 self._give_up(message, exc, attempt, job_id)
                 return None
             except RetryableError as exc:

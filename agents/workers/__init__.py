@@ -27,14 +27,14 @@ def build_worker(
     stage: PipelineStage,
     settings: Settings,
     context: StageContext,
-    cancelled: Callable[[str], bool] | None = None,
+    stopped: Callable[[str], bool] | None = None,
     ledger: AttemptLedger | None = None,
     metrics: WorkerMetrics | None = None,
 ) -> StageWorker:
     """The stage's worker; heavy imports (the model) happen only for the stage that needs them."""
 
     def worker(handler: StageHandler[E]) -> Worker[E]:
-        return Worker(handler, settings, cancelled=cancelled, ledger=ledger, metrics=metrics)
+        return Worker(handler, settings, stopped=stopped, ledger=ledger, metrics=metrics)
 
     match stage:
         case "extract":
@@ -81,7 +81,7 @@ def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = 
     import cv2
 
     from base.heap import keep_freed_memory
-    from streams.cancel import CancelList
+    from streams.stopped import StoppedJobs
 
     named = stage_named(stage)
     keep_freed_memory()
@@ -93,7 +93,7 @@ def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = 
     try:
         with traced(named), served(named, settings) as metrics:
             worker = build_worker(
-                named, settings, context, CancelList.open(settings), AttemptLedger.open(settings), metrics
+                named, settings, context, StoppedJobs.open(settings), AttemptLedger.open(settings), metrics
             )
             worker.install_signal_handlers()
             worker.run(max_messages=max_messages)

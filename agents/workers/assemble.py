@@ -19,6 +19,7 @@ from agents.encode.join import join_segments
 from agents.workers.context import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
 from schemas import AssembleTask, JobCompleted, JobMetrics, StageProgress, parse_lifecycle
 from streams.codec import encode
+from streams.retention import completion_key
 from streams.store import object_key
 from streams.topics import JOBS
 from streams.worker import Handled, Outgoing, event_id
@@ -34,6 +35,11 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
 
     def handle(self, task: AssembleTask) -> Handled:
         store = self.context.artifacts
+        recorded = completion_key(task.job_id)
+        if store.exists(recorded):
+            # Done before (a redelivered or late task): publish the very same event again. Asked before
+            # the segments are counted: once the job has ended, the janitor has deleted them.
+            return Handled([Outgoing(JOBS.name, task.job_id, parse_lifecycle(store.get_bytes(recorded)))])
         count = task.chunk.count
         segments = [object_key(task.job_id, SEGMENT_STAGE, i, SEGMENT) for i in range(count)]
         present = set(store.list(stage_prefix(task.job_id, SEGMENT_STAGE)))
@@ -48,10 +54,6 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
                 chunks_total=count,
             )
             return Handled([Outgoing(JOBS.name, task.job_id, progress)])
-        recorded = object_key(task.job_id, "assemble", None, "completed.json")
-        if store.exists(recorded):
-            # Done before (a redelivered or late task): publish the very same event again.
-            return Handled([Outgoing(JOBS.name, task.job_id, parse_lifecycle(store.get_bytes(recorded)))])
         work = self.context.cache_dir / f"assemble-{task.job_id}"
         work.mkdir(parents=True, exist_ok=True)
         try:

@@ -1,4 +1,4 @@
-"""Jobs: submit, list, read, cancel."""
+"""Jobs: submit, list, read, cancel, delete, and what a job stores."""
 
 from __future__ import annotations
 
@@ -7,8 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
+from api.deletion import delete_job, storage
 from api.deps import CallerDep, ServicesDep
-from api.models import JobCreate, JobOut, JobPage, JobStatus, ObjectKeySource, Problem, RenderOptions
+from api.models import (
+    JobCreate,
+    JobDeletion,
+    JobOut,
+    JobPage,
+    JobStatus,
+    JobStorage,
+    ObjectKeySource,
+    Problem,
+    RenderOptions,
+)
 from api.readmodel import decode_cursor, encode_cursor, get_job, is_terminal, job_out, list_jobs
 from api.services import Services
 from api.submission import Submission, cancel, request_hash, submit
@@ -168,3 +179,42 @@ async def cancel_job(job_id: str, svc: ServicesDep, caller: CallerDep) -> JobOut
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already {current.status}")
     await cancel(svc, job_id, "cancelled by the owner")
     return current
+
+
+@router.get(
+    "/{job_id}/storage",
+    responses=NOT_FOUND,
+    summary="What the job keeps in the object store: outputs, intermediates, its upload",
+)
+async def job_storage(job_id: str, svc: ServicesDep, caller: CallerDep) -> JobStorage:
+    current = await job_or_404(svc, job_id, caller.key_id)
+    kept, upload_bytes = await asyncio.to_thread(storage, svc, current, caller.key_id)
+    return JobStorage(
+        job_id=job_id,
+        objects=kept.objects,
+        bytes=kept.bytes,
+        output_bytes=kept.output_bytes,
+        intermediate_bytes=kept.intermediate_bytes,
+        upload_bytes=upload_bytes,
+    )
+
+
+@router.delete(
+    "/{job_id}",
+    responses={
+        **NOT_FOUND,
+        409: {"model": Problem, "description": "The job is still running: cancel it first."},
+        503: {"model": Problem},
+    },
+    summary="Delete an ended job: its outputs, intermediates, upload and records",
+)
+async def remove_job(job_id: str, svc: ServicesDep, caller: CallerDep) -> JobDeletion:
+    current = await job_or_404(svc, job_id, caller.key_id)
+    if not is_terminal(current.status):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"job {job_id} is {current.status}: cancel it first (POST /v1/jobs/{job_id}/cancel), then "
+            "delete it once it reports cancelled",
+        )
+    deleted = await delete_job(svc, current, caller.key_id)
+    return JobDeletion(job_id=job_id, objects_deleted=deleted.objects, bytes_deleted=deleted.bytes)

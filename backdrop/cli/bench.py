@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -102,16 +104,33 @@ def soak(
         Path | None, typer.Option("--samples", help="Write every sample (JSON lines) to this file.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+    kills: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="SIGKILL this many workers (stages, janitor, projector, dispatcher), drawn at random, at "
+            "random moments; each is started again 2 s later. Checks one webhook per job and every frame "
+            "of every output.",
+        ),
+    ] = 0,
+    crash_postgres_at: Annotated[
+        float | None,
+        typer.Option(help="Crash PostgreSQL (immediate stop) this many minutes in, and start it again."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random faults, to repeat a run.")] = 1,
 ) -> None:
     """Submit jobs through the API for MINUTES at RATE against the running stack (`backdrop up`), watching
-    each process's memory and each consumer group's lag; report memory slopes, lag, latency p50/p99 and
-    lost jobs. The API key comes from BACKDROP_API_KEY (`make run` keeps one in .backdrop/demo/api-key)."""
+    each process's memory, each consumer group's lag and the artifacts bucket; report memory slopes, lag,
+    latency p50/p99, storage and lost jobs. The API key comes from BACKDROP_API_KEY (`make run` keeps one
+    in .backdrop/demo/api-key). With --kills or --crash-postgres-at it is a chaos run: the stack must
+    allow webhooks to loopback (start it with BACKDROP_URL_ALLOW_NETWORKS='["127.0.0.2/32"]')."""
     import tempfile
 
     from backdrop.cli.stack import consumed_topics
     from bench.soak import plot, soak
     from infra import stack
     from infra.workers import running_workers
+    from streams.s3_store import s3_store
 
     settings = Settings()
     if settings.api_key is None:
@@ -129,17 +148,54 @@ def soak(
         if not as_json:
             console.print(f"{getattr(sample, 'at_s', 0) / 60:5.1f} min: {submitted} submitted, {done} ended")
 
-    with tempfile.TemporaryDirectory(prefix="backdrop-soak-") as work:
-        report = soak(
-            settings,
-            settings.api_key.get_secret_value(),
-            minutes=minutes,
-            rate_per_minute=rate,
-            work_dir=Path(work),
-            pids=pids,
-            groups=consumed_topics(),
-            on_sample=show,
+    chaotic = kills > 0 or crash_postgres_at is not None
+    chaos, receiver = None, None
+    if chaotic:
+        from bench.chaos import RECEIVER_HOST, Chaos, WebhookReceiver, plan
+        from infra.postgres_server import PostgresServer
+        from infra.workers import SERVICES, start_workers
+
+        if not any(ipaddress.ip_address(RECEIVER_HOST) in net for net in settings.url_allow_networks):
+            raise typer.BadParameter(
+                f"a chaos run counts webhooks on {RECEIVER_HOST}: start the stack with "
+                f"BACKDROP_URL_ALLOW_NETWORKS='[\"{RECEIVER_HOST}/32\"]' (`backdrop down`, then "
+                "`backdrop up`)"
+            )
+        workers = [name for name in running_workers(settings) if not name.startswith("worker-api")]
+        replicas = Counter(name.removeprefix("worker-").rsplit("-", 1)[0] for name in workers)
+        targets = [name.removeprefix("worker-") for name in workers]
+        postgres_s = crash_postgres_at * 60 if crash_postgres_at is not None else None
+
+        def restart() -> None:
+            stack.up(settings)  # a crashed server, if any
+            start_workers(settings, dict(replicas), SERVICES)
+
+        chaos = Chaos(
+            plan(kills, minutes * 60, targets, seed, postgres_s),
+            pids,
+            restart,
+            crashes={"postgres": PostgresServer(settings).crash},
         )
+        receiver = WebhookReceiver()
+    with tempfile.TemporaryDirectory(prefix="backdrop-soak-") as work:
+        try:
+            report = soak(
+                settings,
+                settings.api_key.get_secret_value(),
+                minutes=minutes,
+                rate_per_minute=rate,
+                work_dir=Path(work),
+                pids=pids,
+                groups=consumed_topics(),
+                on_sample=show,
+                store=s3_store(settings),
+                chaos=chaos,
+                webhooks=receiver,
+                check_frames=chaotic,
+            )
+        finally:
+            if receiver is not None:
+                receiver.close()
     if samples_file is not None:
         samples_file.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in report.samples))
     if plot_file is not None:

@@ -18,6 +18,10 @@ from base.settings import Settings
 from infra.steps import step
 from schemas import PIPELINE
 from streams.liveness import MAX_BUSY_S, MAX_QUIET_S, Pulse, read_pulses, stale_reason
+from streams.topics import JOBS
+
+# Workers beside the stages; the API is started by `backdrop api`.
+WORKER_SERVICES = ("janitor", "projector", "webhooks")
 
 
 @user_errors
@@ -25,8 +29,8 @@ def worker(
     stage: Annotated[
         str,
         typer.Argument(
-            help=f"A stage ({', '.join(PIPELINE)}), or projector (lifecycle events → PostgreSQL) "
-            "or webhooks (delivers job-end webhooks)."
+            help=f"A stage ({', '.join(PIPELINE)}), or janitor (deletes what a job leaves behind), "
+            "projector (lifecycle events → PostgreSQL) or webhooks (delivers job-end webhooks)."
         ),
     ],
     max_messages: Annotated[int | None, typer.Option(help="Stop after this many messages (tests).")] = None,
@@ -34,9 +38,9 @@ def worker(
     """Run one worker: its own consumer group (backdrop-STAGE); scale by starting more."""
     from streams.logs import configure_logging
 
-    if stage not in (*PIPELINE, "projector", "webhooks"):
+    if stage not in (*PIPELINE, *WORKER_SERVICES):
         raise typer.BadParameter(
-            f"STAGE must be one of {', '.join(PIPELINE)}, projector or webhooks; got {stage!r}"
+            f"STAGE must be one of {', '.join(PIPELINE)}, {', '.join(WORKER_SERVICES)}; got {stage!r}"
         )
     settings = Settings()
     configure_logging(stage, settings.log_format)
@@ -44,6 +48,10 @@ def worker(
         from api.projector import run_projector
 
         run_projector(settings)
+    elif stage == "janitor":
+        from agents.workers.janitor import run_janitor
+
+        run_janitor(settings)
     elif stage == "webhooks":
         from api.dispatch import run_dispatcher
 
@@ -97,12 +105,13 @@ def up(
             raise typer.Exit(1)
         with step("migrating the read model's database"):
             upgrade(settings)
-        with step("starting the workers, the projector, the webhook dispatcher and the API"):
+        with step("starting the workers, the janitor, the projector, the webhook dispatcher and the API"):
             pids = start_workers(settings, {"segment": segment_workers}, SERVICES, env=env)
             _wait_for_api(settings)
     console.print(
         f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in PIPELINE)}; "
-        f"{', '.join(SERVICES)}; API at {settings.api_base_url}/docs; logs in {settings.state_dir}/logs"
+        f"{', '.join(SERVICES)}; API at {settings.api_base_url}/docs; logs in {settings.state_dir}/logs",
+        soft_wrap=True,  # one line, however narrow the terminal: scripts and logs read it whole
     )
     if observability:
         console.print(f"traces at {settings.jaeger_query_url}")
@@ -113,7 +122,7 @@ def consumed_topics() -> dict[str, tuple[str, ...]]:
     from agents.workers import stage_topics
     from api.projector import ProjectorHandler
 
-    return {**stage_topics(), "projector": ProjectorHandler.topics}
+    return {**stage_topics(), "janitor": (JOBS.name,), "projector": ProjectorHandler.topics}
 
 
 @user_errors
@@ -189,7 +198,7 @@ def _pulse_text(pulse: Pulse | None, now: float) -> str:
 
 @user_errors
 def probe(
-    name: Annotated[str, typer.Argument(help="The consumer: a stage or projector.")],
+    name: Annotated[str, typer.Argument(help="The consumer: a stage, janitor or projector.")],
     max_quiet: Annotated[float, typer.Option(help="Seconds without a poll that mean stuck.")] = MAX_QUIET_S,
     max_busy: Annotated[
         float, typer.Option(help="Seconds on one batch that mean stuck (max.poll.interval).")

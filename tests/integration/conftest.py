@@ -51,7 +51,8 @@ def other_key(infra: Settings) -> NewKey:
 def empty_database(infra: Settings) -> Iterator[Settings]:
     """A database of its own on the tests' PostgreSQL (dropped after): no other projector writes there."""
     name = f"backdrop_scratch_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(infra.postgres_dsn, isolation_level="AUTOCOMMIT")
+    # pool_pre_ping: a test may crash PostgreSQL, which ends the connection that created the database.
+    admin = create_engine(infra.postgres_dsn, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -243,12 +243,12 @@ def test_cancel(api: ApiProcess, infra: Settings, key: NewKey) -> None:
     assert again.status_code == 409
     from redis import Redis
 
-    from streams.cancel import CancelList
+    from streams.stopped import StoppedJobs
 
     # The attack on a cancel kept only in Redis: Redis restarts (it runs without persistence), the flag is
     # gone, and the workers carry on with the job. The cancel must outlive every server's restart.
     Redis.from_url(infra.redis_url).flushall()
-    assert CancelList.open(infra)(start.job_id)
+    assert StoppedJobs.open(infra)(start.job_id)
 
 
 def test_list_pages_with_a_cursor(api: ApiProcess, infra: Settings, key: NewKey) -> None:

@@ -98,10 +98,10 @@ def test_backdrop_up_status_probe_and_down_as_make_run_and_make_down_use_them(
         assert all(row["healthy"] for row in report["servers"])
         assert report["workers"] == {
             "extract": 1, "score": 1, "segment": 1, "matte": 1, "composite": 1, "encode": 1,
-            "assemble": 1, "projector": 1, "webhooks": 1, "api": 1,
+            "assemble": 1, "janitor": 1, "projector": 1, "webhooks": 1, "api": 1,
         }  # fmt: skip
         pids = [int(path.read_text()) for path in run.glob("worker-*.pid")]
-        assert len(pids) == 10
+        assert len(pids) == 11
         for stage in ("extract", "assemble"):  # a pulse within a few polls of starting
             probe = _cli("probe", stage, env=env)
             for _ in range(60):

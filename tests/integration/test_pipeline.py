@@ -172,9 +172,9 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
 ) -> None:
     from schemas import JobCancelled
     from streams.admin import admin_client
-    from streams.cancel import cancel_key
     from streams.codec import encode
     from streams.lag import group_lag
+    from streams.stopped import stop_key
     from streams.topics import JOBS, stage_topic
     from streams.worker import event_id
 
@@ -189,7 +189,7 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
         if seen[-1] == "accepted":
             # What POST /v1/jobs/{id}/cancel does: flag it for the workers, announce the end.
             job_id = getattr(event, "job_id", "")
-            artifacts.put_bytes(cancel_key(job_id), b"test")
+            artifacts.put_bytes(stop_key(job_id), b"test")
             cancelled = JobCancelled(
                 event_type="cancelled", event_id=event_id(job_id, "cancelled"), job_id=job_id, reason="test"
             )

@@ -140,6 +140,8 @@ def test_owners_are_proven_and_job_ids_claimed_once(
     # Public topic hygiene: backdrop.jobs is readable by anyone, so no webhook URL, no query string.
     assert raw_public, "no events of the job on backdrop.jobs"
     assert all(b"s3cr3t" not in value and b"hooks.example.com" not in value for value in raw_public)
+    # The refused replay failed no job: the id it named is the real job's, which stays completed.
+    assert not [value for value in raw_public if b'"event_type":"failed"' in value], raw_public
 
 
 def test_a_submit_cannot_read_another_owners_upload(

@@ -143,7 +143,7 @@ def test_retries_dead_letters_and_commits_on_the_real_broker(infra: Settings) ->
         labels = {"stage": "matte", "outcome": outcome, "code": code}
         return registry.get_sample_value("backdrop_messages_total", labels)
 
-    assert (counted("handled"), counted("failed"), counted("cancelled")) == (2, 0, 0)
+    assert (counted("handled"), counted("failed"), counted("skipped")) == (2, 0, 0)
     assert counted("dead_lettered", "internal_error") == counted("dead_lettered", "object_not_found") == 1
     assert registry.get_sample_value("backdrop_handle_seconds_count", {"stage": "matte"}) == 4
     assert registry.get_sample_value("backdrop_in_flight", {"stage": "matte"}) == 0

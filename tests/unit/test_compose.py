@@ -114,6 +114,13 @@ READ_MODEL = {
 MIGRATED = {"migrate": {"condition": "service_completed_successfully"}}
 
 
+def test_the_janitor_starts_after_provision(services: dict[str, Any]) -> None:
+    janitor = services["janitor"]
+    assert janitor["command"] == ["backdrop", "worker", "janitor"]
+    assert janitor["environment"] == services["provision"]["environment"]
+    assert janitor["depends_on"] == {"provision": {"condition": "service_completed_successfully"}}
+
+
 def test_migrations_run_once_after_provision(services: dict[str, Any]) -> None:
     migrate = services["migrate"]
     assert migrate["command"] == ["backdrop", "db", "upgrade"]
@@ -125,7 +132,7 @@ def test_migrations_run_once_after_provision(services: dict[str, Any]) -> None:
 def test_the_read_model_starts_after_the_migrations(services: dict[str, Any]) -> None:
     from infra.workers import SERVICES
 
-    assert set(READ_MODEL) == set(SERVICES)
+    assert set(READ_MODEL) == set(SERVICES) - {"janitor"}
     for name, command in READ_MODEL.items():
         service = services[name]
         assert service["command"] == command, name

@@ -40,7 +40,7 @@ def test_every_consumer_is_restarted_when_it_stops_polling() -> None:
     manifests = [*_docs("workers.yaml"), *_docs("read-model.yaml")]
     docs = [d for d in manifests if d["kind"] == "Deployment"]
     containers = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0] for d in docs}
-    for name in (*PIPELINE, "projector"):
+    for name in (*PIPELINE, "janitor", "projector"):
         container = containers[f"worker-{name}" if name in PIPELINE else name]
         for probe in ("startupProbe", "livenessProbe"):
             assert container[probe]["exec"]["command"] == ["backdrop", "probe", name], (name, probe)
@@ -81,7 +81,7 @@ def test_the_read_model_migrates_before_it_starts() -> None:
         "webhooks": ["backdrop", "worker", "webhooks"],
         "api": ["backdrop", "api", "--host", "0.0.0.0"],
     }
-    assert set(commands) == set(SERVICES)
+    assert set(commands) == set(SERVICES) - {"janitor"}  # the janitor reads no database
     for name, args in commands.items():
         pod = deployments[name]["spec"]["template"]["spec"]
         (container,) = pod["containers"]
@@ -144,7 +144,7 @@ def test_every_stage_worker_serves_metrics_that_prometheus_scrapes() -> None:
     assert jobs["backdrop-workers"]["file_sd_configs"][0]["files"] == [discovered]
     assert "kubernetes_sd_configs" in jobs["kubernetes-pods"]
     deployments = {**_deployments("workers.yaml"), **_deployments("read-model.yaml")}
-    for name in [f"worker-{stage}" for stage in PIPELINE] + ["projector", "webhooks"]:
+    for name in [f"worker-{stage}" for stage in PIPELINE] + ["janitor", "projector", "webhooks"]:
         pod = deployments[name]["spec"]["template"]
         annotations = pod["metadata"]["annotations"]
         container = pod["spec"]["containers"][0]

@@ -60,3 +60,13 @@ def test_the_plot_is_a_png(tmp_path: Path) -> None:
     target = tmp_path / "soak.png"
     plot(summarize(_samples(1.0), {}, {}, 0, 10, 1), target)
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_storage_is_reported_when_sampled() -> None:
+    samples = _samples(0.0)
+    assert summarize(samples, {}, {}, 0, 10, 1).intermediates_mb_max is None
+    for minute, sample in enumerate(samples):
+        sample.stored_mb = {"outputs": 10.0 * minute, "intermediates": 5.0 if minute == 3 else 1.0}
+    report = summarize(samples, {}, {}, 0, 10, 1)
+    assert report.intermediates_mb_max == 5.0
+    assert report.stored_mb_last == {"outputs": 90.0, "intermediates": 1.0}

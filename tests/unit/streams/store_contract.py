@@ -102,6 +102,22 @@ class ObjectStoreContract:
         store.put_bytes(f"{ns}/job-1/segment/00000/p", b"again")
         assert store.get_bytes(f"{ns}/job-1/segment/00000/p") == b"again"
 
+    def test_delete_takes_only_the_keys_named(self, store: ObjectStore, ns: str) -> None:
+        for key in ("keep", "go/1", "go/2"):
+            store.put_bytes(f"{ns}/{key}", b"p")
+        assert store.delete([f"{ns}/go/1", f"{ns}/go/2", f"{ns}/never-there"]) == 3
+        assert store.list(f"{ns}/") == [f"{ns}/keep"]
+        assert store.delete([]) == 0
+        with pytest.raises(InvalidObjectKey):
+            store.delete(["../outside"])
+
+    def test_sizes_lists_keys_with_their_sizes(self, store: ObjectStore, ns: str) -> None:
+        store.put_bytes(f"{ns}/s/b", b"12345")
+        store.put_bytes(f"{ns}/s/a", b"")
+        store.put_bytes(f"{ns}/t", b"x")
+        assert store.sizes(f"{ns}/s/") == {f"{ns}/s/a": 0, f"{ns}/s/b": 5}
+        assert list(store.sizes(f"{ns}/")) == [f"{ns}/s/a", f"{ns}/s/b", f"{ns}/t"]
+
     def test_url_reads_the_object(self, store: ObjectStore, ns: str) -> None:
         store.put_bytes(f"{ns}/url.bin", PAYLOAD)
         url = store.url(f"{ns}/url.bin", expires=timedelta(minutes=5))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import streams.consumer_loop
 import streams.worker
 from base.errors import CorruptInput
 from base.settings import Settings
@@ -82,21 +83,19 @@ def run_worker(
     monkeypatch: pytest.MonkeyPatch,
     values: list[bytes],
     handler: Handler,
-    cancelled: set[str] | None = None,
+    stopped: set[str] | None = None,
 ) -> tuple[list[str], RecordingProducer]:
     timeline = Timeline()
     consumer = RecordingConsumer([[FakeMessage(_offset=i, _value=v)] for i, v in enumerate(values)])
     producer = RecordingProducer()
     consumer.timeline = producer.timeline = timeline.events
-    monkeypatch.setattr(streams.worker, "kafka_clients", lambda settings, group: (consumer, producer))
+    monkeypatch.setattr(streams.consumer_loop, "kafka_clients", lambda settings, group: (consumer, producer))
     logger, level = logging.getLogger("backdrop.worker"), logging.getLogger("backdrop.worker").level
     logger.addHandler(timeline)
     logger.setLevel(logging.INFO)
-    is_cancelled = (cancelled or set()).__contains__
+    is_stopped = (stopped or set()).__contains__
     try:
-        Worker(handler, Settings(), sleep=lambda _: None, cancelled=is_cancelled).run(
-            max_messages=len(values)
-        )
+        Worker(handler, Settings(), sleep=lambda _: None, stopped=is_stopped).run(max_messages=len(values))
     finally:
         logger.removeHandler(timeline)
         logger.setLevel(level)
@@ -113,8 +112,8 @@ def test_a_poison_message_is_dead_lettered_then_committed(monkeypatch: pytest.Mo
     assert events[:3] == ["produce backdrop.dlq.matte", "flush", "commit 0"]
 
 
-def test_a_cancelled_job_is_committed_undone(monkeypatch: pytest.MonkeyPatch) -> None:
-    events, producer = run_worker(monkeypatch, [b"job_cancelled"], Handler(), cancelled={"job_cancelled"})
+def test_a_stopped_job_is_committed_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    events, producer = run_worker(monkeypatch, [b"job_cancelled"], Handler(), stopped={"job_cancelled"})
     assert events[0] == "commit 0"
     assert producer.produced == []
 
