@@ -89,10 +89,18 @@ class Janitor:
         self.loop.run(self._batch, max_messages=max_messages)
 
     def _batch(self, messages: list[Message]) -> bool:
-        """Clean up after each end in the batch, then commit; False if stopped while waiting."""
-        for message in messages:
-            event = read_lifecycle(message.value())
-            if isinstance(event, JobCompleted | JobFailed | JobCancelled) and not self._end(event):
+        """Stop every job that ended in the batch, then clean up after each once its grace period has
+        passed, then commit; False if stopped while waiting."""
+        ends = [
+            e
+            for m in messages
+            if isinstance(e := read_lifecycle(m.value()), JobCompleted | JobFailed | JobCancelled)
+        ]
+        # The markers first: waiting out one job's grace period must not let another's chunks run on.
+        for event in ends:
+            self.store.create(stop_key(event.job_id), stop_reason(event).encode(), "text/plain")
+        for event in ends:
+            if not self._clean(event):
                 return False  # stopping: the batch stays uncommitted and is read again
         last = {(m.topic() or "", m.partition() or 0): m.offset() or 0 for m in messages}
         try:
@@ -104,9 +112,8 @@ class Janitor:
             log.warning("janitor: commit failed (%s); these ends will be read again", exc)
         return True
 
-    def _end(self, event: Ended) -> bool:
+    def _clean(self, event: Ended) -> bool:
         job_id = event.job_id
-        self.store.create(stop_key(job_id), stop_reason(event).encode(), "text/plain")
         wait = event.occurred_at.timestamp() + self.grace_s - time.time()
         if wait > 0 and self.stopping.wait(wait):
             return False
