@@ -32,8 +32,9 @@ unit: models
 	$(BIN)/pytest tests/unit tests/footage
 
 # The main job, end to end through the API and the event-driven pipeline: start the servers, one
-# worker per stage, the projector and the API; make the sample clip; upload it with POST /v1/uploads,
-# show its Server-Sent Events as a progress bar and download the result. `make down` stops everything.
+# worker per stage, the janitor, the projector, the dispatcher and the API; make the sample clip;
+# upload it with POST /v1/uploads, show its Server-Sent Events as a progress bar and download the
+# result. `make down` stops everything.
 DEMO := .backdrop/demo
 run: models
 	$(BIN)/backdrop up

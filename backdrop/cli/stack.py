@@ -88,7 +88,8 @@ def up(
         ),
     ] = False,
 ) -> None:
-    """Start the servers, a worker per stage, the projector, the webhook dispatcher and the API."""
+    """Start the servers, a worker per stage, the janitor, the projector, the webhook dispatcher and the
+    API."""
     import os
 
     from api.migrate import upgrade
