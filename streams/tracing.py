@@ -7,7 +7,7 @@ without trace context.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
@@ -104,15 +104,9 @@ def stage_span(
     if consumer_group is not None:
         attributes["messaging.consumer.group.name"] = consumer_group
 
-    parent = extract(headers, propagator)
-    span: Span
-    try:
-        span = tracer.start_span(
-            f"process {destination}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
-        )
-    except Exception:  # telemetry must never fail a message
-        logger.debug("could not start the %s span", stage, exc_info=True)
-        span = trace.INVALID_SPAN
+    span = _start(
+        tracer, f"process {destination}", SpanKind.CONSUMER, attributes, extract(headers, propagator)
+    )
     with trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
         yield span
 
@@ -131,12 +125,7 @@ def publish_span(tracer: Tracer, topic: str, key: bytes | str | None = None) -> 
         attributes["messaging.kafka.message.key"] = (
             key.decode(errors="replace") if isinstance(key, bytes) else key
         )
-    span: Span
-    try:
-        span = tracer.start_span(f"send {topic}", kind=SpanKind.PRODUCER, attributes=attributes)
-    except Exception:  # telemetry must never fail a message
-        logger.debug("could not start the span sending to %s", topic, exc_info=True)
-        span = trace.INVALID_SPAN
+    span = _start(tracer, f"send {topic}", SpanKind.PRODUCER, attributes)
     with trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
         yield span
 
@@ -161,18 +150,31 @@ def batch_span(
         "messaging.batch.message_count": count,
         "backdrop.stage": name,
     }
-    span: Span
-    try:
-        span = tracer.start_span(
-            f"process {topic}", context=Context(), kind=SpanKind.CONSUMER, attributes=attributes
-        )
-        if span.is_recording():
+    span = _start(tracer, f"process {topic}", SpanKind.CONSUMER, attributes, Context())
+    if span.is_recording():
+        try:
             for headers in batch:
                 context = trace.get_current_span(extract(headers, propagator)).get_span_context()
                 if context.is_valid:
                     span.add_link(context)
-    except Exception:  # telemetry must never fail a message
-        logger.debug("could not start the %s batch span", name, exc_info=True)
-        span = trace.INVALID_SPAN
+        except Exception:  # telemetry must never fail a message
+            logger.debug("could not link the %s batch span", name, exc_info=True)
+            span.end()
+            span = trace.INVALID_SPAN
     with trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
         yield span
+
+
+def _start(
+    tracer: Tracer,
+    name: str,
+    kind: SpanKind,
+    attributes: Mapping[str, str | int],
+    context: Context | None = None,
+) -> Span:
+    """The started span, or the invalid one if the tracer fails: telemetry must never fail a message."""
+    try:
+        return tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+    except Exception:
+        logger.debug("could not start the span %s", name, exc_info=True)
+        return trace.INVALID_SPAN
