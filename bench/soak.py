@@ -176,12 +176,24 @@ def _upload(
             time.sleep(1.0)
 
 
+def _projected(client: httpx.Client, job_id: str, timeout_s: float = 120.0) -> None:
+    """Wait for the read model to show the job's end: it follows ``backdrop.jobs``, where the soak saw the
+    end, by a moment, or by longer while a killed projector restarts."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if client.get(f"/v1/jobs/{job_id}").json().get("status") in TERMINAL_TYPES:
+            return
+        time.sleep(0.5)
+    # Not there in time: download_output says what is missing.
+
+
 def _check_frames(client: httpx.Client, job_ids: list[str], expected: int, work_dir: Path) -> dict[str, Any]:
     """Download each output and count its frames."""
     from bench.chaos import frame_count
 
     wrong: list[str] = []
     for job_id in job_ids:
+        _projected(client, job_id)
         target = work_dir / f"{job_id}.mp4"
         download_output(client, job_id, target)
         if frame_count(target) != expected:
