@@ -21,10 +21,12 @@ class JobOptions(Model):
         description="The new background, the SPEC the CLI takes: " + BACKGROUND_HELP + ".",
         examples=["blur", "blur:20", "#00FF00", "white", "transparent", "s3://backdrop-uploads/beach.jpg"],
     )
-    output_format: Literal["mp4", "webm", "mov"] = Field(
+    output_format: Literal["mp4", "webm", "mov", "png"] = Field(
         default="mp4",
-        description="Container and codec of the result: mp4 (H.264 with audio), webm (VP9, keeps "
-        "transparency) or mov (ProRes 4444, keeps transparency).",
+        description="Container and codec of the result, each with the source's audio: mp4 (H.264 + "
+        "AAC), webm (VP9 + Opus, keeps transparency), mov (ProRes 4444 + the source's audio, keeps "
+        "transparency) or png (a ZIP archive of one PNG per frame, keeps transparency, with the audio "
+        "beside the frames).",
         examples=["mp4", "webm"],
     )
     model: str = Field(
@@ -55,7 +57,7 @@ class JobOptions(Model):
     def _alpha_needs_alpha_output(self) -> JobOptions:
         if isinstance(self.background, Transparent) and self.output_format == "mp4":
             raise ValueError(
-                "mp4 cannot hold transparency: choose output_format webm or mov, "
+                "mp4 cannot hold transparency: choose output_format webm, mov or png, "
                 "or a background colour, image, video or blur"
             )
         return self

@@ -6,6 +6,7 @@ white marker in its top-left quarter so a test can tell which way up a decoded f
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,6 +15,7 @@ from pathlib import Path
 import av
 import av.container
 import av.video.stream
+import cv2
 import numpy as np
 
 LEVEL_BASE = 24
@@ -212,3 +214,29 @@ def make_audio_only(path: Path) -> Path:
         stream.layout = "stereo"
         _write_sine(container, stream, 48000 // 2, 48000, 2)
     return path
+
+
+def read_rgba(path: Path) -> list[np.ndarray]:
+    """Every frame of a video as [H, W, 4] RGBA, the alpha plane included (VP9's through libvpx, which
+    reads the plane FFmpeg's own vp9 decoder drops); or of a ZIP archive of PNG frames, in name order."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            names = sorted(n for n in archive.namelist() if n.endswith(".png"))
+            return [_rgba(archive.read(name)) for name in names]
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.codec_context.name != "vp9":
+            return [f.to_ndarray(format="rgba") for f in container.decode(stream)]
+        decoder = av.CodecContext.create("libvpx-vp9", "r")
+        packets = [p for p in container.demux(stream) if p.size]
+        return [f.to_ndarray(format="rgba") for p in packets for f in decoder.decode(p)]
+
+
+def read_rgba_image(path: Path) -> np.ndarray:
+    """A PNG (or any still OpenCV reads) as [H, W, 4] RGBA."""
+    return _rgba(path.read_bytes())
+
+
+def _rgba(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[-1] == 4 else cv2.COLOR_BGR2RGBA)

@@ -42,7 +42,9 @@ MP4 = OutputFormat(
 MOV = OutputFormat(
     "mov",
     "mov",
-    "prores_ks",
+    # FFmpeg's "prores" (prores_aw) encoder, not prores_ks: 4444 with alpha at ~26 ms a 720p frame on two
+    # cores against ~98 ms, for 57 dB PSNR against 63 — both far past visible loss (encode report below).
+    "prores_aw",
     "yuv444p10le",
     "yuva444p10le",
     False,

@@ -25,6 +25,10 @@ DEFAULT_PRESET = "veryfast"
 DEFAULT_CRF = {"mp4": 20, "webm": 32}
 BT709 = 1  # AVCOL_SPC_BT709 = AVCOL_PRI_BT709 = AVCOL_TRC_BT709
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
+# libvpx's realtime mode with row threads and four tile columns: on real 720p footage with alpha, ~18 ms
+# a frame on two cores against ~88 ms for "good" at cpu-used 4, at the same PSNR (43.3 dB) and alpha error
+# (0.1/255), for files ~40% larger (it keeps no alternate reference frames).
+VP9_SPEED = {"deadline": "realtime", "cpu-used": "6", "row-mt": "1", "tile-columns": "2"}
 PNG_COMPRESSION = 3  # zlib level: 3 is several times faster than 9 for a few per cent more bytes
 
 
@@ -184,19 +188,22 @@ class VideoWriter:
             ) from exc
 
     def _write_pngs(self, frames: np.ndarray) -> None:
-        code = cv2.COLOR_RGBA2BGRA if self._alpha else cv2.COLOR_RGB2BGR
         for offset, image in enumerate(frames):
             # only the file name is a pattern: a folder may hold a '%' of its own (e.g. 'crop 50%/')
             target = str(self._pattern.with_name(self._pattern.name % (self.frames_written + offset)))
-            ok, data = cv2.imencode(
-                ".png", cv2.cvtColor(image, code), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION]
-            )
             try:
-                if not ok:
-                    raise OSError("PNG encoder refused the frame")
-                Path(target).write_bytes(data.tobytes())
+                Path(target).write_bytes(png_bytes(image))
             except OSError as exc:
                 raise OutputError(f"cannot write {target} ({exc}): check free space and permissions") from exc
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """One [H, W, 3] RGB or [H, W, 4] RGBA frame as a PNG file's bytes."""
+    code = cv2.COLOR_RGBA2BGRA if image.shape[-1] == 4 else cv2.COLOR_RGB2BGR
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, code), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+    if not ok:
+        raise OutputError(f"the PNG encoder refused a {image.shape[1]}x{image.shape[0]} frame")
+    return bytes(data.tobytes())
 
 
 def _durations(pts: np.ndarray, fps: Fraction, time_base: Fraction) -> np.ndarray:
@@ -256,9 +263,10 @@ def _add_video_stream(
         ctx.options = {"crf": str(writer.crf), "preset": writer.preset}
     elif fmt.codec == "libvpx-vp9":
         ctx.bit_rate = 0  # constant quality: CRF alone decides
-        ctx.options = {"crf": str(writer.crf), "deadline": "good", "cpu-used": "4", "row-mt": "1"}
-    elif fmt.codec == "prores_ks":
-        ctx.options = {"profile": "4444", "vendor": "apl0"}
+        ctx.options = {"crf": str(writer.crf), **VP9_SPEED}
+    elif fmt.codec == "prores_aw":
+        ctx.options = {"profile": "4", "vendor": "apl0"}  # profile 4: 4444, which keeps the alpha plane
+        ctx.thread_type = "FRAME"  # its slices are few and uneven: whole frames per thread run ~2x faster
     return stream
 
 

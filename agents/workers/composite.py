@@ -1,4 +1,5 @@
-"""The composite worker: frames, alpha, foreground colour and background → the chunk's H.264 segment.
+"""The composite worker: frames, alpha, foreground colour and background → the chunk's segment, in the job's
+output format (H.264, VP9, ProRes 4444 or an archive of PNGs).
 
 It encodes the finished frames itself, with the writer and settings `backdrop process` uses, and keeps
 the chunk's best still beside the segment. Handing finished frames to a separate encoder cost more than
@@ -16,15 +17,14 @@ import orjson
 
 from agents.composite import BackgroundPixels, composite, open_background
 from agents.encode import VideoWriter
+from agents.encode.archive import write_png_archive
 from agents.encode.images import write_image
 from agents.matte.handoff import foreground
-from agents.workers.context import SEGMENT, StageTaskHandler, chunk_key, next_task, rate
+from agents.workers.context import StageTaskHandler, chunk_key, next_task, rate, segment_name
 from base.errors import ObjectRefused
 from schemas import ChunkTask
 from schemas.background import Image, Video
 from streams.worker import Handled
-
-MARKER = SEGMENT
 
 
 class CompositeHandler(StageTaskHandler[ChunkTask]):
@@ -65,14 +65,11 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
         quality = np.array(scores["quality"][scores["warmup"] :], np.float32)
         best = int(quality.argmax()) if len(quality) else 0
         work = self.context.cache_dir
-        segment = work / f"{task.job_id}-{task.chunk.index}-{MARKER}"
+        marker = segment_name(task.options.output_format)
+        segment = work / f"{task.job_id}-{task.chunk.index}-{marker}"
         hero = work / f"{task.job_id}-{task.chunk.index}-hero.png"
-        fps, time_base = rate(task.media)
         try:
-            with VideoWriter(
-                segment, task.media.width, task.media.height, time_base=time_base, fps=fps
-            ) as writer:
-                writer.write(out, chunk.pts[chunk.output])
+            self._encode(task, segment, out, chunk.pts[chunk.output])
             write_image(hero, out[best])
             facts = {
                 "quality": float(quality[best]) if len(quality) else 0.0,
@@ -84,7 +81,7 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
                 chunk_key(task.job_id, "composite", task.chunk.index, "hero.json"), orjson.dumps(facts)
             )
             # The segment last: its presence tells assemble the chunk is complete.
-            segment_key = chunk_key(task.job_id, "composite", task.chunk.index, MARKER)
+            segment_key = chunk_key(task.job_id, "composite", task.chunk.index, marker)
             self.context.artifacts.put_file(segment_key, segment)
         finally:
             for path in (segment, hero):
@@ -92,7 +89,18 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
         self.context.forget_frames(task)
         return Handled(
             [
-                self.context.progress(task, "composite", MARKER),
+                self.context.progress(task, "composite", marker),
                 next_task(task, {"segment": segment_key, "hero": hero_key}, time.perf_counter() - started),
             ]
         )
+
+    def _encode(self, task: ChunkTask, segment: Path, frames: np.ndarray, pts: np.ndarray) -> None:
+        """The chunk's frames in the job's format, with the writer and settings `backdrop process` uses."""
+        if task.options.output_format == "png":
+            write_png_archive(segment, frames, task.chunk.start)
+            return
+        fps, time_base = rate(task.media)
+        with VideoWriter(
+            segment, task.media.width, task.media.height, time_base=time_base, fps=fps
+        ) as writer:
+            writer.write(frames, pts)

@@ -52,10 +52,17 @@ CHUNK_SECONDS = 2.0
 WARMUP_FRAMES = 8
 # Frames of one job's source kept on a worker's disk; a worker sees few jobs at a time.
 SOURCES_KEPT = 4
-# A chunk's finished H.264 segment (with hero.png and hero.json beside it) lives under this stage's
-# objects: the composite worker encodes it; encode checks and announces it; assemble joins them.
+# A chunk's finished segment in the job's output format (with hero.png and hero.json beside it) lives under
+# this stage's objects: the composite worker encodes it; encode checks and announces it; assemble joins them.
 SEGMENT_STAGE = "composite"
-SEGMENT = "segment.mp4"
+# Each output format: the suffix of its segments and output, and the output's media type. A PNG sequence
+# travels as a ZIP archive of frames.
+OUTPUT_FILES = {
+    "mp4": (".mp4", "video/mp4"),
+    "webm": (".webm", "video/webm"),
+    "mov": (".mov", "video/quicktime"),
+    "png": (".zip", "application/zip"),
+}
 # The frame cache's byte limit when none is set: only the memory guard bounds it then.
 UNBOUNDED = 1 << 62
 
@@ -74,6 +81,11 @@ def source_key(job_id: str, suffix: str) -> str:
 
 def chunk_key(job_id: str, stage: str, index: int, name: str) -> str:
     return object_key(job_id, stage, index, name)
+
+
+def segment_name(output_format: str) -> str:
+    """The name of a chunk's segment object for a job writing ``output_format``."""
+    return "segment" + OUTPUT_FILES[output_format][0]
 
 
 def stage_prefix(job_id: str, stage: str) -> str:

@@ -1,4 +1,4 @@
-"""The encode worker: checks a chunk's H.264 segment, announces the chunk done and hands it to assemble.
+"""The encode worker: checks a chunk's segment, announces the chunk done and hands it to assemble.
 
 The composite worker encodes the segment and its best still itself (a lossless hand-off between the two
 cost more CPU than the final encode; see `agents.workers.composite`). What stays here is cheap: reading
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 
+from agents.encode.archive import archive_frames
 from agents.extract import probe
-from agents.workers.context import SEGMENT, SEGMENT_STAGE, StageTaskHandler, stage_prefix
+from agents.workers.context import SEGMENT_STAGE, StageTaskHandler, segment_name, stage_prefix
 from base.errors import OutputError
 from schemas import AssembleTask, ChunkDone, ChunkTask, next_stage
 from streams.topics import JOBS, stage_topic
@@ -24,24 +25,29 @@ class EncodeHandler(StageTaskHandler[ChunkTask]):
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()
         segment_key = task.artifacts["segment"]
-        local = self.context.cache_dir / f"{task.job_id}-{task.chunk.index}-{SEGMENT}"
+        marker = segment_name(task.options.output_format)
+        local = self.context.cache_dir / f"{task.job_id}-{task.chunk.index}-{marker}"
         try:
             self.context.artifacts.get_file(segment_key, local)
-            info = probe(local)
+            if task.options.output_format == "png":
+                counted, exact = len(archive_frames(local)), True
+            else:
+                info = probe(local)
+                counted, exact = info.frame_count, info.frame_count_exact
         finally:
             local.unlink(missing_ok=True)
         frames = task.chunk.stop - task.chunk.start
-        if info.frame_count_exact and info.frame_count != frames:
+        if exact and counted != frames:
             # Not the upload's fault: retried, then dead-lettered for an operator, and the job fails.
             raise OutputError(
-                f"chunk {task.chunk.index} of {task.job_id} was encoded with {info.frame_count} frames, "
+                f"chunk {task.chunk.index} of {task.job_id} was encoded with {counted} frames, "
                 f"not {frames}; the composite stage must redo it"
             )
         seconds = time.perf_counter() - started
         done = sum(
             1
             for k in self.context.artifacts.list(stage_prefix(task.job_id, SEGMENT_STAGE))
-            if k.endswith("/" + SEGMENT)
+            if k.endswith("/" + marker)
         )
         assemble = AssembleTask(
             event_type="assemble_task",

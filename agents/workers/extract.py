@@ -152,11 +152,6 @@ class ExtractHandler:
     def extract(self, submit: SubmitJob) -> Handled:
         started = time.perf_counter()
         check_references(submit.owner, submit.source, submit.options, self.context.settings.uploads_bucket)
-        if submit.options.output_format != "mp4":
-            raise UnsupportedInput(
-                f"the pipeline writes mp4 for now; {submit.options.output_format} comes later — "
-                "use `backdrop process` on one machine for webm/mov outputs"
-            )
         local = self._fetch(submit)
         try:
             return self._extract(submit, local, started)

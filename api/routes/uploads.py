@@ -67,7 +67,7 @@ async def upload(
     caller: CallerDep,
     file: Annotated[UploadFile, File(description="The video or image.")],
     background: Annotated[str, Form(description="Background SPEC, as for POST /v1/jobs.")] = "blur",
-    output_format: Annotated[str, Form(description="mp4, webm or mov.")] = "mp4",
+    output_format: Annotated[str, Form(description="mp4, webm, mov or png (a ZIP of PNG frames).")] = "mp4",
     model: Annotated[str, Form(description="Segmentation model.")] = "selfie",
     heroes: Annotated[int, Form(ge=0, le=20, description="Hero stills to keep.")] = 5,
     webhook_url: Annotated[str | None, Form(description="Signed POST when the job ends.")] = None,

@@ -145,6 +145,16 @@ def submit(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="With --wait: download the result here.")
     ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="mp4 (H.264), webm (VP9) or mov (ProRes 4444), both keeping transparency, or png (a ZIP "
+            "of PNG frames). [default: by -o's suffix (.zip: png), else mp4]",
+            show_default=False,
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 1800,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the submit (and final) event as JSON.")
@@ -164,11 +174,12 @@ def submit(
 ) -> None:
     """Submit a job to the Kafka pipeline (the servers and workers must run: `backdrop up`)."""
     settings = Settings()
+    chosen = _format_option(output_format, output)
     try:
-        options = JobOptions(background=_background_option(background))
+        options = JobOptions(background=_background_option(background), output_format=chosen)
     except ValidationError as exc:
         reasons = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
-        raise typer.BadParameter(reasons, param_hint="'--background'") from None
+        raise typer.BadParameter(reasons, param_hint="'--background' / '--format'") from None
     request = _Submission(source, options, wait, output, timeout, as_json)
     if api:
         _submit_via_api(settings, request, key)
@@ -186,6 +197,22 @@ class _Submission:
     output: Path | None
     timeout: float
     as_json: bool
+
+
+FORMAT_BY_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".webm": "webm", ".mov": "mov", ".zip": "png"}
+
+
+def _format_option(given: str | None, output: Path | None) -> str:
+    """``--format``, else the one ``-o``'s suffix names, else mp4; the two must agree."""
+    by_suffix = FORMAT_BY_SUFFIX.get(output.suffix.lower()) if output is not None else None
+    if given is not None and given not in FORMAT_BY_SUFFIX.values():
+        raise typer.BadParameter(f"{given!r} is not one of mp4, webm, mov, png", param_hint="'--format'")
+    if given is not None and by_suffix is not None and given != by_suffix:
+        raise typer.BadParameter(
+            f"-o {output} names {by_suffix}, not {given}: name the file for its format",
+            param_hint="'--format'",
+        )
+    return given or by_suffix or "mp4"
 
 
 def _background_option(text: str) -> Background:

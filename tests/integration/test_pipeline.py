@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agents.extract import iter_frames, probe
 from agents.runner import ProcessOptions, process
-from agents.workers.context import SEGMENT, SEGMENT_STAGE, stage_prefix
+from agents.workers.context import SEGMENT_STAGE, segment_name, stage_prefix
 from agents.workers.extract import job_id_for_object
 from backdrop.sample import write_sample
 from backdrop.submit import follow_from_now, submit, wait_for
@@ -222,6 +222,6 @@ def test_a_cancelled_job_ends_and_its_remaining_chunks_are_skipped(
     segments = [
         key
         for key in s3_store(infra).list(stage_prefix(event.job_id, SEGMENT_STAGE))
-        if key.endswith("/" + SEGMENT)
+        if key.endswith("/" + segment_name("mp4"))
     ]
     assert len(segments) < 6, "every chunk was encoded: the cancellation was not honoured"
