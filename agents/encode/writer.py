@@ -245,9 +245,12 @@ def _add_video_stream(
     container: av.container.OutputContainer, writer: VideoWriter, alpha: bool
 ) -> av.video.stream.VideoStream:
     fmt = writer.format
-    stream = container.add_stream(fmt.codec, rate=writer.fps)
+    codec = fmt.codec
+    if codec == "prores_aw" and writer.width % 2:
+        codec = "prores_ks"  # the faster encoder takes even widths only; the other keeps an odd one exact
+    stream = container.add_stream(codec, rate=writer.fps)
     if not isinstance(stream, av.video.stream.VideoStream):
-        raise OutputError(f"{fmt.codec} is not a video encoder")
+        raise OutputError(f"{codec} is not a video encoder")
     stream.width = writer.width + (writer.width % 2 if fmt.even_size else 0)
     stream.height = writer.height + (writer.height % 2 if fmt.even_size else 0)
     stream.pix_fmt = (fmt.alpha_pix_fmt or fmt.pix_fmt) if alpha else fmt.pix_fmt
@@ -259,14 +262,17 @@ def _add_video_stream(
     ctx.thread_count = writer.threads
     ctx.colorspace = ctx.color_primaries = ctx.color_trc = BT709
     ctx.color_range = LIMITED_RANGE
-    if fmt.codec == "libx264":
+    if codec == "libx264":
         ctx.options = {"crf": str(writer.crf), "preset": writer.preset}
-    elif fmt.codec == "libvpx-vp9":
+    elif codec == "libvpx-vp9":
         ctx.bit_rate = 0  # constant quality: CRF alone decides
         ctx.options = {"crf": str(writer.crf), **VP9_SPEED}
-    elif fmt.codec == "prores_aw":
+    elif codec == "prores_aw":
         ctx.options = {"profile": "4", "vendor": "apl0"}  # profile 4: 4444, which keeps the alpha plane
         ctx.thread_type = "FRAME"  # its slices are few and uneven: whole frames per thread run ~2x faster
+    elif codec == "prores_ks":
+        ctx.options = {"profile": "4444", "vendor": "apl0"}
+        ctx.thread_type = "FRAME"
     return stream
 
 
