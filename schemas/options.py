@@ -9,6 +9,8 @@ from pydantic import Field, field_validator, model_validator
 from schemas.background import BACKGROUND_HELP, Background, Image, Transparent, Video
 from schemas.common import Model
 
+OPAQUE_FORMATS = frozenset({"mp4", "jpg"})
+STILL_FORMATS = frozenset({"png", "jpg", "webp"})  # what a still's result may be; any other choice gives png
 OPTIONS_EXAMPLE = {"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}
 
 
@@ -21,13 +23,14 @@ class JobOptions(Model):
         description="The new background, the SPEC the CLI takes: " + BACKGROUND_HELP + ".",
         examples=["blur", "blur:20", "#00FF00", "white", "transparent", "s3://backdrop-uploads/beach.jpg"],
     )
-    output_format: Literal["mp4", "webm", "mov", "png"] = Field(
+    output_format: Literal["mp4", "webm", "mov", "png", "jpg", "webp"] = Field(
         default="mp4",
-        description="Container and codec of the result, each with the source's audio: mp4 (H.264 + "
-        "AAC), webm (VP9 + Opus, keeps transparency), mov (ProRes 4444 + the source's audio, keeps "
-        "transparency) or png (a ZIP archive of one PNG per frame, keeps transparency, with the audio "
-        "beside the frames).",
-        examples=["mp4", "webm"],
+        description="What the result is. A video gives mp4 (H.264 + AAC), webm (VP9 + Opus, keeps "
+        "transparency), mov (ProRes 4444 + the source's audio, keeps transparency) or png (a ZIP "
+        "archive of one PNG per frame, keeps transparency, with the audio beside the frames); jpg and "
+        "webp are for stills. A still gives a still: png (keeps transparency) unless jpg or webp "
+        "(lossless, keeps transparency) is chosen.",
+        examples=["mp4", "webm", "png"],
     )
     model: str = Field(
         default="selfie",
@@ -55,9 +58,9 @@ class JobOptions(Model):
 
     @model_validator(mode="after")
     def _alpha_needs_alpha_output(self) -> JobOptions:
-        if isinstance(self.background, Transparent) and self.output_format == "mp4":
+        if isinstance(self.background, Transparent) and self.output_format in OPAQUE_FORMATS:
             raise ValueError(
-                "mp4 cannot hold transparency: choose output_format webm, mov or png, "
-                "or a background colour, image, video or blur"
+                f"{self.output_format} cannot hold transparency: choose output_format webm, mov or png "
+                "(webp for a still), or a background colour, image, video or blur"
             )
         return self

@@ -17,8 +17,8 @@ import orjson
 from agents.encode.archive import join_png_archives
 from agents.encode.images import write_poster
 from agents.encode.join import join_segments
-from agents.workers.context import OUTPUT_FILES, SEGMENT_STAGE, StageTaskHandler, segment_name, stage_prefix
-from schemas import AssembleTask, JobCompleted, JobMetrics, JobOptions, StageProgress, parse_lifecycle
+from agents.workers.context import SEGMENT_STAGE, StageTaskHandler, output_file, segment_name, stage_prefix
+from schemas import AssembleTask, JobCompleted, JobMetrics, StageProgress, parse_lifecycle
 from streams.codec import encode
 from streams.retention import completion_key
 from streams.store import object_key
@@ -26,9 +26,9 @@ from streams.topics import JOBS
 from streams.worker import Handled, Outgoing, event_id
 
 
-def output_key(job_id: str, options: JobOptions) -> str:
-    """output.mp4, output.webm, output.mov, or output.zip for a PNG sequence."""
-    return object_key(job_id, "assemble", None, "output" + OUTPUT_FILES[options.output_format][0])
+def output_key(task: AssembleTask) -> str:
+    """output.mp4, .webm, .mov or .zip (a PNG sequence); a still's output.png, .jpg or .webp."""
+    return object_key(task.job_id, "assemble", None, "output" + output_file(task.options, task.media)[0])
 
 
 class AssembleHandler(StageTaskHandler[AssembleTask]):
@@ -43,7 +43,7 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
             # the segments are counted: once the job has ended, the janitor has deleted them.
             return Handled([Outgoing(JOBS.name, task.job_id, parse_lifecycle(store.get_bytes(recorded)))])
         count = task.chunk.count
-        marker = segment_name(task.options.output_format)
+        marker = segment_name(task.options, task.media)
         segments = [object_key(task.job_id, SEGMENT_STAGE, i, marker) for i in range(count)]
         present = set(store.list(stage_prefix(task.job_id, SEGMENT_STAGE)))
         done = sum(1 for key in segments if key in present)
@@ -78,7 +78,7 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
             event_type="completed",
             event_id=event_id(task.job_id, "completed"),
             job_id=task.job_id,
-            output_key=output_key(task.job_id, task.options),
+            output_key=output_key(task),
             hero_keys=heroes,
             poster_key=poster_key if heroes else None,
             metrics=JobMetrics(
@@ -93,7 +93,7 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
         return Handled([Outgoing(JOBS.name, task.job_id, completed)])
 
     def _join(self, task: AssembleTask, segments: list[str], folder: Path) -> None:
-        suffix, media_type = OUTPUT_FILES[task.options.output_format]
+        suffix, media_type = output_file(task.options, task.media)
         local = []
         for index, key in enumerate(segments):
             path = folder / f"{index:05d}{suffix}"
@@ -104,9 +104,13 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
             audio = folder / "audio"
             self.context.artifacts.get_file(object_key(task.job_id, "extract", None, "audio"), audio)
         out = folder / f"output{suffix}"
-        join = join_png_archives if task.options.output_format == "png" else join_segments
-        join(local, out, audio)
-        self.context.artifacts.put_file(output_key(task.job_id, task.options), out, media_type)
+        if task.media.is_image:
+            out = local[0]  # one chunk of one frame, written as the still it stays
+        elif task.options.output_format == "png":
+            join_png_archives(local, out, audio)
+        else:
+            join_segments(local, out, audio)
+        self.context.artifacts.put_file(output_key(task), out, media_type)
 
     def _heroes(self, task: AssembleTask, present: set[str]) -> list[str]:
         """The chunks' best stills, best first, at most ``options.heroes``."""

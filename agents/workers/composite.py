@@ -65,7 +65,7 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
         quality = np.array(scores["quality"][scores["warmup"] :], np.float32)
         best = int(quality.argmax()) if len(quality) else 0
         work = self.context.cache_dir
-        marker = segment_name(task.options.output_format)
+        marker = segment_name(task.options, task.media)
         segment = work / f"{task.job_id}-{task.chunk.index}-{marker}"
         hero = work / f"{task.job_id}-{task.chunk.index}-hero.png"
         try:
@@ -96,6 +96,9 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
 
     def _encode(self, task: ChunkTask, segment: Path, frames: np.ndarray, pts: np.ndarray) -> None:
         """The chunk's frames in the job's format, with the writer and settings `backdrop process` uses."""
+        if task.media.is_image:
+            write_image(segment, frames[0])
+            return
         if task.options.output_format == "png":
             write_png_archive(segment, frames, task.chunk.start)
             return

@@ -19,6 +19,7 @@ from typing import ClassVar, Generic, TypeVar
 import numpy as np
 
 from agents.extract import ChunkSpec, plan_chunks
+from agents.extract.decode import read_image
 from agents.workers.arrays import npz_arrays, npz_bytes
 from agents.workers.chunk_decode import DecodedChunk, decode_run, shared_pass
 from agents.workers.frame_cache import FrameCache
@@ -29,6 +30,7 @@ from schemas import (
     STAGE_ADAPTER,
     ChunkEvent,
     ChunkTask,
+    JobOptions,
     MediaFacts,
     PipelineStage,
     StageProgress,
@@ -83,9 +85,20 @@ def chunk_key(job_id: str, stage: str, index: int, name: str) -> str:
     return object_key(job_id, stage, index, name)
 
 
-def segment_name(output_format: str) -> str:
-    """The name of a chunk's segment object for a job writing ``output_format``."""
-    return "segment" + OUTPUT_FILES[output_format][0]
+VIDEO_FORMATS = frozenset(OUTPUT_FILES)
+STILL_FILES = {"png": (".png", "image/png"), "jpg": (".jpg", "image/jpeg"), "webp": (".webp", "image/webp")}
+
+
+def output_file(options: JobOptions, media: MediaFacts) -> tuple[str, str]:
+    """The suffix and media type of the job's result: a still gives a still (png unless jpg or webp)."""
+    if media.is_image:
+        return STILL_FILES.get(options.output_format, STILL_FILES["png"])
+    return OUTPUT_FILES[options.output_format]
+
+
+def segment_name(options: JobOptions, media: MediaFacts) -> str:
+    """The name of a chunk's segment object: "segment" and the result's suffix."""
+    return "segment" + output_file(options, media)[0]
 
 
 def stage_prefix(job_id: str, stage: str) -> str:
@@ -151,6 +164,9 @@ class StageContext:
             _check_size(cached.frames, task)
             return ChunkFrames(cached.frames, cached.pts, warmup)
         local = self.source(task.source_key)
+        if task.media.is_image:
+            # The still's own reader: EXIF orientation, and the size guard for a very large picture.
+            return ChunkFrames(read_image(local), np.zeros(1, np.int64), 0)
         if task.source_key not in self._plans:
             fps, _ = rate(task.media)
             seconds = chunk_seconds(

@@ -25,11 +25,11 @@ class EncodeHandler(StageTaskHandler[ChunkTask]):
     def handle(self, task: ChunkTask) -> Handled:
         started = time.perf_counter()
         segment_key = task.artifacts["segment"]
-        marker = segment_name(task.options.output_format)
+        marker = segment_name(task.options, task.media)
         local = self.context.cache_dir / f"{task.job_id}-{task.chunk.index}-{marker}"
         try:
             self.context.artifacts.get_file(segment_key, local)
-            if task.options.output_format == "png":
+            if task.options.output_format == "png" and not task.media.is_image:
                 counted, exact = len(archive_frames(local)), True
             else:
                 info = probe(local)

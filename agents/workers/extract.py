@@ -21,7 +21,7 @@ import orjson
 from pydantic import ValidationError
 
 from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
-from agents.workers.context import WARMUP_FRAMES, StageContext, chunk_seconds, source_key
+from agents.workers.context import VIDEO_FORMATS, WARMUP_FRAMES, StageContext, chunk_seconds, source_key
 from agents.workers.url_source import UrlFetcher, url_suffix
 from base.errors import InputNotFound, LimitExceeded, UnsupportedInput
 from schemas import (
@@ -209,8 +209,11 @@ class ExtractHandler:
     def _extract(self, submit: SubmitJob, local: Path, started: float) -> Handled:
         info = probe(local)
         validate(info, self.limits)
-        if info.is_image:
-            raise UnsupportedInput("stills are not run through the pipeline yet: use `backdrop process`")
+        if not info.is_image and submit.options.output_format not in VIDEO_FORMATS:
+            raise UnsupportedInput(
+                f"{submit.options.output_format} is a still format and this upload is a video: choose "
+                "output_format mp4, webm, mov or png (a ZIP of PNG frames)"
+            )
         budget = self.context.settings.chunk_memory_bytes
         chunks = plan_chunks(info, chunk_seconds(info.width, info.height, info.fps, budget), WARMUP_FRAMES)
         if chunks[-1].stop > self.limits.max_frames:  # the header's count may be a lie; the packets are not
@@ -237,7 +240,7 @@ class ExtractHandler:
             duration_s=info.duration_s,
             has_audio=has_audio,
             rotation=info.rotation,
-            is_image=False,
+            is_image=info.is_image,
         )
         accepted = JobAccepted(
             event_type="accepted",

@@ -150,8 +150,9 @@ def submit(
         typer.Option(
             "--format",
             "-f",
-            help="mp4 (H.264), webm (VP9) or mov (ProRes 4444), both keeping transparency, or png (a ZIP "
-            "of PNG frames). [default: by -o's suffix (.zip: png), else mp4]",
+            help="A video: mp4 (H.264), webm (VP9) or mov (ProRes 4444), both keeping transparency, or png "
+            "(a ZIP of PNG frames). A still: png, jpg or webp. [default: by -o's suffix (.zip: png), else "
+            "mp4 for a video, png for a still]",
             show_default=False,
         ),
     ] = None,
@@ -174,7 +175,7 @@ def submit(
 ) -> None:
     """Submit a job to the Kafka pipeline (the servers and workers must run: `backdrop up`)."""
     settings = Settings()
-    chosen = _format_option(output_format, output)
+    chosen = _format_option(output_format, output, source)
     try:
         options = JobOptions(background=_background_option(background), output_format=chosen)
     except ValidationError as exc:
@@ -199,14 +200,36 @@ class _Submission:
     as_json: bool
 
 
-FORMAT_BY_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".webm": "webm", ".mov": "mov", ".zip": "png"}
+FORMAT_BY_SUFFIX = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".webm": "webm",
+    ".mov": "mov",
+    ".zip": "png",
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".webp": "webp",
+}
+STILL_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 
 
-def _format_option(given: str | None, output: Path | None) -> str:
+def _format_option(given: str | None, output: Path | None, source: Path) -> str:
     """``--format``, else the one ``-o``'s suffix names, else mp4; the two must agree."""
     by_suffix = FORMAT_BY_SUFFIX.get(output.suffix.lower()) if output is not None else None
+    if output is not None and output.suffix.lower() in STILL_SUFFIXES and source.is_file():
+        from agents.extract import probe
+
+        if not probe(source).is_image:
+            raise typer.BadParameter(
+                f"{source.name} is a video, so its result is one: -o out.mp4, .webm, .mov or .zip "
+                "(PNG frames)",
+                param_hint="'-o'",
+            )
     if given is not None and given not in FORMAT_BY_SUFFIX.values():
-        raise typer.BadParameter(f"{given!r} is not one of mp4, webm, mov, png", param_hint="'--format'")
+        raise typer.BadParameter(
+            f"{given!r} is not one of mp4, webm, mov, png, jpg, webp", param_hint="'--format'"
+        )
     if given is not None and by_suffix is not None and given != by_suffix:
         raise typer.BadParameter(
             f"-o {output} names {by_suffix}, not {given}: name the file for its format",

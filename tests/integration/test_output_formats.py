@@ -99,3 +99,57 @@ def _reference_frames(reference: Path) -> list[np.ndarray]:
 
 def _timestamps(path: Path) -> list[int]:
     return [int(p) for batch in iter_frames(path) for p in batch.pts]
+
+
+@pytest.mark.parametrize(
+    ("output_format", "background", "suffix"),
+    [("png", "transparent", ".png"), ("webp", "transparent", ".webp"), ("jpg", "#2050a0", ".jpg")],
+)
+def test_a_still_gives_a_still_like_process(
+    workers: Settings, api: ApiProcess, tmp_path: Path, output_format: str, background: str, suffix: str
+) -> None:
+    still = tmp_path / "portrait.png"
+    write_sample(still, width=320, height=240)
+    out = tmp_path / f"pipeline{suffix}"
+    options = JobOptions(background=background, output_format=output_format)
+    key = new_api_key(workers, f"stills-{output_format}")
+    with api_client(api.base_url, key.secret) as client:
+        job = upload(client, still, options)
+        final = follow(client, job["id"], lambda _: None, timeout_s=300)
+        assert isinstance(final, JobCompleted), final
+        assert final.output_key.endswith(f"/output{suffix}")
+        assert final.metrics.frames == 1
+        download_output(client, job["id"], out)
+        artifacts = {a["kind"] for a in client.get(f"/v1/jobs/{job['id']}").json()["artifacts"]}
+    assert artifacts == {"output", "hero", "poster"}
+
+    reference = tmp_path / f"process{suffix}"
+    process(
+        still,
+        reference,
+        lambda: load_segmenter(cache_dir=workers.cache_dir, threads=1),
+        ProcessOptions(background=options.background),
+    )
+    ours, theirs = clips.read_rgba_image(out), clips.read_rgba_image(reference)
+    assert ours.shape == theirs.shape == (240, 320, 4)
+    if output_format == "jpg":
+        assert float(np.abs(ours.astype(np.int16) - theirs).mean()) < 1.0  # the same JPEG, or nearly
+        assert (ours[..., 3] == 255).all()
+    else:
+        assert (
+            float(np.abs(ours[..., 3].astype(np.int16) - theirs[..., 3]).mean())
+            < MAX_MEAN_ALPHA_DIFFERENCE * 255
+        )
+        assert 0 < ours[..., 3].mean() < 255
+
+
+def test_a_video_asked_for_a_still_format_fails_with_a_reason(
+    workers: Settings, api: ApiProcess, clip: Path
+) -> None:
+    key = new_api_key(workers, "video-as-jpg")
+    with api_client(api.base_url, key.secret) as client:
+        job = upload(client, clip, JobOptions(background="white", output_format="jpg"))
+        final = follow(client, job["id"], lambda _: None, timeout_s=120)
+    assert final.event_type == "failed", final
+    assert final.code == "input_unsupported"
+    assert "mp4, webm, mov or png" in final.message
