@@ -21,6 +21,7 @@ from api.live import EventHub
 from api.tables import ApiKey
 from base.errors import InfraError
 from base.settings import Settings
+from schemas.models import ModelCard, served_models
 from streams.s3_store import S3Store, s3_store
 
 log = logging.getLogger("backdrop.api")
@@ -65,6 +66,8 @@ class Services:
     hub: EventHub
     uploads: S3Store
     artifacts: S3Store
+    # The models the segment workers serve (BACKDROP_MODELS), by name.
+    models: dict[str, ModelCard] = field(default_factory=dict)
     keys: KeyCache = field(default_factory=KeyCache)
     # SSE streams open in this process, per key id (BACKDROP_SSE_STREAMS_PER_KEY caps them).
     streams: Counter[str] = field(default_factory=Counter)
@@ -92,6 +95,7 @@ class Services:
 
 
 async def open_services(settings: Settings) -> Services:
+    models = served_models(settings.models)  # a wrong BACKDROP_MODELS stops the start, before any connection
     # JSONB columns parsed by orjson, not the standard library.
     psycopg.types.json.set_json_loads(orjson.loads)
     # No pre-ping (a round trip per request): a connection found dead fails one request with 503, and
@@ -113,6 +117,7 @@ async def open_services(settings: Settings) -> Services:
         hub,
         s3_store(settings, settings.uploads_bucket),
         s3_store(settings),
+        models,
     )
 
 

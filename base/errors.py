@@ -97,6 +97,12 @@ class OutputError(BackdropError):
     code = "output_unwritable"
 
 
+class ModelUnknown(InputError):
+    """The job names a segmentation model this deployment does not serve."""
+
+    code = "model_unknown"
+
+
 class ModelUnavailable(BackdropError):
     """A model or inference backend cannot be loaded here (missing weights, no GPU, no TensorRT)."""
 

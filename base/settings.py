@@ -18,6 +18,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BACKDROP_", frozen=True, extra="ignore")
 
+    # The segmentation models this deployment serves: the API refuses a job naming another, the segment
+    # workers load them by name (and keep them loaded).
+    models: str = Field(
+        "selfie,selfie-landscape",
+        description="Comma-separated built-in model names and model-card paths (.json) the segment workers "
+        "serve; every process of a deployment must see the same list.",
+    )
+
     # Where the local servers keep their data, logs and pid files, and where downloads are cached.
     state_dir: Path = Field(Path(".backdrop"), description="Data, logs and pid files of the local servers.")
     cache_dir: Path = Field(

@@ -35,7 +35,8 @@ class JobOptions(Model):
     model: str = Field(
         default="selfie",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        description="Name of a segmentation model the workers have installed.",
+        description="Name of a segmentation model the workers serve (GET /v1/models lists them); a job "
+        "naming another is refused (422 from the API; the job fails with model_unknown from a Kafka submit).",
         examples=["selfie", "selfie-landscape"],
     )
     heroes: int = Field(

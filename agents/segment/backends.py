@@ -12,8 +12,9 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 
 from agents.segment.onnx_cache import onnx_file
 from agents.segment.preprocess import check_frames, to_network_input, to_probability
-from agents.segment.registry import DEFAULT_MODEL, ModelRegistry, ModelSpec, builtin_registry
+from agents.segment.registry import ModelRegistry, ModelSpec, builtin_registry
 from base.errors import ModelUnavailable
+from schemas.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import torch

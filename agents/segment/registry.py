@@ -9,6 +9,7 @@ from typing import Literal
 import orjson
 
 from base.errors import ModelUnavailable
+from schemas.models import BUILTIN_MODELS
 
 # torch-export: a torch.export program saved with torch.export.save (.pt2), the successor of TorchScript.
 SourceKind = Literal["mediapipe-selfie", "onnx", "torchscript", "torch-export"]
@@ -54,11 +55,16 @@ class ModelSpec:
             raise ModelUnavailable(f"model {self.name!r}: std must not contain 0")
 
 
-SELFIE = ModelSpec("selfie", (256, 256), "mediapipe-selfie", variant="general", resize="mediapipe")
-SELFIE_LANDSCAPE = ModelSpec(
-    "selfie-landscape", (144, 256), "mediapipe-selfie", variant="landscape", resize="mediapipe"
+SELFIE = ModelSpec(
+    "selfie", BUILTIN_MODELS["selfie"].input_size, "mediapipe-selfie", variant="general", resize="mediapipe"
 )
-DEFAULT_MODEL = SELFIE.name
+SELFIE_LANDSCAPE = ModelSpec(
+    "selfie-landscape",
+    BUILTIN_MODELS["selfie-landscape"].input_size,
+    "mediapipe-selfie",
+    variant="landscape",
+    resize="mediapipe",
+)
 
 
 def user_model_spec(
@@ -141,7 +147,23 @@ def registry_for(model: str) -> tuple[str, ModelRegistry]:
     registry = builtin_registry()
     if not model.lower().endswith(".json"):
         return model, registry
-    card_path = Path(model)
+    spec = registry.register_model(card_spec(Path(model)), replace=True)
+    return spec.name, registry
+
+
+def serving_registry(entries: str) -> ModelRegistry:
+    """The models a worker serves: ``entries`` (BACKDROP_MODELS) names built-ins and model cards."""
+    builtin = builtin_registry()
+    served = ModelRegistry()
+    for entry in (e.strip() for e in entries.split(",")):
+        if entry:
+            spec = card_spec(Path(entry)) if entry.lower().endswith(".json") else builtin.get(entry)
+            served.register_model(spec, replace=True)
+    return served
+
+
+def card_spec(card_path: Path) -> ModelSpec:
+    """The spec a JSON model card describes; its "licence" and "description" are for people only."""
     try:
         card = orjson.loads(card_path.read_bytes())
         path = Path(card.pop("path"))
@@ -149,14 +171,14 @@ def registry_for(model: str) -> tuple[str, ModelRegistry]:
             path = card_path.parent / path
         name = card.pop("name", path.stem)
         size = tuple(card.pop("input_size"))
+        for key in ("licence", "description"):
+            card.pop(key, None)
         for key in ("mean", "std"):
             if key in card:
                 card[key] = tuple(card[key])
-        spec = user_model_spec(name, path, (int(size[0]), int(size[1])), **card)
+        return user_model_spec(name, path, (int(size[0]), int(size[1])), **card)
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelUnavailable(
-            f"cannot use model card {model}: {exc}. A card is JSON with at least "
+            f"cannot use model card {card_path}: {exc}. A card is JSON with at least "
             '"path" and "input_size" [height, width].'
         ) from None
-    registry.register_model(spec, replace=True)
-    return name, registry

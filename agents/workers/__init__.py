@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar, assert_never
 from agents.workers.context import StageContext
 from base.settings import Settings
 from schemas import PIPELINE, AssembleTask, ChunkTask, PipelineStage, SubmitJob, stage_named
+from schemas.models import DEFAULT_MODEL
 from streams.attempts import AttemptLedger
 from streams.metrics import WorkerMetrics, served
 from streams.telemetry import traced
@@ -15,6 +16,7 @@ from streams.topics import stage_inputs
 from streams.worker import StageHandler, Worker
 
 if TYPE_CHECKING:  # the extract module's imports (the media stack) wait until a worker needs them
+    from agents.segment.backends import Segmenter
     from agents.workers.extract import Admission
 
 # A worker of any stage, by the event its handler takes (extract: a submit at its gate or after it, or None
@@ -47,10 +49,18 @@ def build_worker(
             return worker(ScoreHandler(context))
         case "segment":
             from agents.segment.backends import load_segmenter
+            from agents.segment.registry import serving_registry
             from agents.workers.segment import SegmentHandler
 
-            segmenter = load_segmenter(cache_dir=settings.cache_dir, threads=1)
-            return worker(SegmentHandler(context, segmenter))
+            registry = serving_registry(settings.models)
+
+            def load(name: str) -> Segmenter:
+                return load_segmenter(name, cache_dir=settings.cache_dir, threads=1, registry=registry)
+
+            handler = SegmentHandler(context, registry.names(), load)
+            # The default model (or the first served) is loaded now: a broken install fails at start.
+            handler.segmenter(DEFAULT_MODEL if DEFAULT_MODEL in registry.specs else registry.names()[0])
+            return worker(handler)
         case "matte":
             from agents.workers.matte import MatteHandler
 

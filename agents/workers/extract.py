@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
 from agents.workers.context import VIDEO_FORMATS, WARMUP_FRAMES, StageContext, chunk_seconds, source_key
 from agents.workers.url_source import UrlFetcher, url_suffix
-from base.errors import InputNotFound, LimitExceeded, UnsupportedInput
+from base.errors import InputNotFound, LimitExceeded, ModelUnknown, UnsupportedInput
 from schemas import (
     JOB_ID_PATTERN,
     SUBMIT_ADAPTER,
@@ -40,6 +40,7 @@ from schemas import (
     next_chunk_stage,
     public_source,
 )
+from schemas.models import UnknownModel, check_model, served_models
 from streams.codec import decode
 from streams.errors import InvalidObjectKey, ObjectNotFound, PoisonMessage, Refused
 from streams.headers import Headers
@@ -118,6 +119,7 @@ class ExtractHandler:
         self.context = context
         self.limits = limits or Limits()
         self.fetcher = UrlFetcher(context.settings)
+        self.models = served_models(context.settings.models)
 
     def decode(self, topic: str, value: bytes | None, headers: Headers) -> Admission | SubmitJob | None:
         if topic == STORAGE_EVENTS.name:
@@ -152,6 +154,10 @@ class ExtractHandler:
     def extract(self, submit: SubmitJob) -> Handled:
         started = time.perf_counter()
         check_references(submit.owner, submit.source, submit.options, self.context.settings.uploads_bucket)
+        try:
+            check_model(submit.options.model, self.models)
+        except UnknownModel as exc:
+            raise ModelUnknown(str(exc)) from None
         local = self._fetch(submit)
         try:
             return self._extract(submit, local, started)

@@ -25,6 +25,7 @@ from api.services import Services
 from api.submission import Submission, cancel, request_hash, submit
 from base.errors import InputError, ObjectRefused
 from schemas import JobOptions, ObjectRef, ObjectSource, Source, UrlSource
+from schemas.models import UnknownModel, check_model
 from streams.errors import ObjectNotFound
 from streams.ownership import check_references
 
@@ -61,8 +62,12 @@ async def check_public_url(svc: Services, url: str, what: str) -> None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{what}: {exc.message}") from exc
 
 
-def options_of(body: RenderOptions) -> JobOptions:
-    # RenderOptions is validated as JobOptions already (a 422 from the request's validation).
+def options_of(svc: Services, body: RenderOptions) -> JobOptions:
+    """The job's options; 422 for a model the workers do not serve (the rest was validated already)."""
+    try:
+        check_model(body.model, svc.models)
+    except UnknownModel as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return body.job_options()
 
 
@@ -104,7 +109,7 @@ async def start_job(
 async def create_job(
     body: JobCreate, svc: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> JobOut:
-    options = options_of(body)
+    options = options_of(svc, body)
     if isinstance(body.source, ObjectKeySource):
         _check_references(svc, caller.key_id, _object(svc, body.source.object_key), options)
         try:

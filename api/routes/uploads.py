@@ -68,7 +68,7 @@ async def upload(
     file: Annotated[UploadFile, File(description="The video or image.")],
     background: Annotated[str, Form(description="Background SPEC, as for POST /v1/jobs.")] = "blur",
     output_format: Annotated[str, Form(description="mp4, webm, mov or png (a ZIP of PNG frames).")] = "mp4",
-    model: Annotated[str, Form(description="Segmentation model.")] = "selfie",
+    model: Annotated[str, Form(description="Segmentation model: one GET /v1/models lists.")] = "selfie",
     heroes: Annotated[int, Form(ge=0, le=20, description="Hero stills to keep.")] = 5,
     webhook_url: Annotated[str | None, Form(description="Signed POST when the job ends.")] = None,
     idempotency_key: IdempotencyKey = None,
@@ -85,7 +85,7 @@ async def upload(
         )
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _first_error(exc)) from exc
-    options = options_of(form)
+    options = options_of(svc, form)
     size = file.size if file.size is not None else await asyncio.to_thread(_spooled_size, file)
     if size == 0:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
@@ -115,7 +115,7 @@ async def upload(
 async def presign(
     body: PresignRequest, svc: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> PresignOut:
-    options = options_of(body)
+    options = options_of(svc, body)
     webhook = str(body.webhook_url) if body.webhook_url else None
     if webhook is not None:
         await check_public_url(svc, webhook, "webhook_url")

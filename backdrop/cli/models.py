@@ -37,12 +37,16 @@ def models_fetch() -> None:
 @models_app.command("list")
 @user_errors
 def models_list() -> None:
-    """The built-in models, their input size and source."""
-    from agents.segment.registry import builtin_registry
+    """The models this deployment serves (BACKDROP_MODELS): input size, licence and source."""
+    from base.errors import ModelUnavailable
+    from schemas.models import UnknownModel, served_models
 
-    table = Table("name", "input (h×w)", "source")
-    registry = builtin_registry()
-    for name in registry.names():
-        spec = registry.get(name)
-        table.add_row(name, f"{spec.input_size[0]}×{spec.input_size[1]}", spec.source)
+    try:
+        served = served_models(Settings().models)
+    except UnknownModel as exc:
+        raise ModelUnavailable(str(exc)) from None
+    table = Table("name", "input (h×w)", "licence", "source")
+    for card in served.values():
+        name = f"{card.name} (default)" if card.default else card.name
+        table.add_row(name, f"{card.input_size[0]}×{card.input_size[1]}", card.licence, card.source)
     Console().print(table)

@@ -30,8 +30,9 @@ from agents.matte.metrics import mad
 from agents.runner import process
 from agents.segment.assets import ensure_selfie_tflites
 from agents.segment.backends import Segmenter, load_segmenter
-from agents.segment.registry import DEFAULT_MODEL, builtin_registry
+from agents.segment.registry import builtin_registry
 from base.settings import Settings
+from schemas.models import DEFAULT_MODEL
 
 OUTLINE = Path(__file__).resolve().parents[1] / "data" / "astronaut-outline" / "outline.json"
 SIZE = 512  # the astronaut photo is 512×512

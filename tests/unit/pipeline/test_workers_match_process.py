@@ -81,7 +81,11 @@ def test_the_chunk_workers_give_process_alpha_exactly(clip: Path, job: Job, tmp_
     ]
 
     store, context, submit = job.store, job.context, job.submit
-    stages = (ScoreHandler(context), SegmentHandler(context, EllipseSegmenter()), MatteHandler(context))
+    stages = (
+        ScoreHandler(context),
+        SegmentHandler(context, ["selfie"], lambda _: EllipseSegmenter()),
+        MatteHandler(context),
+    )
 
     chunks = plan_chunks(clip, CHUNK_SECONDS, WARMUP_FRAMES)
     assert len(chunks) >= 2, "the clip must cross a chunk border"
@@ -101,7 +105,11 @@ def test_a_redo_publishes_the_same_events_under_the_same_ids(job: Job) -> None:
     event id, so every event must come out again as it was (README: "events carry deterministic ids")."""
     context, submit = job.context, job.submit
     extract = ExtractHandler(context)
-    stages = (ScoreHandler(context), SegmentHandler(context, EllipseSegmenter()), MatteHandler(context))
+    stages = (
+        ScoreHandler(context),
+        SegmentHandler(context, ["selfie"], lambda _: EllipseSegmenter()),
+        MatteHandler(context),
+    )
 
     def published(handled: Handled) -> list[tuple[str, str, str]]:
         return [(out.topic, out.key, str(getattr(out.event, "event_id", ""))) for out in handled.events]

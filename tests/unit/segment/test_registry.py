@@ -12,13 +12,13 @@ from torch import Tensor, nn
 from agents.segment.backends import load_segmenter
 from agents.segment.networks import export_onnx
 from agents.segment.registry import (
-    DEFAULT_MODEL,
     IMAGENET_MEAN,
     IMAGENET_STD,
     builtin_registry,
     user_model_spec,
 )
 from base.errors import ModelUnavailable
+from schemas.models import DEFAULT_MODEL
 
 COLOUR = (200, 10, 50)  # RGB
 
