@@ -10,13 +10,15 @@ event of the job that comes after it (late, or a replay of the topics) is droppe
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import (
     Connection,
     DateTime,
+    Integer,
     String,
     Uuid,
     bindparam,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     select,
     update,
 )
@@ -41,6 +44,7 @@ from schemas import (
     StageProgress,
     SubmitJob,
 )
+from schemas.progress import JobProgress, job_progress
 from streams.store import in_job
 
 NOTIFY_CHANNEL = "backdrop_job_events"
@@ -73,6 +77,25 @@ _TOUCH_JOB = (
     .where(Job.id == bindparam("job_id"))
     .values(updated_at=func.now(), last_event_id=func.greatest(Job.last_event_id, bindparam("row_id")))
 )
+_SET_PAYLOAD = (
+    update(JobEvent)
+    .where(JobEvent.id == bindparam("row_id"))
+    .values(payload=bindparam("payload", type_=JSONB()))
+)
+_PROGRESS = select(
+    Job.status,
+    Job.chunk_count,
+    Job.media["frame_count"].astext.cast(Integer).label("frame_count"),
+    Job.accepted_at,
+    select(
+        func.coalesce(
+            func.jsonb_object_agg(JobStage.stage, JobStage.chunks_done), literal_column("'{}'::jsonb")
+        )
+    )
+    .where(JobStage.job_id == Job.id)
+    .scalar_subquery()
+    .label("stages"),
+).where(Job.id == bindparam("job_id"))
 _NOTIFY = select(func.pg_notify(NOTIFY_CHANNEL, bindparam("announced")))
 _STAGE = insert(JobStage)
 _UPSERT_STAGE = _STAGE.on_conflict_do_update(
@@ -159,10 +182,29 @@ def project_event(conn: Connection, event: LifecycleEvent) -> int | None:
         return None
     conn.execute(_ENSURE_JOB, {"id": event.job_id, "status": "queued", "submitted_at": event.occurred_at})
     _apply(conn, event)
+    if isinstance(event, StageProgress | ChunkDone):
+        # The log keeps the event as the SSE stream shows it: with the whole job's progress at that moment.
+        payload["progress"] = progress_at(conn, event.job_id, event.occurred_at).model_dump(mode="json")
+        conn.execute(_SET_PAYLOAD, {"row_id": row_id, "payload": payload})
     conn.execute(_TOUCH_JOB, {"job_id": event.job_id, "row_id": row_id})
     announced = notify_payload(row_id, event.job_id, event.event_type, payload)
     conn.execute(_NOTIFY, {"announced": announced})
     return row_id
+
+
+def progress_at(conn: Connection, job_id: str, moment: datetime) -> JobProgress:
+    """The job's progress as its rows stand, timed at ``moment``."""
+    row = conn.execute(_PROGRESS, {"job_id": job_id}).one()
+    return progress_of(row._mapping, moment)
+
+
+def progress_of(row: Mapping[Any, Any], now: datetime) -> JobProgress:
+    """Progress from a job row's status, chunk count, frame count, acceptance time and stages' counts."""
+    accepted = row["accepted_at"]
+    elapsed = (now - accepted).total_seconds() if accepted is not None else None
+    return job_progress(
+        row["stages"], row["chunk_count"], row["frame_count"], elapsed, row["status"] == "completed"
+    )
 
 
 def forget_job(conn: Connection, job_id: str, retention_days: int | None = None) -> None:

@@ -6,12 +6,14 @@ import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageState, Timings
+from api.projection import progress_of
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage
 from schemas import JOB_ID_PATTERN, PIPELINE
 from streams.store import in_job
@@ -135,12 +137,25 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
         key=lambda a: (_ARTIFACT_ORDER.get(a["kind"], 9), a["position"]),
     )
     base = f"/v1/jobs/{row['id']}"
+    overall = progress_of(
+        {
+            "status": row["status"],
+            "chunk_count": row["chunk_count"],
+            "frame_count": (row["media"] or {}).get("frame_count"),
+            "accepted_at": row["accepted_at"],
+            "stages": {name: state["chunks_done"] for name, state in row["stages"].items()},
+        },
+        datetime.now(UTC),
+    )
+    if is_terminal(row["status"]) and row["status"] != "completed":
+        overall = overall.model_copy(update={"eta_s": None})
     return JobOut(
         id=row["id"],
         status=row["status"],
         source=row["source"],
         options=row["options"],
         progress=Progress(
+            **overall.model_dump(),
             chunks_done=row["chunks_done"],
             chunks_total=row["chunk_count"],
             stages={

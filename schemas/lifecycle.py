@@ -10,6 +10,7 @@ from schemas.common import Envelope, Model
 from schemas.graph import PipelineStage
 from schemas.media import MEDIA_EXAMPLE, MediaFacts
 from schemas.options import OPTIONS_EXAMPLE, JobOptions
+from schemas.progress import JobProgress
 from schemas.submit import Source
 
 TERMINAL_TYPES = frozenset({"completed", "failed", "cancelled"})
@@ -53,7 +54,16 @@ class _Counts(Model):
         return self
 
 
-class StageProgress(Envelope, _Counts):
+class _JobProgress(Model):
+    progress: JobProgress | None = Field(
+        default=None,
+        description="The whole job's progress at this event, added by the read model: on the SSE stream, "
+        "never on Kafka, where each stage reports only its own count.",
+        examples=[{"percent": 42, "frames_done": 600, "frames_total": 1440, "fps": 24.5, "eta_s": 35.2}],
+    )
+
+
+class StageProgress(Envelope, _Counts, _JobProgress):
     """A stage finished another chunk of the job."""
 
     event_type: Literal["stage_progress"] = Field(
@@ -62,7 +72,7 @@ class StageProgress(Envelope, _Counts):
     stage: PipelineStage = Field(description="The stage that made progress.", examples=["segment"])
 
 
-class ChunkDone(Envelope, _Counts):
+class ChunkDone(Envelope, _Counts, _JobProgress):
     """A chunk passed every stage: its encoded segment is stored."""
 
     event_type: Literal["chunk_done"] = Field(

@@ -22,6 +22,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -128,6 +129,20 @@ def progress_bar(disable: bool = False, unit: str = "frames") -> Progress:
         FpsColumn("fps" if unit == "frames" else f"{unit}/s"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=disable,
+    )
+
+
+def job_bar(disable: bool = False) -> Progress:
+    """A pipeline job's bar: its percent, and what the read model says of frames, speed and time left."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
         console=console,
         transient=False,
         disable=disable,

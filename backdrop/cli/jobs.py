@@ -13,7 +13,15 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress, TaskID
 
-from backdrop.cli.console import console, parse_rate, parse_size, peak_rss_mb, progress_bar, user_errors
+from backdrop.cli.console import (
+    console,
+    job_bar,
+    parse_rate,
+    parse_size,
+    peak_rss_mb,
+    progress_bar,
+    user_errors,
+)
 from base.settings import Settings
 from schemas import (
     BACKGROUND_HELP,
@@ -25,6 +33,7 @@ from schemas import (
     LifecycleEvent,
     parse_background,
 )
+from schemas.progress import JobProgress
 
 
 @user_errors
@@ -247,15 +256,31 @@ def _background_option(text: str) -> Background:
 
 
 def _show_progress(progress: Progress, task: TaskID, job_id: str) -> Callable[[LifecycleEvent], None]:
-    """A lifecycle event → the progress bar: the stage it is in, and chunks done of all."""
+    """A lifecycle event → the progress bar: the job's percent, frames, speed and time left where the
+    event carries them (from the API's SSE stream); else the share of chunks done (straight from Kafka)."""
 
     def show(event: LifecycleEvent) -> None:
         stage = getattr(event, "stage", None)
         progress.update(task, description=f"{job_id} {event.event_type}{f' ({stage})' if stage else ''}")
-        if isinstance(event, ChunkDone):
-            progress.update(task, completed=event.chunks_done, total=event.chunks_total)
+        overall = getattr(event, "progress", None)
+        if overall is not None:
+            progress.update(task, completed=overall.percent, total=100, detail=_detail(overall))
+        elif isinstance(event, ChunkDone):
+            detail = f"{event.chunks_done}/{event.chunks_total} chunks"
+            progress.update(
+                task, completed=100 * event.chunks_done / event.chunks_total, total=100, detail=detail
+            )
+        if isinstance(event, JobCompleted):
+            progress.update(task, completed=100, total=100)
 
     return show
+
+
+def _detail(overall: JobProgress) -> str:
+    frames = f"{overall.frames_done}/{overall.frames_total} frames" if overall.frames_total else ""
+    fps = f"{overall.fps:.1f} fps" if overall.fps else ""
+    eta = f"ETA {overall.eta_s:.0f} s" if overall.eta_s is not None else ""
+    return "  ".join(part for part in (frames, fps, eta) if part)
 
 
 def _ended(final: LifecycleEvent, as_json: bool) -> JobCompleted:
@@ -284,8 +309,10 @@ def _submit_via_kafka(settings: Settings, request: _Submission) -> None:
             console.print(f"submitted {event.job_id}")
         if consumer is None:
             return
-        with progress_bar(disable=request.as_json, unit="chunks") as progress:
-            show = _show_progress(progress, progress.add_task(event.job_id, total=None), event.job_id)
+        with job_bar(disable=request.as_json) as progress:
+            show = _show_progress(
+                progress, progress.add_task(event.job_id, total=None, detail=""), event.job_id
+            )
             final = wait_for(consumer, event.job_id, timeout_s=request.timeout, on_event=show)
     finally:
         if consumer is not None:
@@ -320,8 +347,8 @@ def _submit_via_api(settings: Settings, request: _Submission, key: str | None) -
             )
         if not request.wait:
             return
-        with progress_bar(disable=request.as_json, unit="chunks") as progress:
-            show = _show_progress(progress, progress.add_task(job_id, total=None), job_id)
+        with job_bar(disable=request.as_json) as progress:
+            show = _show_progress(progress, progress.add_task(job_id, total=None, detail=""), job_id)
             final = follow(client, job_id, show, request.timeout)
         completed = _ended(final, request.as_json)
         if request.output is not None:
