@@ -8,8 +8,9 @@ import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+import numpy as np
 import orjson
 
 from agents.encode import VideoWriter
@@ -18,21 +19,30 @@ from agents.runner.threads import Stage
 from backdrop.sample import write_sample
 from base.errors import BackdropError
 from base.settings import Settings
+from schemas.options import Quality
 
 
-def decode_encode_floor(source: Path, output: Path, batch_frames: int = 8) -> tuple[int, float]:
-    """Decode and re-encode with the same writer and settings as `process`, nothing in between."""
+def decode_encode_floor(
+    source: Path, output: Path, batch_frames: int = 8, alpha: bool = False, quality: Quality = "standard"
+) -> tuple[int, float]:
+    """Decode and re-encode with the same writer and settings as `process`, nothing in between; with
+    ``alpha`` the frames get an opaque alpha plane: the encoder's work for a transparent output."""
     info = probe(source)
     started = time.perf_counter()
     frames = 0
     decode = Stage("decode", iter_frames(source, batch_frames), lambda b: [b], source_is_work=True)
     audio = source if info.audio is not None else None
+    size = info.width, info.height
     try:
         with VideoWriter(
-            output, info.width, info.height, time_base=info.time_base, fps=info.fps, audio=audio
+            output, *size, time_base=info.time_base, fps=info.fps, audio=audio, quality=quality
         ) as w:
             for batch in decode:
-                w.write(batch.frames, batch.pts)
+                pixels = batch.frames
+                if alpha:
+                    opaque = np.full((*pixels.shape[:3], 1), 255, np.uint8)
+                    pixels = np.concatenate([pixels, opaque], axis=-1)
+                w.write(pixels, batch.pts)
                 frames += len(batch.pts)
     finally:
         decode.stop()
@@ -53,6 +63,10 @@ def run_process(source: Path, output: Path, extra: list[str]) -> dict[str, Any]:
     return report
 
 
+# What `--format` writes: the output's name (a folder for a PNG sequence).
+OUTPUT_NAMES = {"mp4": "out.mp4", "webm": "out.webm", "mov": "out.mov", "png": "frames/"}
+
+
 def bench(
     *,
     width: int,
@@ -61,21 +75,44 @@ def bench(
     fps: Fraction = Fraction(30),
     source: Path | None = None,
     process_args: list[str] | None = None,
+    output_format: str = "mp4",
+    background: str | None = None,
+    quality: Quality = "standard",
+    presets: bool = False,
 ) -> dict[str, Any]:
+    """`process` against its format's own floor (decode, then encode to that format, with an alpha plane
+    when the background is transparent); with ``presets`` also `process` at each quality preset."""
     label = str(source) if source is not None else "sample"
+    background = background or ("white" if output_format == "mp4" else "transparent")
+    name = OUTPUT_NAMES[output_format]
     with tempfile.TemporaryDirectory(prefix="backdrop-bench-") as tmp:
         work = Path(tmp)
         if source is None:
             source = work / "sample.mp4"
             write_sample(source, seconds=seconds, width=width, height=height, fps=fps)
         info = probe(source)
-        floor_frames, floor_s = decode_encode_floor(source, work / "floor.mp4")
-        report = run_process(source, work / "process.mp4", process_args or [])
+        floor_out = work / "floor" / name
+        floor_out.parent.mkdir()
+        alpha = background == "transparent"
+        floor_frames, floor_s = decode_encode_floor(source, floor_out, alpha=alpha, quality=quality)
+
+        def process_at(preset: Quality) -> dict[str, Any]:
+            folder = work / preset
+            folder.mkdir(exist_ok=True)
+            args = [*(process_args or []), "--background", background, "--quality", preset]
+            return run_process(source, folder / name, args)
+
+        report = process_at(quality)
+        by_preset = {preset: process_at(preset)["fps"] for preset in get_args(Quality)} if presets else None
     floor_fps = floor_frames / floor_s
-    return {
+    frames = report["frames"]
+    result = {
         "input": label,
         "size": f"{info.width}x{info.height}",
-        "frames": report["frames"],
+        "format": output_format,
+        "background": background,
+        "quality": quality,
+        "frames": frames,
         "source_fps": str(info.fps),
         "floor_fps": round(floor_fps, 2),
         "process_fps": report["fps"],
@@ -83,7 +120,15 @@ def bench(
         "peak_rss_mb": report["peak_rss_mb"],
         "backend": report["backend"],
         "stage_seconds": report["stage_seconds"],
+        # Each stage's time a frame, beside the floor's (stages overlap: they add up to more than the wall).
+        "stage_ms_per_frame": {
+            stage: round(1000 * s / frames, 2) for stage, s in report["stage_seconds"].items()
+        },
+        "floor_ms_per_frame": round(1000 / floor_fps, 2),
     }
+    if by_preset is not None:
+        result["preset_fps"] = by_preset
+    return result
 
 
 def bench_pipeline(

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from schemas.background import BACKGROUND_HELP, Background, Image, Transparent, Video
 from schemas.common import Model
 
+Quality = Literal["draft", "standard", "high"]
 OPAQUE_FORMATS = frozenset({"mp4", "jpg"})
 STILL_FORMATS = frozenset({"png", "jpg", "webp"})  # what a still's result may be; any other choice gives png
 OPTIONS_EXAMPLE = {"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}
@@ -38,6 +39,12 @@ class JobOptions(Model):
         description="Name of a segmentation model the workers serve (GET /v1/models lists them); a job "
         "naming another is refused (422 from the API; the job fails with model_unknown from a Kafka submit).",
         examples=["selfie", "selfie-landscape"],
+    )
+    quality: Quality = Field(
+        default="standard",
+        description="Speed against fidelity: draft (fastest encoder settings, a coarser matte), standard, "
+        "or high (slower encoder settings, larger files); the README's table lists each format's settings.",
+        examples=["standard", "draft"],
     )
     heroes: int = Field(
         default=5,

@@ -3,10 +3,9 @@
 from agents.encode.formats import OutputFormat, output_format
 from agents.encode.images import write_image, write_poster
 from agents.encode.join import join_segments
-from agents.encode.writer import DEFAULT_PRESET, VideoWriter
+from agents.encode.writer import VideoWriter
 
 __all__ = [
-    "DEFAULT_PRESET",
     "OutputFormat",
     "VideoWriter",
     "join_segments",

@@ -16,16 +16,19 @@ import numpy as np
 
 from agents.encode.writer import png_bytes
 from base.errors import CorruptInput, OutputError
+from schemas.options import Quality
 
 FRAME_NAME = "frame_{:06d}.png"  # numbered from the first frame of the whole video, as `process` names them
 
 
-def write_png_archive(path: Path | str, frames: np.ndarray, first_index: int) -> None:
+def write_png_archive(
+    path: Path | str, frames: np.ndarray, first_index: int, quality: Quality = "standard"
+) -> None:
     """Frames [T, H, W, 3 or 4] uint8 as PNGs numbered from ``first_index``, in a new archive at ``path``."""
     try:
         with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
             for offset, image in enumerate(frames):
-                archive.writestr(FRAME_NAME.format(first_index + offset), png_bytes(image))
+                archive.writestr(FRAME_NAME.format(first_index + offset), png_bytes(image, quality))
     except OSError as exc:
         raise OutputError(f"cannot write {path} ({exc}): check free space and permissions") from exc
 

@@ -18,18 +18,39 @@ from agents.encode.audio_mux import AudioMux
 from agents.encode.formats import PNG_SEQUENCE, OutputFormat, output_format, sequence_pattern
 from agents.extract.audio import MP4_SIDE_CODECS, extract_audio
 from base.errors import InternalError, OutputError
+from schemas.options import Quality
 
-# veryfast: at 720p on 2 cores it still runs well above real time (~60 fps) and its files are markedly
-# smaller than superfast/ultrafast at the same CRF (see the encode report); ultrafast is for previews.
-DEFAULT_PRESET = "veryfast"
-DEFAULT_CRF = {"mp4": 20, "webm": 32}
 BT709 = 1  # AVCOL_SPC_BT709 = AVCOL_PRI_BT709 = AVCOL_TRC_BT709
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
-# libvpx's realtime mode with row threads and four tile columns: on real 720p footage with alpha, ~18 ms
-# a frame on two cores against ~88 ms for "good" at cpu-used 4, at the same PSNR (43.3 dB) and alpha error
-# (0.1/255), for files ~40% larger (it keeps no alternate reference frames).
-VP9_SPEED = {"deadline": "realtime", "cpu-used": "6", "row-mt": "1", "tile-columns": "2"}
-PNG_COMPRESSION = 3  # zlib level: 3 is several times faster than 9 for a few per cent more bytes
+
+# Each quality preset's encoder settings, per encoder (README: "Quality presets"). Measured at 720p on two
+# cores (real footage; ms a frame, PSNR):
+# - x264: ultrafast CRF 26 5 ms 41.9 dB; veryfast CRF 20 15 ms 42.8 dB (files smaller than superfast's
+#   at a lower CRF); medium CRF 18 25 ms 43.3 dB.
+# - VP9 with alpha: libvpx's realtime mode with row threads and four tile columns, ~18 ms at cpu-used 6
+#   against ~88 ms for "good" at cpu-used 4, at the same PSNR (43.3 dB) and alpha error (0.1/255), for
+#   files ~40% larger (it keeps no alternate reference frames); cpu-used 8 ~12 ms.
+# - ProRes 4444: FFmpeg's prores_aw ~26 ms (57 dB), prores_ks ~75 ms with frame threads (63 dB).
+# - PNG: zlib level 3 is several times faster than 9 for a few per cent more bytes.
+VP9_THREADS = {"row-mt": "1", "tile-columns": "2"}
+ENCODER_OPTIONS: dict[str, dict[Quality, dict[str, str]]] = {
+    "libx264": {
+        "draft": {"preset": "ultrafast", "crf": "26"},
+        "standard": {"preset": "veryfast", "crf": "20"},
+        "high": {"preset": "medium", "crf": "18"},
+    },
+    "libvpx-vp9": {
+        "draft": {"crf": "36", "deadline": "realtime", "cpu-used": "8", **VP9_THREADS},
+        "standard": {"crf": "32", "deadline": "realtime", "cpu-used": "6", **VP9_THREADS},
+        "high": {"crf": "28", "deadline": "good", "cpu-used": "4", **VP9_THREADS},
+    },
+}
+# ProRes 4444 keeps the alpha plane (prores_aw calls it profile 4); "high" picks prores_ks.
+PRORES_OPTIONS = {
+    "prores_aw": {"profile": "4", "vendor": "apl0"},
+    "prores_ks": {"profile": "4444", "vendor": "apl0"},
+}
+PNG_COMPRESSION: dict[Quality, int] = {"draft": 1, "standard": 3, "high": 6}
 
 
 class VideoWriter:
@@ -44,8 +65,7 @@ class VideoWriter:
         time_base: Fraction,
         fps: Fraction,
         audio: Path | None = None,
-        crf: int | None = None,
-        preset: str = DEFAULT_PRESET,
+        quality: Quality = "standard",
         threads: int = 0,
     ) -> None:
         if width <= 0 or height <= 0:
@@ -54,8 +74,7 @@ class VideoWriter:
         self.path = Path(path)
         self.width, self.height = width, height
         self.time_base, self.fps = Fraction(time_base), Fraction(fps)
-        self.crf = crf if crf is not None else DEFAULT_CRF.get(self.format.name)
-        self.preset, self.threads = preset, threads
+        self.quality, self.threads = quality, threads
         self.audio_source = audio
         self.audio: AudioMux | None = None
         self.frames_written = 0
@@ -192,15 +211,17 @@ class VideoWriter:
             # only the file name is a pattern: a folder may hold a '%' of its own (e.g. 'crop 50%/')
             target = str(self._pattern.with_name(self._pattern.name % (self.frames_written + offset)))
             try:
-                Path(target).write_bytes(png_bytes(image))
+                Path(target).write_bytes(png_bytes(image, self.quality))
             except OSError as exc:
                 raise OutputError(f"cannot write {target} ({exc}): check free space and permissions") from exc
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    """One [H, W, 3] RGB or [H, W, 4] RGBA frame as a PNG file's bytes."""
+def png_bytes(image: np.ndarray, quality: Quality = "standard") -> bytes:
+    """One [H, W, 3] RGB or [H, W, 4] RGBA frame as a PNG file's bytes (lossless at every quality: the
+    preset sets how hard zlib works)."""
     code = cv2.COLOR_RGBA2BGRA if image.shape[-1] == 4 else cv2.COLOR_RGB2BGR
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, code), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+    level = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION[quality]]
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, code), level)
     if not ok:
         raise OutputError(f"the PNG encoder refused a {image.shape[1]}x{image.shape[0]} frame")
     return bytes(data.tobytes())
@@ -246,8 +267,9 @@ def _add_video_stream(
 ) -> av.video.stream.VideoStream:
     fmt = writer.format
     codec = fmt.codec
-    if codec == "prores_aw" and writer.width % 2:
-        codec = "prores_ks"  # the faster encoder takes even widths only; the other keeps an odd one exact
+    if codec == "prores_aw" and (writer.width % 2 or writer.quality == "high"):
+        # The faster encoder takes even widths only; the other keeps an odd one exact, and more detail.
+        codec = "prores_ks"
     stream = container.add_stream(codec, rate=writer.fps)
     if not isinstance(stream, av.video.stream.VideoStream):
         raise OutputError(f"{codec} is not a video encoder")
@@ -262,17 +284,13 @@ def _add_video_stream(
     ctx.thread_count = writer.threads
     ctx.colorspace = ctx.color_primaries = ctx.color_trc = BT709
     ctx.color_range = LIMITED_RANGE
-    if codec == "libx264":
-        ctx.options = {"crf": str(writer.crf), "preset": writer.preset}
-    elif codec == "libvpx-vp9":
-        ctx.bit_rate = 0  # constant quality: CRF alone decides
-        ctx.options = {"crf": str(writer.crf), **VP9_SPEED}
-    elif codec == "prores_aw":
-        ctx.options = {"profile": "4", "vendor": "apl0"}  # profile 4: 4444, which keeps the alpha plane
+    if codec in PRORES_OPTIONS:
+        ctx.options = dict(PRORES_OPTIONS[codec])
         ctx.thread_type = "FRAME"  # its slices are few and uneven: whole frames per thread run ~2x faster
-    elif codec == "prores_ks":
-        ctx.options = {"profile": "4444", "vendor": "apl0"}
-        ctx.thread_type = "FRAME"
+    else:
+        ctx.options = dict(ENCODER_OPTIONS[codec][writer.quality])
+    if codec == "libvpx-vp9":
+        ctx.bit_rate = 0  # constant quality: CRF alone decides
     return stream
 
 

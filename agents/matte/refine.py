@@ -11,6 +11,7 @@ from agents.matte import foreground, guided, temporal
 from agents.matte.tiles import ragged, tiles_of
 from agents.matte.upsample import TileUpsampler
 from base.errors import InputEmpty, InternalError
+from schemas.options import Quality
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,17 @@ class MatteParams:
     """Blur-fusion second-pass radius at the working scale."""
     tile: int = 16
     """Side of the full-resolution tiles; only tiles that may hold partial alpha get per-pixel arithmetic."""
+
+
+# The matte of each quality preset. draft works at a smaller scale, ~35% fewer pixels through the guided
+# filter; on the hand-traced astronaut it scored as standard does (IoU 0.989/0.983, MAD 0.009/0.015 over
+# rocket/brick). A larger working scale (400–512) or radius (3–4) scored no better there (MAD 0.0092–0.0097),
+# so high keeps the standard matte and spends its time on the encoder.
+MATTE_PRESETS: dict[Quality, MatteParams] = {
+    "draft": MatteParams(work_long_side=256),
+    "standard": MatteParams(),
+    "high": MatteParams(),
+}
 
 
 @dataclass(frozen=True)

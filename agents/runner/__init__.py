@@ -35,12 +35,13 @@ from agents.extract import (
     scan_packets,
 )
 from agents.extract import validate as validate_limits
-from agents.matte import MatteParams, MatteState, refine
+from agents.matte import MATTE_PRESETS, MatteParams, MatteState, refine
 from agents.runner.threads import Stage
 from agents.score import HeroPicker, ScoreState, score
 from agents.segment.handoff import handed_off
 from base.errors import OutputError
 from schemas.background import Background, Colour, Transparent
+from schemas.options import Quality
 
 U8 = np.ndarray
 
@@ -68,7 +69,12 @@ class ProcessOptions:
     stills_dir: Path | None = None  # hero frames and a poster go here when set
     heroes: int = 5
     limits: Limits = field(default_factory=Limits)
-    matte: MatteParams = field(default_factory=MatteParams)
+    quality: Quality = "standard"  # the encoder's settings and, unless ``matte`` is given, the matte's
+    matte: MatteParams | None = None
+
+    @property
+    def matte_params(self) -> MatteParams:
+        return self.matte if self.matte is not None else MATTE_PRESETS[self.quality]
 
 
 @dataclass
@@ -221,7 +227,7 @@ def _process_still(
     with _timed(clock, "segment"):
         probs = segmenter.predict(frames)
     with _timed(clock, "matte"):
-        alpha, fg, _ = refine(frames, probs, None, None, options.matte)
+        alpha, fg, _ = refine(frames, probs, None, None, options.matte_params)
     with _timed(clock, "composite"):
         out = _composite(background, fg, alpha, np.zeros(1, np.int64), frames)
     with _timed(clock, "encode"):
@@ -246,12 +252,18 @@ def _process_video(
     decode = Stage("decode", iter_frames(info.path, batch), lambda b: [b], source_is_work=True)
     infer = Stage("segment", decode, _Inference(segmenter))
     # The matted and composited batches are the largest (frames + alpha + foreground): queue one each.
-    matte = Stage("matte", infer, _Matter(chunks, options.matte), maxsize=1)
+    matte = Stage("matte", infer, _Matter(chunks, options.matte_params), maxsize=1)
     render = Stage("composite", matte, _Compositor(background, heroes), maxsize=1)
     done = 0
     audio = info.path if info.audio is not None else None
     writer = VideoWriter(
-        output, info.width, info.height, time_base=timing.time_base, fps=info.fps, audio=audio
+        output,
+        info.width,
+        info.height,
+        time_base=timing.time_base,
+        fps=info.fps,
+        audio=audio,
+        quality=options.quality,
     )
     encode_s = 0.0
     try:

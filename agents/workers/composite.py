@@ -99,11 +99,11 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
         if task.media.is_image:
             write_image(segment, frames[0])
             return
+        quality = task.options.quality
         if task.options.output_format == "png":
-            write_png_archive(segment, frames, task.chunk.start)
+            write_png_archive(segment, frames, task.chunk.start, quality)
             return
         fps, time_base = rate(task.media)
-        with VideoWriter(
-            segment, task.media.width, task.media.height, time_base=time_base, fps=fps
-        ) as writer:
+        size = task.media.width, task.media.height
+        with VideoWriter(segment, *size, time_base=time_base, fps=fps, quality=quality) as writer:
             writer.write(frames, pts)

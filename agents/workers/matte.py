@@ -11,7 +11,7 @@ import time
 import numpy as np
 import orjson
 
-from agents.matte import refine
+from agents.matte import MATTE_PRESETS, refine
 from agents.matte.handoff import partial_colours
 from agents.workers.context import StageTaskHandler, chunk_key, next_task
 from schemas import ChunkTask
@@ -30,7 +30,7 @@ class MatteHandler(StageTaskHandler[ChunkTask]):
         probs = self.context.get_arrays(task.artifacts["probs"])["probs"].astype(np.float32)
         scores = orjson.loads(self.context.artifacts.get_bytes(task.artifacts["scores"]))
         cuts = np.array(scores["cut"], bool)
-        alpha, fg, _ = refine(chunk.frames, probs, None, cuts)
+        alpha, fg, _ = refine(chunk.frames, probs, None, cuts, MATTE_PRESETS[task.options.quality])
         out = chunk.output
         key = chunk_key(task.job_id, "matte", task.chunk.index, MARKER)
         # LZ4: as small as deflate on the alpha planes at a fifth of the CPU both ways (see .arrays).

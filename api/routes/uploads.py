@@ -69,6 +69,7 @@ async def upload(
     background: Annotated[str, Form(description="Background SPEC, as for POST /v1/jobs.")] = "blur",
     output_format: Annotated[str, Form(description="mp4, webm, mov or png (a ZIP of PNG frames).")] = "mp4",
     model: Annotated[str, Form(description="Segmentation model: one GET /v1/models lists.")] = "selfie",
+    quality: Annotated[str, Form(description="draft, standard or high.")] = "standard",
     heroes: Annotated[int, Form(ge=0, le=20, description="Hero stills to keep.")] = 5,
     webhook_url: Annotated[str | None, Form(description="Signed POST when the job ends.")] = None,
     idempotency_key: IdempotencyKey = None,
@@ -79,6 +80,7 @@ async def upload(
                 "background": background,
                 "output_format": output_format,
                 "model": model,
+                "quality": quality,
                 "heroes": heroes,
                 "webhook_url": webhook_url or None,
             }

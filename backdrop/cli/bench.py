@@ -15,6 +15,7 @@ from rich.table import Table
 from backdrop.cli.console import console, parse_size, user_errors
 from base.errors import BackdropError
 from base.settings import Settings
+from schemas.options import Quality
 
 
 @user_errors
@@ -31,6 +32,17 @@ def bench(
             "--pipeline", help="Compare the Kafka pipeline (run `backdrop up` first) with `process` instead."
         ),
     ] = False,
+    output_format: Annotated[
+        str, typer.Option("--format", help="What `process` writes: mp4, webm, mov or png (a PNG sequence).")
+    ] = "mp4",
+    background: Annotated[
+        str | None,
+        typer.Option(help="Background for `process`. [default: white for mp4, else transparent]"),
+    ] = None,
+    quality: Annotated[Quality, typer.Option(help="Quality preset: draft, standard or high.")] = "standard",
+    presets: Annotated[
+        bool, typer.Option("--presets", help="Also run `process` at each quality preset and report its fps.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     api: Annotated[
         bool,
@@ -45,7 +57,7 @@ def bench(
 ) -> None:
     """Measure `process` against the decode+encode-only floor on the same clip (fps, ratio, peak memory)."""
     try:
-        from bench.process import bench, bench_pipeline
+        from bench.process import OUTPUT_NAMES, bench, bench_pipeline
     except ImportError as exc:
         raise BackdropError(
             f"the benchmarks need their extra ({exc.name} is missing): pip install 'backdrop[bench]'"
@@ -59,6 +71,8 @@ def bench(
         with console.status("benchmarking: pipeline, then process"):
             result = bench_pipeline(settings, source=source, width=width, height=height, seconds=seconds)
     else:
+        if output_format not in OUTPUT_NAMES:
+            raise typer.BadParameter(f"one of {', '.join(OUTPUT_NAMES)}", param_hint="'--format'")
         with console.status("benchmarking: sample, floor, process"):
             result = bench(
                 width=width,
@@ -66,6 +80,10 @@ def bench(
                 seconds=seconds,
                 source=source,
                 process_args=["--backend", backend],
+                output_format=output_format,
+                background=background,
+                quality=quality,
+                presets=presets,
             )
     if as_json:
         typer.echo(orjson.dumps(result).decode())

@@ -33,6 +33,7 @@ from schemas import (
     LifecycleEvent,
     parse_background,
 )
+from schemas.options import Quality
 from schemas.progress import JobProgress
 
 
@@ -91,6 +92,13 @@ def process(
             help="Segmentation model: a built-in name (selfie, selfie-landscape) or a .json model card."
         ),
     ] = "selfie",
+    quality: Annotated[
+        Quality,
+        typer.Option(
+            help="draft (fastest encoder settings, a coarser matte), standard, or high (slower encoder "
+            "settings, larger files)."
+        ),
+    ] = "standard",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (cuda:N).")] = "auto",
     backend: Annotated[str, typer.Option(help="auto, onnxruntime, torch or tensorrt.")] = "auto",
     stills: Annotated[
@@ -116,7 +124,7 @@ def process(
         # A folder for a PNG sequence, said with its trailing slash (which Path drops): make it one.
         target.mkdir(parents=True, exist_ok=True)
     picked = _background_option(background) if background is not None else None
-    options = ProcessOptions(background=picked, stills_dir=stills)
+    options = ProcessOptions(background=picked, stills_dir=stills, quality=quality)
     with progress_bar(disable=as_json) as progress:
         task = progress.add_task(source.name, total=None)
 
@@ -165,6 +173,13 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    quality: Annotated[
+        Quality,
+        typer.Option(
+            help="draft (fastest encoder settings, a coarser matte), standard, or high (slower encoder "
+            "settings, larger files)."
+        ),
+    ] = "standard",
     timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 1800,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the submit (and final) event as JSON.")
@@ -186,7 +201,7 @@ def submit(
     settings = Settings()
     chosen = _format_option(output_format, output, source)
     try:
-        options = JobOptions(background=_background_option(background), output_format=chosen)
+        options = JobOptions(background=_background_option(background), output_format=chosen, quality=quality)
     except ValidationError as exc:
         reasons = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
         raise typer.BadParameter(reasons, param_hint="'--background' / '--format'") from None
