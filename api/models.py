@@ -163,7 +163,11 @@ class JobError(Shape):
 
 
 class ArtifactOut(Shape):
-    kind: Literal["output", "hero", "poster"] = Field(description="What the object is.", examples=["output"])
+    kind: Literal["output", "mask", "hero", "cutout", "poster"] = Field(
+        description="What the object is: the output; the matte (options.mask); a hero still as composited; "
+        "the same hero as a transparent cut-out (listed in the heroes' order); the poster JPEG.",
+        examples=["output"],
+    )
     key: str = Field(description="Object key in the artifacts bucket.", examples=["jobs/job_x/output.mp4"])
     url: str = Field(description="Presigned download URL.", examples=["http://127.0.0.1:19000/…"])
 
@@ -227,7 +231,9 @@ class JobOut(Shape):
         examples=[{"frames": 1440, "duration_s": 60.06, "processing_s": 41.3, "fps": 34.9}],
     )
     error: JobError | None = Field(description="Why the job failed or was cancelled.")
-    artifacts: list[ArtifactOut] = Field(description="Output, hero stills and poster, once completed.")
+    artifacts: list[ArtifactOut] = Field(
+        description="Output, matte, hero stills (as composited and as cut-outs) and poster, once completed."
+    )
     links: JobLinks
 
 

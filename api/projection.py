@@ -287,8 +287,11 @@ def _finish(conn: Connection, event: JobCompleted | JobFailed | JobCancelled) ->
         _all_stages_done(conn, event)
         rows = [{"kind": "output", "position": 0, "key": event.output_key}]
         rows += [{"kind": "hero", "position": i, "key": key} for i, key in enumerate(event.hero_keys)]
+        rows += [{"kind": "cutout", "position": i, "key": key} for i, key in enumerate(event.cutout_keys)]
         if event.poster_key:
             rows.append({"kind": "poster", "position": 0, "key": event.poster_key})
+        if event.mask_key:
+            rows.append({"kind": "mask", "position": 0, "key": event.mask_key})
         # A job's artifacts lie under its own prefix; a key elsewhere (a forged event) is not recorded.
         rows = [row for row in rows if in_job(str(row["key"]), event.job_id)]
         if rows:

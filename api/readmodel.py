@@ -121,7 +121,7 @@ def is_terminal(status: str) -> bool:
     return status in TERMINAL_STATUSES
 
 
-_ARTIFACT_ORDER = {"output": 0, "hero": 1, "poster": 2}
+_ARTIFACT_ORDER = {"output": 0, "mask": 1, "hero": 2, "cutout": 3, "poster": 4}
 
 
 def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
@@ -131,7 +131,8 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
         if row["error_code"]
         else None
     )
-    # Output first, then heroes best first, then the poster; only the job's own objects are presigned.
+    # Output and matte first, then heroes and cut-outs best first, then the poster; only the job's own
+    # objects are presigned.
     artifacts = sorted(
         (a for a in row["artifacts"] if in_job(a["key"], row["id"])),
         key=lambda a: (_ARTIFACT_ORDER.get(a["kind"], 9), a["position"]),

@@ -113,6 +113,17 @@ class JobCompleted(Envelope):
         description="Object key of the poster JPEG; null when no poster was made.",
         examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/poster.jpg"],
     )
+    cutout_keys: list[str] = Field(
+        default_factory=list,
+        description="The hero stills as transparent cut-outs (PNG), in hero_keys' order; empty when the "
+        "job's background is transparent (the heroes are cut-outs already).",
+        examples=[["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/composite/3/cutout.png"]],
+    )
+    mask_key: str | None = Field(
+        default=None,
+        description="Object key of the matte (options.mask): a greyscale MP4, or PNG for a still.",
+        examples=["jobs/job_4vJ9kQ2mXcR7tP1sLwE8aZ/assemble/mask.mp4"],
+    )
     metrics: JobMetrics = Field(
         description="Size and speed of the job.",
         examples=[{"frames": 1440, "duration_s": 60.06, "processing_s": 41.3, "fps": 34.9}],

@@ -46,6 +46,12 @@ class JobOptions(Model):
         "or high (slower encoder settings, larger files); the README's table lists each format's settings.",
         examples=["standard", "draft"],
     )
+    mask: bool = Field(
+        default=False,
+        description="Also keep the matte: alpha as a greyscale video (lossless H.264 MP4 in full range, "
+        "so each grey level is the alpha exactly), or a greyscale PNG for a still.",
+        examples=[False, True],
+    )
     heroes: int = Field(
         default=5,
         ge=0,

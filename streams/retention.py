@@ -42,7 +42,14 @@ def markers(job_id: str) -> frozenset[str]:
 def outputs(completed: JobCompleted) -> frozenset[str]:
     """The completed job's outputs (only those under its own prefix: the event is not proof)."""
     job_id = completed.job_id
-    named = [completed.output_key, *completed.hero_keys, completed.poster_key, completion_key(job_id)]
+    named = [
+        completed.output_key,
+        *completed.hero_keys,
+        *completed.cutout_keys,
+        completed.poster_key,
+        completed.mask_key,
+        completion_key(job_id),
+    ]
     return frozenset(key for key in named if key is not None and in_job(key, job_id))
 
 

@@ -17,7 +17,16 @@ import orjson
 from agents.encode.archive import join_png_archives
 from agents.encode.images import write_poster
 from agents.encode.join import join_segments
-from agents.workers.context import SEGMENT_STAGE, StageTaskHandler, output_file, segment_name, stage_prefix
+from agents.workers.context import (
+    CUTOUT,
+    HERO,
+    SEGMENT_STAGE,
+    StageTaskHandler,
+    mask_name,
+    output_file,
+    segment_name,
+    stage_prefix,
+)
 from schemas import AssembleTask, JobCompleted, JobMetrics, StageProgress, parse_lifecycle
 from streams.codec import encode
 from streams.retention import completion_key
@@ -61,8 +70,11 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
         work.mkdir(parents=True, exist_ok=True)
         try:
             heroes = self._heroes(task, present)
+            # A hero's cut-out lies beside it (hero.png → cutout.png), when the output is not one already.
+            cutouts = [c for h in heroes if (c := h.removesuffix(HERO) + CUTOUT) in present]
             poster_key = object_key(task.job_id, "assemble", None, "poster.jpg")
             self._join(task, segments, work)
+            mask = self._mask(task, work) if task.options.mask else None
             if heroes:
                 best = work / "best.png"
                 store.get_file(heroes[0], best)
@@ -81,6 +93,8 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
             output_key=output_key(task),
             hero_keys=heroes,
             poster_key=poster_key if heroes else None,
+            cutout_keys=cutouts,
+            mask_key=mask,
             metrics=JobMetrics(
                 frames=task.media.frame_count,
                 duration_s=task.media.duration_s,
@@ -112,11 +126,28 @@ class AssembleHandler(StageTaskHandler[AssembleTask]):
             join_segments(local, out, audio)
         self.context.artifacts.put_file(output_key(task), out, media_type)
 
+    def _mask(self, task: AssembleTask, folder: Path) -> str:
+        """The chunks' mattes joined into one greyscale video (a still's is its one PNG); its key."""
+        name = mask_name(task)
+        store = self.context.artifacts
+        parts = []
+        for index in range(task.chunk.count):
+            path = folder / f"mask-{index:05d}{Path(name).suffix}"
+            store.get_file(object_key(task.job_id, SEGMENT_STAGE, index, name), path)
+            parts.append(path)
+        out = parts[0]
+        if not task.media.is_image:
+            out = folder / name
+            join_segments(parts, out)
+        key = object_key(task.job_id, "assemble", None, name)
+        store.put_file(key, out, "image/png" if task.media.is_image else "video/mp4")
+        return key
+
     def _heroes(self, task: AssembleTask, present: set[str]) -> list[str]:
         """The chunks' best stills, best first, at most ``options.heroes``."""
         ranked = []
         for i in range(task.chunk.count):
-            key = object_key(task.job_id, SEGMENT_STAGE, i, "hero.png")
+            key = object_key(task.job_id, SEGMENT_STAGE, i, HERO)
             facts = object_key(task.job_id, SEGMENT_STAGE, i, "hero.json")
             if key in present and facts in present:
                 ranked.append((orjson.loads(self.context.artifacts.get_bytes(facts))["quality"], key))

@@ -19,8 +19,19 @@ from agents.composite import BackgroundPixels, composite, open_background
 from agents.encode import VideoWriter
 from agents.encode.archive import write_png_archive
 from agents.encode.images import write_image
+from agents.encode.mask import write_mask_image, write_mask_video
 from agents.matte.handoff import foreground
-from agents.workers.context import StageTaskHandler, chunk_key, next_task, rate, segment_name
+from agents.workers.context import (
+    CUTOUT,
+    HERO,
+    SIDE_FILES,
+    StageTaskHandler,
+    chunk_key,
+    mask_name,
+    next_task,
+    rate,
+    segment_name,
+)
 from base.errors import ObjectRefused
 from schemas import ChunkTask
 from schemas.background import Image, Video
@@ -60,32 +71,46 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
             out = composite(fg, alpha, background.frames(indices, frames, alpha))
         finally:
             background.close()
-        del fg
         scores = orjson.loads(self.context.artifacts.get_bytes(task.artifacts["scores"]))
         quality = np.array(scores["quality"][scores["warmup"] :], np.float32)
         best = int(quality.argmax()) if len(quality) else 0
+        # The hero as a cut-out too, unless the output is one already.
+        cutout = (
+            composite(fg[best : best + 1], alpha[best : best + 1], None)[0] if out.shape[-1] == 3 else None
+        )
+        del fg
         work = self.context.cache_dir
         marker = segment_name(task.options, task.media)
-        segment = work / f"{task.job_id}-{task.chunk.index}-{marker}"
-        hero = work / f"{task.job_id}-{task.chunk.index}-hero.png"
+        local = {name: work / f"{task.job_id}-{task.chunk.index}-{name}" for name in (marker, *SIDE_FILES)}
+        pts = chunk.pts[chunk.output]
+
+        def keep(name: str) -> str:
+            key = chunk_key(task.job_id, "composite", task.chunk.index, name)
+            self.context.artifacts.put_file(key, local[name])
+            return key
+
         try:
-            self._encode(task, segment, out, chunk.pts[chunk.output])
-            write_image(hero, out[best])
+            self._encode(task, local[marker], out, pts)
+            write_image(local[HERO], out[best])
+            hero_key = keep(HERO)
+            if cutout is not None:
+                write_image(local[CUTOUT], cutout)
+                keep(CUTOUT)
+            if task.options.mask:
+                self._mask(task, local[mask_name(task)], alpha, pts)
+                keep(mask_name(task))
             facts = {
                 "quality": float(quality[best]) if len(quality) else 0.0,
                 "frame": task.chunk.start + best,
             }
-            hero_key = chunk_key(task.job_id, "composite", task.chunk.index, "hero.png")
-            self.context.artifacts.put_file(hero_key, hero)
             self.context.artifacts.put_bytes(
                 chunk_key(task.job_id, "composite", task.chunk.index, "hero.json"), orjson.dumps(facts)
             )
             # The segment last: its presence tells assemble the chunk is complete.
-            segment_key = chunk_key(task.job_id, "composite", task.chunk.index, marker)
-            self.context.artifacts.put_file(segment_key, segment)
+            segment_key = keep(marker)
         finally:
-            for path in (segment, hero):
-                Path(path).unlink(missing_ok=True)
+            for path in local.values():
+                path.unlink(missing_ok=True)
         self.context.forget_frames(task)
         return Handled(
             [
@@ -93,6 +118,13 @@ class CompositeHandler(StageTaskHandler[ChunkTask]):
                 next_task(task, {"segment": segment_key, "hero": hero_key}, time.perf_counter() - started),
             ]
         )
+
+    def _mask(self, task: ChunkTask, path: Path, alpha: np.ndarray, pts: np.ndarray) -> None:
+        if task.media.is_image:
+            write_mask_image(path, alpha[0])
+            return
+        fps, time_base = rate(task.media)
+        write_mask_video(path, alpha, pts, time_base=time_base, fps=fps)
 
     def _encode(self, task: ChunkTask, segment: Path, frames: np.ndarray, pts: np.ndarray) -> None:
         """The chunk's frames in the job's format, with the writer and settings `backdrop process` uses."""

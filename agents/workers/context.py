@@ -28,6 +28,7 @@ from base.errors import UnsupportedInput
 from base.settings import Settings
 from schemas import (
     STAGE_ADAPTER,
+    AssembleTask,
     ChunkEvent,
     ChunkTask,
     JobOptions,
@@ -94,6 +95,16 @@ def output_file(options: JobOptions, media: MediaFacts) -> tuple[str, str]:
     if media.is_image:
         return STILL_FILES.get(options.output_format, STILL_FILES["png"])
     return OUTPUT_FILES[options.output_format]
+
+
+# What the composite worker keeps beside each chunk's segment: the chunk's best still, as composited and
+# as a cut-out (unless the output is transparent), and the chunk's matte when the job asks for it.
+HERO, CUTOUT = "hero.png", "cutout.png"
+SIDE_FILES = (HERO, CUTOUT, "mask.mp4", "mask.png")
+
+
+def mask_name(task: ChunkTask | AssembleTask) -> str:
+    return "mask.png" if task.media.is_image else "mask.mp4"
 
 
 def segment_name(options: JobOptions, media: MediaFacts) -> str:

@@ -67,9 +67,14 @@ async def upload(
     caller: CallerDep,
     file: Annotated[UploadFile, File(description="The video or image.")],
     background: Annotated[str, Form(description="Background SPEC, as for POST /v1/jobs.")] = "blur",
-    output_format: Annotated[str, Form(description="mp4, webm, mov or png (a ZIP of PNG frames).")] = "mp4",
+    output_format: Annotated[
+        str, Form(description="mp4, webm, mov or png (a ZIP of PNG frames); png, jpg or webp for a still.")
+    ] = "mp4",
     model: Annotated[str, Form(description="Segmentation model: one GET /v1/models lists.")] = "selfie",
     quality: Annotated[str, Form(description="draft, standard or high.")] = "standard",
+    mask: Annotated[
+        bool, Form(description="Also keep the matte as a greyscale video (PNG for a still).")
+    ] = False,
     heroes: Annotated[int, Form(ge=0, le=20, description="Hero stills to keep.")] = 5,
     webhook_url: Annotated[str | None, Form(description="Signed POST when the job ends.")] = None,
     idempotency_key: IdempotencyKey = None,
@@ -81,6 +86,7 @@ async def upload(
                 "output_format": output_format,
                 "model": model,
                 "quality": quality,
+                "mask": mask,
                 "heroes": heroes,
                 "webhook_url": webhook_url or None,
             }

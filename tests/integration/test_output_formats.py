@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -55,11 +56,23 @@ def test_transparent_outputs_match_process(
     events: list[LifecycleEvent] = []
     key = new_api_key(workers, f"formats-{output_format}")
     with api_client(api.base_url, key.secret) as client:
-        job = upload(client, clip, JobOptions(background="transparent", output_format=output_format))
+        options = JobOptions(
+            background="transparent", output_format=output_format, mask=output_format == "png"
+        )
+        job = upload(client, clip, options)
         final = follow(client, job["id"], events.append, timeout_s=300)
         assert isinstance(final, JobCompleted), final
         assert final.output_key.endswith(f"/output{suffix}")
         download_output(client, job["id"], out)
+        artifacts = _artifacts(client, job["id"], tmp_path)
+    assert final.cutout_keys == [], "a transparent output's heroes are cut-outs already"
+    assert ("mask" in artifacts) == options.mask
+    if options.mask:  # the matte, exactly the alpha of the lossless output
+        masks = clips.read_rgba(artifacts["mask"])
+        alphas = clips.read_rgba(out)
+        assert len(masks) == len(alphas)
+        for mask, alpha in zip(masks, alphas, strict=True):
+            np.testing.assert_array_equal(mask[..., 0], alpha[..., 3])
 
     reference = tmp_path / ("process/frame_%06d.png" if output_format == "png" else f"process{suffix}")
     process(
@@ -91,6 +104,20 @@ def test_transparent_outputs_match_process(
     assert _timestamps(out) == _timestamps(reference)
 
 
+def _artifacts(client: httpx.Client, job_id: str, folder: Path) -> dict[str, Path]:
+    """The job's listed artifacts, the first of each kind, fetched through their presigned URLs."""
+    fetched: dict[str, Path] = {}
+    for artifact in client.get(f"/v1/jobs/{job_id}").json()["artifacts"]:
+        if artifact["kind"] in fetched:
+            continue
+        path = folder / f"{artifact['kind']}{Path(artifact['key']).suffix}"
+        response = httpx.get(artifact["url"], timeout=60)
+        response.raise_for_status()
+        path.write_bytes(response.content)
+        fetched[artifact["kind"]] = path
+    return fetched
+
+
 def _reference_frames(reference: Path) -> list[np.ndarray]:
     if reference.suffix == ".png":
         return [clips.read_rgba_image(path) for path in sorted(reference.parent.glob("*.png"))]
@@ -111,7 +138,7 @@ def test_a_still_gives_a_still_like_process(
     still = tmp_path / "portrait.png"
     write_sample(still, width=320, height=240)
     out = tmp_path / f"pipeline{suffix}"
-    options = JobOptions(background=background, output_format=output_format)
+    options = JobOptions(background=background, output_format=output_format, mask=True)
     key = new_api_key(workers, f"stills-{output_format}")
     with api_client(api.base_url, key.secret) as client:
         job = upload(client, still, options)
@@ -120,8 +147,15 @@ def test_a_still_gives_a_still_like_process(
         assert final.output_key.endswith(f"/output{suffix}")
         assert final.metrics.frames == 1
         download_output(client, job["id"], out)
-        artifacts = {a["kind"] for a in client.get(f"/v1/jobs/{job['id']}").json()["artifacts"]}
-    assert artifacts == {"output", "hero", "poster"}
+        artifacts = _artifacts(client, job["id"], tmp_path)
+    opaque = output_format == "jpg"
+    assert set(artifacts) == {"output", "mask", "hero", "poster"} | ({"cutout"} if opaque else set())
+    mask = clips.read_rgba_image(artifacts["mask"])[..., 0]
+    if opaque:  # the hero on the background, and cut out: the cut-out's alpha is the matte
+        assert clips.read_rgba_image(artifacts["hero"]).shape == (240, 320, 4)
+        np.testing.assert_array_equal(clips.read_rgba_image(artifacts["cutout"])[..., 3], mask)
+    else:
+        np.testing.assert_array_equal(clips.read_rgba_image(out)[..., 3], mask)
 
     reference = tmp_path / f"process{suffix}"
     process(

@@ -75,7 +75,8 @@ def test_a_finished_job_leaves_only_its_outputs(infra: Settings, workers: OwnWor
     store = s3_store(infra)
     output = store.get_bytes(final.output_key)
     markers = {claim_key(job.job_id), stop_key(job.job_id)}
-    outputs = {final.output_key, *final.hero_keys, completion_key(job.job_id)}
+    assert len(final.cutout_keys) == len(final.hero_keys) > 0  # the heroes on the background and cut out
+    outputs = {final.output_key, *final.hero_keys, *final.cutout_keys, completion_key(job.job_id)}
     if final.poster_key:
         outputs.add(final.poster_key)
     # Within the grace period the chunks' intermediates are still there ...
