@@ -14,7 +14,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
-from api.routes import events, health, jobs, models, uploads
+from api.routes import assets, events, health, jobs, models, uploads
 from api.services import close_services, open_services
 from api.submission import IdempotencyConflict, Unavailable
 from base import __version__
@@ -66,6 +66,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
         app.include_router(module.router)
     # Uploads may be large; the limit is checked while the body streams in (413 past it).
     app.include_router(uploads.router, max_body_size=settings.upload_max_bytes + uploads.FORM_OVERHEAD)
+    app.include_router(assets.router, max_body_size=settings.upload_max_bytes + uploads.FORM_OVERHEAD)
 
     @app.exception_handler(RetryableError)
     @app.exception_handler(Unavailable)

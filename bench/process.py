@@ -64,7 +64,7 @@ def run_process(source: Path, output: Path, extra: list[str]) -> dict[str, Any]:
 
 
 # What `--format` writes: the output's name (a folder for a PNG sequence).
-OUTPUT_NAMES = {"mp4": "out.mp4", "webm": "out.webm", "mov": "out.mov", "png": "frames/"}
+OUTPUT_NAMES = {"mp4": "out.mp4", "webm": "out.webm", "mov": "out.mov", "png": "frames/frame_%06d.png"}
 
 
 def bench(
@@ -92,7 +92,7 @@ def bench(
             write_sample(source, seconds=seconds, width=width, height=height, fps=fps)
         info = probe(source)
         floor_out = work / "floor" / name
-        floor_out.parent.mkdir()
+        floor_out.parent.mkdir(parents=True)
         alpha = background == "transparent"
         floor_frames, floor_s = decode_encode_floor(source, floor_out, alpha=alpha, quality=quality)
 
@@ -139,11 +139,15 @@ def bench_pipeline(
     height: int = 720,
     seconds: float = 10.0,
     timeout_s: float = 3600,
+    output_format: str = "mp4",
+    background: str | None = None,
 ) -> dict[str, Any]:
-    """The same clip through the Kafka pipeline (servers and workers already up) and through `process`.
+    """The same clip through the Kafka pipeline (servers and workers already up) and through `process`,
+    written as ``output_format`` on ``background`` (default: blur for mp4, else transparent).
 
     Without ``source`` it uses a sample clip of the given size and length, written once to the state folder.
     """
+    background = background or ("blur" if output_format == "mp4" else "transparent")
     from backdrop.submit import follow_from_now, submit, wait_for
     from infra.workers import running_workers
     from schemas import JobCompleted, JobOptions, LifecycleEvent
@@ -164,7 +168,7 @@ def bench_pipeline(
 
     try:
         started = time.perf_counter()
-        job = submit(settings, source, JobOptions(background="blur"))
+        job = submit(settings, source, JobOptions(background=background, output_format=output_format))
         submitted = time.perf_counter()
         final = wait_for(follower, job.job_id, timeout_s=timeout_s, on_event=note)
         pipeline_s = time.perf_counter() - started
@@ -173,10 +177,12 @@ def bench_pipeline(
     if not isinstance(final, JobCompleted):
         raise BackdropError(f"the benchmark job did not complete: {final.model_dump_json()}")
     with tempfile.TemporaryDirectory(prefix="backdrop-bench-") as tmp:
-        report = run_process(source, Path(tmp) / "process.mp4", ["--background", "blur"])
+        report = run_process(source, Path(tmp) / OUTPUT_NAMES[output_format], ["--background", background])
     pipeline_fps = info.frame_count / pipeline_s
     return {
         "size": f"{info.width}x{info.height}",
+        "format": output_format,
+        "background": background,
         "frames": info.frame_count,
         "pipeline_fps": round(pipeline_fps, 2),
         "process_fps": report["fps"],

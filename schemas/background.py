@@ -26,8 +26,8 @@ BACKGROUND_HELP = (
     "#RRGGBB (or #RGB), a CSS colour name (e.g. 'white'), 'blur' or 'blur:SIGMA' "
     f"(0 < SIGMA <= {MAX_BLUR_SIGMA:g}, default {DEFAULT_BLUR_SIGMA:g}), 'transparent', "
     f"or an image ({' '.join(IMAGE_SUFFIXES)}) or video ({' '.join(VIDEO_SUFFIXES)}): a local path for "
-    "`backdrop process`, s3://BUCKET/KEY in the uploads bucket for a pipeline job; prefix 'contain:' "
-    "to letterbox it instead of filling the frame"
+    "`backdrop process`, asset:ID (uploaded with POST /v1/assets) or s3://BUCKET/KEY in the uploads "
+    "bucket for a pipeline job; prefix 'contain:' to letterbox it instead of filling the frame"
 )
 
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
@@ -127,6 +127,30 @@ class Video(_File):
         return self
 
 
+ASSET_ID_PATTERN = r"asset_[A-Za-z0-9]{8,40}"
+
+
+class Asset(Model):
+    """An image or video the caller uploaded with POST /v1/assets, named by its id. The API (or extract,
+    for a Kafka submit naming an owner) turns it into the owner's object before any worker sees the job."""
+
+    kind: Literal["asset"] = Field(default="asset", description="An uploaded asset.", examples=["asset"])
+    id: str = Field(
+        pattern=f"^{ASSET_ID_PATTERN}$",
+        description="The id POST /v1/assets gave.",
+        examples=["asset_7Hk2mQx9LpR4tV8wYb3cNz"],
+    )
+    fit: Fit = Field(
+        default="cover",
+        description="cover fills the frame (cropping the overflow); contain letterboxes (black bars).",
+        examples=["cover", "contain"],
+    )
+
+    @property
+    def spec(self) -> str:
+        return f"contain:asset:{self.id}" if self.fit == "contain" else f"asset:{self.id}"
+
+
 class Transparent(Model):
     """No background: the output keeps the alpha channel."""
 
@@ -139,7 +163,7 @@ class Transparent(Model):
         return "transparent"
 
 
-_KINDS = (Colour, Blur, Image, Video, Transparent)
+_KINDS = (Colour, Blur, Image, Video, Asset, Transparent)
 
 
 def _from_wire(value: Any) -> Background:
@@ -159,7 +183,7 @@ def _to_wire(background: Background) -> str:
 # typed value; no Field(discriminator=...) here: the SPEC string is the only wire form, and FastAPI would
 # apply the discriminator after the validator (TypeError).
 Background = Annotated[
-    Colour | Blur | Image | Video | Transparent,
+    Colour | Blur | Image | Video | Asset | Transparent,
     PlainValidator(_from_wire),
     PlainSerializer(_to_wire, return_type=str),
     WithJsonSchema({"type": "string"}),
@@ -177,6 +201,8 @@ def parse_background(text: str) -> Background:
     if lowered.startswith("blur:"):
         return Blur(sigma=_sigma(spec, spec[len("blur:") :]))
     fit, ref = _split_fit(spec)
+    if ref.lower().startswith("asset:"):
+        return Asset(id=ref[len("asset:") :], fit=fit)
     if ref.lower().endswith(IMAGE_SUFFIXES):
         _check_file(ref, "an image", IMAGE_SUFFIXES)
         return Image(ref=ref, fit=fit)

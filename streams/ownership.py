@@ -15,12 +15,13 @@ import orjson
 
 from base.errors import ObjectRefused
 from schemas import JobOptions, ObjectSource, Source, SubmitJob
-from schemas.background import Image, Video
+from schemas.background import IMAGE_SUFFIXES, Asset, Image, Video
 from streams.errors import ObjectNotFound, Refused
 from streams.store import ObjectStore, check_key, job_prefix
 
 # Objects in the uploads bucket under this prefix belong to one API key: owners/{key_id}/...
 OWNERS_PREFIX = "owners/"
+ASSETS = "assets/"  # under an owner's prefix: the backgrounds it uploaded with POST /v1/assets
 # What the digest covers: the request, not when or under which event id it was published.
 _CLAIMED_FIELDS = {"job_id", "owner", "source", "options", "webhook_url", "idempotency_key"}
 
@@ -87,3 +88,34 @@ def check_references(owner: str | None, source: Source, options: JobOptions, upl
     if isinstance(background, Image | Video) and (stored := background.s3_object) is not None:
         bucket, key = stored
         check_reference(owner, bucket, key, uploads_bucket, "background")
+
+
+def asset_prefix(owner: str, asset_id: str) -> str:
+    """Where an API key's asset lies in the uploads bucket: its one object, under its original name."""
+    return f"{owner_prefix(owner)}{ASSETS}{asset_id}/"
+
+
+def resolve_asset(
+    asset: Asset, owner: str | None, uploads: ObjectStore, uploads_bucket: str
+) -> Image | Video:
+    """The owner's uploaded image or video an ``asset:ID`` background names (ObjectRefused if none)."""
+    keys = sorted(uploads.list(asset_prefix(owner, asset.id))) if owner is not None else []
+    if not keys:
+        raise ObjectRefused(
+            f"no asset {asset.id!r} for this key: upload the background with POST /v1/assets and name the "
+            "id it gives"
+        )
+    ref = f"s3://{uploads_bucket}/{keys[0]}"
+    if keys[0].lower().endswith(IMAGE_SUFFIXES):
+        return Image(ref=ref, fit=asset.fit)
+    return Video(ref=ref, fit=asset.fit)
+
+
+def with_assets(
+    options: JobOptions, owner: str | None, uploads: ObjectStore, uploads_bucket: str
+) -> JobOptions:
+    """``options`` with an ``asset:ID`` background turned into the owner's object; others unchanged."""
+    if not isinstance(options.background, Asset):
+        return options
+    background = resolve_asset(options.background, owner, uploads, uploads_bucket)
+    return options.model_copy(update={"background": background})

@@ -11,8 +11,8 @@ import av
 import cv2
 import numpy as np
 
-from base.errors import CorruptInput, InputNotFound
-from schemas.background import Background, Blur, Colour, Image, Transparent, Video
+from base.errors import CorruptInput, InputError, InputNotFound
+from schemas.background import Asset, Background, Blur, Colour, Image, Transparent, Video
 
 U8 = np.ndarray
 
@@ -52,6 +52,11 @@ class BackgroundPixels:
                 self._video = _LoopingVideo(_local_file(background), width, height, background.fit)
             case Blur() | Transparent():
                 pass  # drawn per frame from the source, or none at all
+            case Asset():
+                raise InputError(
+                    f"the background {background.spec} is an uploaded asset, which only a pipeline job "
+                    "through the API (or a signed submit naming its owner) can use; give a file here"
+                )
             case _:  # e.g. a SPEC string: parse it at the boundary (schemas.parse_background)
                 assert_never(background)
 

@@ -44,7 +44,7 @@ from schemas.models import UnknownModel, check_model, served_models
 from streams.codec import decode
 from streams.errors import InvalidObjectKey, ObjectNotFound, PoisonMessage, Refused
 from streams.headers import Headers
-from streams.ownership import OWNERS_PREFIX, check_references, claim, owner_prefix
+from streams.ownership import OWNERS_PREFIX, check_references, claim, owner_prefix, with_assets
 from streams.signing import submit_secret, verify_submit
 from streams.store import PRESIGNED_PREFIX, SUBMITTED_PREFIX, object_key, pending_submit_key
 from streams.topics import JOBS, STORAGE_EVENTS, stage_inputs, stage_topic
@@ -153,7 +153,11 @@ class ExtractHandler:
 
     def extract(self, submit: SubmitJob) -> Handled:
         started = time.perf_counter()
-        check_references(submit.owner, submit.source, submit.options, self.context.settings.uploads_bucket)
+        uploads = self.context.settings.uploads_bucket
+        # An asset:ID background becomes the owner's uploaded file: no worker after this one sees the id.
+        options = with_assets(submit.options, submit.owner, self.context.store_for(uploads), uploads)
+        submit = submit.model_copy(update={"options": options})
+        check_references(submit.owner, submit.source, submit.options, uploads)
         try:
             check_model(submit.options.model, self.models)
         except UnknownModel as exc:

@@ -27,7 +27,7 @@ from base.errors import InputError, ObjectRefused
 from schemas import JobOptions, ObjectRef, ObjectSource, Source, UrlSource
 from schemas.models import UnknownModel, check_model
 from streams.errors import ObjectNotFound
-from streams.ownership import check_references
+from streams.ownership import check_references, with_assets
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -62,13 +62,18 @@ async def check_public_url(svc: Services, url: str, what: str) -> None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{what}: {exc.message}") from exc
 
 
-def options_of(svc: Services, body: RenderOptions) -> JobOptions:
-    """The job's options; 422 for a model the workers do not serve (the rest was validated already)."""
+async def options_of(svc: Services, owner: str, body: RenderOptions) -> JobOptions:
+    """The job's options, an ``asset:ID`` background turned into the key's uploaded file; 422 for a
+    model the workers do not serve or an asset the key does not have (the rest was validated already)."""
     try:
         check_model(body.model, svc.models)
+        options = body.job_options()
+        uploads = svc.settings.uploads_bucket
+        return await asyncio.to_thread(with_assets, options, owner, svc.uploads, uploads)
     except UnknownModel as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    return body.job_options()
+    except ObjectRefused as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from exc
 
 
 def _object(svc: Services, key: str) -> ObjectSource:
@@ -109,7 +114,7 @@ async def start_job(
 async def create_job(
     body: JobCreate, svc: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> JobOut:
-    options = options_of(svc, body)
+    options = await options_of(svc, caller.key_id, body)
     if isinstance(body.source, ObjectKeySource):
         _check_references(svc, caller.key_id, _object(svc, body.source.object_key), options)
         try:

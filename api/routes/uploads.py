@@ -93,8 +93,8 @@ async def upload(
         )
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _first_error(exc)) from exc
-    options = options_of(svc, form)
-    size = file.size if file.size is not None else await asyncio.to_thread(_spooled_size, file)
+    options = await options_of(svc, caller.key_id, form)
+    size = file.size if file.size is not None else await asyncio.to_thread(spooled_size, file)
     if size == 0:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
     job_id = new_job_id()
@@ -123,7 +123,7 @@ async def upload(
 async def presign(
     body: PresignRequest, svc: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> PresignOut:
-    options = options_of(svc, body)
+    options = await options_of(svc, caller.key_id, body)
     webhook = str(body.webhook_url) if body.webhook_url else None
     if webhook is not None:
         await check_public_url(svc, webhook, "webhook_url")
@@ -151,7 +151,7 @@ async def presign(
     return PresignOut(job=current, upload_url=url, expires_in_s=expiry)
 
 
-def _spooled_size(upload: UploadFile) -> int:
+def spooled_size(upload: UploadFile) -> int:
     upload.file.seek(0, os.SEEK_END)
     size = upload.file.tell()
     upload.file.seek(0)

@@ -63,16 +63,24 @@ def bench(
             f"the benchmarks need their extra ({exc.name} is missing): pip install 'backdrop[bench]'"
         ) from None
 
+    if output_format not in OUTPUT_NAMES:
+        raise typer.BadParameter(f"one of {', '.join(OUTPUT_NAMES)}", param_hint="'--format'")
     width, height = parse_size(size)
     settings = Settings()
     if api:
         result = _bench_api(settings, rate, seconds, sse_clients)
     elif pipeline:
         with console.status("benchmarking: pipeline, then process"):
-            result = bench_pipeline(settings, source=source, width=width, height=height, seconds=seconds)
+            result = bench_pipeline(
+                settings,
+                source=source,
+                width=width,
+                height=height,
+                seconds=seconds,
+                output_format=output_format,
+                background=background,
+            )
     else:
-        if output_format not in OUTPUT_NAMES:
-            raise typer.BadParameter(f"one of {', '.join(OUTPUT_NAMES)}", param_hint="'--format'")
         with console.status("benchmarking: sample, floor, process"):
             result = bench(
                 width=width,

@@ -186,3 +186,18 @@ def test_the_kafka_readme_names_is_the_one_installed_and_composed() -> None:
     assert version is not None
     assert f"Apache Kafka {version[1]}, KRaft" in README
     assert f"image: apache/kafka:{version[1]}" in (root / "docker-compose.kafka.yml").read_text()
+
+
+def test_the_quality_presets_table_is_the_encoders_settings() -> None:
+    from agents.encode.writer import ENCODER_OPTIONS, PNG_COMPRESSION
+    from agents.matte import MATTE_PRESETS
+
+    rows = {row[0].strip("`"): row for row in _table("**Quality presets**")}
+    assert set(rows) == {"draft", "standard", "high"}
+    for preset, (_, x264, vp9, _prores, png, matte) in rows.items():
+        h264, webm = ENCODER_OPTIONS["libx264"][preset], ENCODER_OPTIONS["libvpx-vp9"][preset]  # type: ignore[index]
+        assert x264 == f"{h264['preset']}, CRF {h264['crf']}"
+        assert vp9.startswith(f"{webm['deadline']}, cpu-used {webm['cpu-used']}, CRF {webm['crf']}")
+        assert png == f"zlib {PNG_COMPRESSION[preset]}"  # type: ignore[index]
+        if "px" in matte:
+            assert f"{MATTE_PRESETS[preset].work_long_side} px" in matte  # type: ignore[index]
