@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, HttpUrl, Tag, field_validator
 
 from schemas.options import OPTIONS_EXAMPLE, JobOptions
+from schemas.progress import JobProgress
 from schemas.submit import HttpsUrl
 from streams.errors import InvalidObjectKey
 from streams.store import check_key
@@ -128,24 +129,9 @@ class StageState(Shape):
     chunks_total: int = Field(description="Chunks in the job.", examples=[30])
 
 
-class Progress(Shape):
-    percent: int = Field(
-        ge=0,
-        le=100,
-        description="Share of the work done: never goes back; 100 only once completed.",
-        examples=[42],
-    )
-    frames_done: int = Field(description="Frames encoded so far.", examples=[600])
-    frames_total: int | None = Field(
-        description="Frames in the job; null until it is accepted.", examples=[1440]
-    )
-    fps: float | None = Field(
-        description="Frames encoded per second since the job was accepted.", examples=[24.5]
-    )
-    eta_s: float | None = Field(
-        description="Seconds left, from the pace so far; null until there is one (and once the job failed).",
-        examples=[35.2],
-    )
+class Progress(JobProgress):
+    """The whole job's progress (as on the SSE stream), and each stage's count of finished chunks."""
+
     chunks_done: int = Field(description="Chunks through every stage.", examples=[12])
     chunks_total: int | None = Field(
         description="Chunks in the job; null until it is accepted.", examples=[30]

@@ -202,9 +202,13 @@ def progress_of(row: Mapping[Any, Any], now: datetime) -> JobProgress:
     """Progress from a job row's status, chunk count, frame count, acceptance time and stages' counts."""
     accepted = row["accepted_at"]
     elapsed = (now - accepted).total_seconds() if accepted is not None else None
-    return job_progress(
-        row["stages"], row["chunk_count"], row["frame_count"], elapsed, row["status"] == "completed"
+    status = row["status"]
+    progress = job_progress(
+        row["stages"], row["chunk_count"], row["frame_count"], elapsed, status == "completed"
     )
+    if status in TERMINAL_STATUSES and status != "completed":
+        return progress.model_copy(update={"eta_s": None})  # it will not finish
+    return progress
 
 
 def forget_job(conn: Connection, job_id: str, retention_days: int | None = None) -> None:

@@ -148,8 +148,6 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
         },
         datetime.now(UTC),
     )
-    if is_terminal(row["status"]) and row["status"] != "completed":
-        overall = overall.model_copy(update={"eta_s": None})
     return JobOut(
         id=row["id"],
         status=row["status"],

@@ -21,6 +21,13 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 DEFAULT_BLUR_SIGMA = 12.0
 MAX_BLUR_SIGMA = 200.0
 Fit = Literal["cover", "contain"]
+FitChoice = Annotated[
+    Fit,
+    Field(
+        description="cover fills the frame (cropping the overflow); contain letterboxes (black bars).",
+        examples=["cover", "contain"],
+    ),
+]
 
 BACKGROUND_HELP = (
     "#RRGGBB (or #RGB), a CSS colour name (e.g. 'white'), 'blur' or 'blur:SIGMA' "
@@ -88,11 +95,7 @@ class _File(Model):
         "local path.",
         examples=["s3://backdrop-uploads/backgrounds/beach.jpg"],
     )
-    fit: Fit = Field(
-        default="cover",
-        description="cover fills the frame (cropping the overflow); contain letterboxes (black bars).",
-        examples=["cover", "contain"],
-    )
+    fit: FitChoice = "cover"
 
     @property
     def s3_object(self) -> tuple[str, str] | None:
@@ -140,11 +143,7 @@ class Asset(Model):
         description="The id POST /v1/assets gave.",
         examples=["asset_7Hk2mQx9LpR4tV8wYb3cNz"],
     )
-    fit: Fit = Field(
-        default="cover",
-        description="cover fills the frame (cropping the overflow); contain letterboxes (black bars).",
-        examples=["cover", "contain"],
-    )
+    fit: FitChoice = "cover"
 
     @property
     def spec(self) -> str:

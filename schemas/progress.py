@@ -43,7 +43,8 @@ class JobProgress(Model):
         description="Frames encoded per second since the job was accepted.", examples=[24.5]
     )
     eta_s: float | None = Field(
-        description="Seconds left, estimated from the pace so far; null until there is a pace to go by.",
+        description="Seconds left, estimated from the pace so far; null until there is a pace to go by, "
+        "and once the job has failed or been cancelled.",
         examples=[35.2],
     )
 

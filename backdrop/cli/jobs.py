@@ -36,6 +36,14 @@ from schemas import (
 from schemas.options import Quality
 from schemas.progress import JobProgress
 
+QualityOption = Annotated[
+    Quality,
+    typer.Option(
+        help="draft (fastest encoder settings, a coarser matte), standard, or high (slower encoder "
+        "settings, larger files)."
+    ),
+]
+
 
 @user_errors
 def sample(
@@ -92,13 +100,7 @@ def process(
             help="Segmentation model: a built-in name (selfie, selfie-landscape) or a .json model card."
         ),
     ] = "selfie",
-    quality: Annotated[
-        Quality,
-        typer.Option(
-            help="draft (fastest encoder settings, a coarser matte), standard, or high (slower encoder "
-            "settings, larger files)."
-        ),
-    ] = "standard",
+    quality: QualityOption = "standard",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (cuda:N).")] = "auto",
     backend: Annotated[str, typer.Option(help="auto, onnxruntime, torch or tensorrt.")] = "auto",
     stills: Annotated[
@@ -173,13 +175,7 @@ def submit(
             show_default=False,
         ),
     ] = None,
-    quality: Annotated[
-        Quality,
-        typer.Option(
-            help="draft (fastest encoder settings, a coarser matte), standard, or high (slower encoder "
-            "settings, larger files)."
-        ),
-    ] = "standard",
+    quality: QualityOption = "standard",
     timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 1800,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the submit (and final) event as JSON.")
