@@ -14,7 +14,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
-from api.routes import assets, events, health, jobs, models, uploads
+from api.routes import assets, batches, events, health, jobs, models, uploads
 from api.services import close_services, open_services
 from api.submission import IdempotencyConflict, Unavailable
 from base import __version__
@@ -62,7 +62,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
         lifespan=lifespan,
         max_body_size=JSON_BODY_LIMIT,
     )
-    for module in (jobs, events, models, health):
+    for module in (jobs, events, batches, models, health):
         app.include_router(module.router)
     # Uploads may be large; the limit is checked while the body streams in (413 past it).
     app.include_router(uploads.router, max_body_size=settings.upload_max_bytes + uploads.FORM_OVERHEAD)

@@ -27,6 +27,7 @@ log = logging.getLogger("backdrop.api.live")
 @dataclass(frozen=True)
 class Announced:
     id: int
+    job_id: str
     event_type: str
     data: dict[str, Any] | None  # None when the event was too big to announce: read it from the table
 
@@ -56,8 +57,9 @@ class EventHub:
     def subscriber_count(self) -> int:
         return sum(len(queues) for queues in self.subscribers.values())
 
-    def subscribe(self, job_id: str) -> asyncio.Queue[Update]:
-        queue: asyncio.Queue[Update] = asyncio.Queue(QUEUE_LIMIT)
+    def subscribe(self, job_id: str, queue: asyncio.Queue[Update] | None = None) -> asyncio.Queue[Update]:
+        """A queue of the job's updates; pass one already subscribed to follow several jobs in it."""
+        queue = queue if queue is not None else asyncio.Queue(QUEUE_LIMIT)
         self.subscribers[job_id].add(queue)
         return queue
 
@@ -81,7 +83,8 @@ class EventHub:
         """Hand one notification to the job's subscribers."""
         try:
             note = orjson.loads(payload)
-            job_id, update = note["job_id"], Announced(note["id"], note["event_type"], note.get("data"))
+            job_id = note["job_id"]
+            update = Announced(note["id"], job_id, note["event_type"], note.get("data"))
         except (orjson.JSONDecodeError, KeyError, TypeError):
             log.warning("ignoring a malformed notification on %s: %.200s", NOTIFY_CHANNEL, payload)
             return

@@ -221,6 +221,40 @@ class JobOut(Shape):
         description="Output, matte, hero stills (as composited and as cut-outs) and poster, once completed."
     )
     links: JobLinks
+    batch_id: str | None = Field(
+        description="The batch the job was started in (several files or sources at once); null if alone.",
+        examples=[None, "batch_Qm3xR8tKp2LvW9nYc4bHs7"],
+    )
+
+
+class BatchLinks(Shape):
+    self: str = Field(examples=["/v1/batches/batch_Qm3xR8tKp2LvW9nYc4bHs7"])
+    events: str = Field(examples=["/v1/batches/batch_Qm3xR8tKp2LvW9nYc4bHs7/events"])
+
+
+class BatchOut(Shape):
+    """Jobs started together, followed together."""
+
+    id: str = Field(description="The batch id.", examples=["batch_Qm3xR8tKp2LvW9nYc4bHs7"])
+    status: Literal["running", "ended"] = Field(
+        description="running while any of its jobs is queued or running.", examples=["running"]
+    )
+    counts: dict[str, int] = Field(
+        description="Its jobs by status.", examples=[{"completed": 3, "running": 1}]
+    )
+    jobs: list[JobOut] = Field(description="Its jobs, in the order they were started.")
+    links: BatchLinks
+
+
+class BatchCreate(RenderOptions):
+    """Start one job per source, with the same options, as one batch."""
+
+    sources: list[SourceIn] = Field(
+        min_length=1,
+        max_length=100,
+        description="Where each input is: objects in the uploads bucket or HTTPS URLs.",
+        examples=[[{"object_key": "incoming/a.mp4"}, {"url": "https://media.example.com/b.jpg"}]],
+    )
 
 
 class JobPage(Shape):

@@ -60,6 +60,7 @@ _STAGE_ORDER = {stage: position for position, stage in enumerate(PIPELINE)}
 @dataclass(frozen=True)
 class StoredEvent:
     id: int
+    job_id: str
     event_type: str
     payload: dict[str, Any]
 
@@ -88,15 +89,24 @@ async def list_jobs(
 
 
 async def events_after(
-    conn: AsyncConnection, job_id: str, after_id: int, limit: int = 500
+    conn: AsyncConnection, job_ids: tuple[str, ...], after_id: int, limit: int = 500
 ) -> list[StoredEvent]:
+    """The jobs' logged events after ``after_id``, in log order."""
     rows = await conn.execute(
-        select(JobEvent.id, JobEvent.event_type, JobEvent.payload)
-        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+        select(JobEvent.id, JobEvent.job_id, JobEvent.event_type, JobEvent.payload)
+        .where(JobEvent.job_id.in_(job_ids), JobEvent.id > after_id)
         .order_by(JobEvent.id)
         .limit(limit)
     )
-    return [StoredEvent(row.id, row.event_type, row.payload) for row in rows]
+    return [StoredEvent(row.id, row.job_id, row.event_type, row.payload) for row in rows]
+
+
+async def batch_jobs(conn: AsyncConnection, owner: str, batch_id: str) -> list[RowMapping]:
+    """The key's jobs of one batch, in the order they were started."""
+    if re.fullmatch(JOB_ID_PATTERN, batch_id) is None:
+        return []
+    query = _JOB.where(Job.owner == owner, Job.batch_id == batch_id).order_by(Job.seq)
+    return list((await conn.execute(query)).mappings())
 
 
 def encode_cursor(seq: int) -> str:
@@ -171,4 +181,5 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
         error=error,
         artifacts=[ArtifactOut(kind=a["kind"], key=a["key"], url=presign(a["key"])) for a in artifacts],
         links=JobLinks(self=base, events=f"{base}/events", cancel=f"{base}/cancel"),
+        batch_id=row["batch_id"],
     )

@@ -53,6 +53,7 @@ class Submission:
     source: Source
     options: JobOptions
     webhook_url: str | None
+    batch_id: str | None = None
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -98,6 +99,7 @@ async def record_job(
                     webhook_url=submission.webhook_url,
                     idempotency_key=idempotency_key,
                     request_hash=body_hash,
+                    batch_id=submission.batch_id,
                 )
                 .on_conflict_do_nothing()
                 .returning(Job.id)

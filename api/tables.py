@@ -69,6 +69,7 @@ class Job(Base):
         UniqueConstraint("owner", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
         Index("ix_jobs_owner_seq", "owner", "seq"),
         Index("ix_jobs_owner_status_seq", "owner", "status", "seq"),
+        Index("ix_jobs_owner_batch_id", "owner", "batch_id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -79,6 +80,8 @@ class Job(Base):
     options: Mapped[dict[str, Any] | None]
     webhook_url: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # Jobs started together (several files in one upload, several sources in one request) share one.
+    batch_id: Mapped[str | None] = mapped_column(String(64))
     # SHA-256 of the canonical request, so a reused Idempotency-Key with another body is refused.
     request_hash: Mapped[str | None] = mapped_column(String(64))
     media: Mapped[dict[str, Any] | None]

@@ -17,9 +17,14 @@ _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 
 
+def new_id(kind: str) -> str:
+    """A fresh id: ``kind``, ``_`` and 22 random base58 characters (about 129 bits)."""
+    return f"{kind}_" + "".join(secrets.choice(_BASE58) for _ in range(22))
+
+
 def new_job_id() -> str:
-    """A fresh job id: ``job_`` and 22 random base58 characters (about 129 bits)."""
-    return "job_" + "".join(secrets.choice(_BASE58) for _ in range(22))
+    """A fresh job id: ``job_`` and 22 random base58 characters."""
+    return new_id("job")
 
 
 def utc_now() -> datetime:

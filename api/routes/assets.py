@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
@@ -16,10 +15,10 @@ from api.models import Problem
 from api.routes.uploads import KeyBeforeBody, spooled_size
 from api.services import Services
 from schemas.background import ASSET_ID_PATTERN, IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from schemas.common import new_id
 from streams.ownership import ASSETS, asset_prefix, owner_prefix
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], route_class=KeyBeforeBody)
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 class AssetOut(BaseModel):
@@ -62,7 +61,7 @@ async def upload_asset(
     size = file.size if file.size is not None else await asyncio.to_thread(spooled_size, file)
     if size == 0:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
-    asset_id = "asset_" + "".join(secrets.choice(_BASE58) for _ in range(22))
+    asset_id = new_id("asset")
     key = asset_prefix(caller.key_id, asset_id) + name
     content_type = file.content_type or "application/octet-stream"
     await asyncio.to_thread(svc.uploads.put_stream, key, file.file, size, content_type)

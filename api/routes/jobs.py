@@ -19,6 +19,7 @@ from api.models import (
     ObjectKeySource,
     Problem,
     RenderOptions,
+    UrlSourceIn,
 )
 from api.readmodel import decode_cursor, encode_cursor, get_job, is_terminal, job_out, list_jobs
 from api.services import Services
@@ -105,6 +106,25 @@ async def start_job(
     return await job_or_404(svc, job, owner)
 
 
+async def source_of(
+    svc: Services, owner: str, given: ObjectKeySource | UrlSourceIn, options: JobOptions, what: str
+) -> ObjectSource | UrlSource:
+    """The job's source: an object of the key's that is there, or a public HTTPS URL (422 otherwise)."""
+    if isinstance(given, ObjectKeySource):
+        _check_references(svc, owner, _object(svc, given.object_key), options)
+        try:
+            await asyncio.to_thread(svc.uploads.size, given.object_key)
+        except ObjectNotFound as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"no object {given.object_key!r} in the uploads bucket: upload it first "
+                "(POST /v1/uploads, or /v1/uploads/presign)",
+            ) from exc
+        return _object(svc, given.object_key)
+    await check_public_url(svc, str(given.url), f"{what}.url")
+    return UrlSource(url=given.url)
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -115,20 +135,7 @@ async def create_job(
     body: JobCreate, svc: ServicesDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> JobOut:
     options = await options_of(svc, caller.key_id, body)
-    if isinstance(body.source, ObjectKeySource):
-        _check_references(svc, caller.key_id, _object(svc, body.source.object_key), options)
-        try:
-            await asyncio.to_thread(svc.uploads.size, body.source.object_key)
-        except ObjectNotFound as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"no object {body.source.object_key!r} in the uploads bucket: upload it first "
-                "(POST /v1/uploads, or /v1/uploads/presign)",
-            ) from exc
-        source: ObjectSource | UrlSource = _object(svc, body.source.object_key)
-    else:
-        await check_public_url(svc, str(body.source.url), "source.url")
-        source = UrlSource(url=body.source.url)
+    source = await source_of(svc, caller.key_id, body.source, options, "source")
     webhook = str(body.webhook_url) if body.webhook_url else None
     submission = Submission(source, options, webhook)
     return await start_job(

@@ -14,8 +14,10 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from api.deps import CallerDep, ServicesDep, authenticate
-from api.models import JobOut, PresignOut, PresignRequest, Problem, RenderOptions
+from api.models import BatchOut, JobOut, PresignOut, PresignRequest, Problem, RenderOptions
+from api.routes.batches import new_batch_id, read_batch
 from api.routes.jobs import IdempotencyKey, check_public_url, job_or_404, options_of, start_job
+from api.services import Services
 from api.submission import (
     Submission,
     new_upload_key,
@@ -23,7 +25,7 @@ from api.submission import (
     request_hash,
     submit_event,
 )
-from schemas import ObjectRef, ObjectSource, new_job_id
+from schemas import JobOptions, ObjectRef, ObjectSource, new_job_id
 from streams.ownership import owner_prefix
 from streams.store import PRESIGNED_PREFIX, SUBMITTED_PREFIX, pending_submit_key
 
@@ -60,12 +62,15 @@ router = APIRouter(prefix="/v1/uploads", tags=["uploads"], route_class=KeyBefore
     "",
     status_code=status.HTTP_202_ACCEPTED,
     responses={413: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
-    summary="Upload a video (multipart) and start its job",
+    summary="Upload a video or image (multipart) and start its job; several files start a batch",
 )
 async def upload(
     svc: ServicesDep,
     caller: CallerDep,
-    file: Annotated[UploadFile, File(description="The video or image.")],
+    file: Annotated[
+        list[UploadFile],
+        File(description="The video or image; repeat the field to upload several, started as one batch."),
+    ],
     background: Annotated[str, Form(description="Background SPEC, as for POST /v1/jobs.")] = "blur",
     output_format: Annotated[
         str, Form(description="mp4, webm, mov or png (a ZIP of PNG frames); png, jpg or webp for a still.")
@@ -78,7 +83,8 @@ async def upload(
     heroes: Annotated[int, Form(ge=0, le=20, description="Hero stills to keep.")] = 5,
     webhook_url: Annotated[str | None, Form(description="Signed POST when the job ends.")] = None,
     idempotency_key: IdempotencyKey = None,
-) -> JobOut:
+) -> JobOut | BatchOut:
+    """One file: its job. Several: one job each, as one batch (GET /v1/batches/{id} follows them)."""
     try:
         form = RenderOptions.model_validate(
             {
@@ -94,24 +100,43 @@ async def upload(
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _first_error(exc)) from exc
     options = await options_of(svc, caller.key_id, form)
-    size = file.size if file.size is not None else await asyncio.to_thread(spooled_size, file)
-    if size == 0:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
+    sizes = [f.size if f.size is not None else await asyncio.to_thread(spooled_size, f) for f in file]
+    if 0 in sizes:
+        empty = file[sizes.index(0)].filename
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the uploaded file {empty!r} is empty")
+    if len(file) == 1:
+        return await _start_upload(svc, caller.key_id, file[0], sizes[0], form, options, idempotency_key)
+    batch_id = new_batch_id()
+    for i, (one, size) in enumerate(zip(file, sizes, strict=True)):
+        # One Idempotency-Key stands for the whole batch: each job keeps its own share of it.
+        key = f"{idempotency_key}#{i}" if idempotency_key else None
+        await _start_upload(svc, caller.key_id, one, size, form, options, key, batch_id)
+    return await read_batch(svc, caller.key_id, batch_id)
+
+
+async def _start_upload(
+    svc: Services,
+    owner: str,
+    file: UploadFile,
+    size: int,
+    form: RenderOptions,
+    options: JobOptions,
+    idempotency_key: str | None,
+    batch_id: str | None = None,
+) -> JobOut:
     job_id = new_job_id()
-    key = new_upload_key(
-        job_id, file.filename or "upload.bin", owner_prefix(caller.key_id) + SUBMITTED_PREFIX
-    )
-    await asyncio.to_thread(
-        svc.uploads.put_stream, key, file.file, size, file.content_type or "application/octet-stream"
-    )
+    key = new_upload_key(job_id, file.filename or "upload.bin", owner_prefix(owner) + SUBMITTED_PREFIX)
+    content_type = file.content_type or "application/octet-stream"
+    await asyncio.to_thread(svc.uploads.put_stream, key, file.file, size, content_type)
     submission = Submission(
         ObjectSource(object=ObjectRef(bucket=svc.settings.uploads_bucket, key=key)),
         options,
         str(form.webhook_url) if form.webhook_url else None,
+        batch_id,
     )
     # The stored object differs per upload, so the idempotency hash covers the form and the file's size.
     body_hash = request_hash({**form.model_dump(mode="json"), "filename": file.filename, "size": size})
-    return await start_job(svc, caller.key_id, submission, idempotency_key, body_hash, job_id)
+    return await start_job(svc, owner, submission, idempotency_key, body_hash, job_id)
 
 
 @router.post(

@@ -26,7 +26,7 @@ def test_dispatch_reaches_only_that_jobs_subscribers() -> None:
     first, second, other = hub.subscribe("job_a"), hub.subscribe("job_a"), hub.subscribe("job_b")
     hub.dispatch(_note("job_a", 7, {"chunks_done": 1}))
     hub.dispatch(_note("job_c", 8))  # nobody follows job_c
-    expected = Announced(7, "stage_progress", {"chunks_done": 1})
+    expected = Announced(7, "job_a", "stage_progress", {"chunks_done": 1})
     assert _drain(first) == _drain(second) == [expected]
     assert _drain(other) == []
 
@@ -35,7 +35,7 @@ def test_a_big_event_is_announced_without_its_data() -> None:
     hub = EventHub("postgresql://unused")
     queue = hub.subscribe("job_a")
     hub.dispatch(_note("job_a", 9))
-    assert _drain(queue) == [Announced(9, "stage_progress", None)]
+    assert _drain(queue) == [Announced(9, "job_a", "stage_progress", None)]
 
 
 @pytest.mark.parametrize(
