@@ -11,7 +11,6 @@ from schemas.common import Model
 
 Quality = Literal["draft", "standard", "high"]
 OPAQUE_FORMATS = frozenset({"mp4", "jpg"})
-STILL_FORMATS = frozenset({"png", "jpg", "webp"})  # what a still's result may be; any other choice gives png
 OPTIONS_EXAMPLE = {"background": "blur", "output_format": "mp4", "model": "selfie", "heroes": 5}
 
 
