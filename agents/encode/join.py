@@ -64,9 +64,10 @@ def _copy_all(
                 stream = _segment_video(segment, path, fmt)
                 if target is None:
                     target = out.add_stream_from_template(stream)
-                    if stream.average_rate:
+                    if fmt.container == "webm" and stream.average_rate:
                         # Matroska states the rate as a default frame duration, which a copied stream
                         # lacks: without it 24000/1001 reads back as its millisecond timestamps' 24.
+                        # (MP4 and MOV derive it from the samples' durations; there it would do harm.)
                         target.codec_context.framerate = stream.average_rate
                     if stream.metadata.get(ALPHA_MODE) == "1":
                         # The alpha rides in each block's additions, copied with the packet; the track
@@ -78,7 +79,7 @@ def _copy_all(
                 elif stream.codec_context.extradata != reference:
                     # One header (H.264's avcC) describes the whole track: segments share encoder settings.
                     raise OutputError(f"{path.name} was encoded with other settings than the first segment")
-                end, count = _copy_segment(segment, stream, target, out, end, path)
+                end, count = _copy_segment(segment, stream, target, out, end, path, fmt)
                 frames += count
                 if sound is not None:
                     sound.feed_until(float(end[1]))
@@ -97,6 +98,7 @@ def _copy_segment(
     out: av.container.OutputContainer,
     end: tuple[Fraction, Fraction] | None,
     path: Path,
+    fmt: OutputFormat,
 ) -> tuple[tuple[Fraction, Fraction], int]:
     tb = stream.time_base or Fraction(1, 90000)
     try:
@@ -106,9 +108,12 @@ def _copy_segment(
     if not packets:
         raise CorruptInput(f"segment {path.name} holds no video: encode that chunk again")
     first = min(p.pts for p in packets if p.pts is not None)
-    # Segments carry the source's own timestamps, kept where they follow on (a millisecond clock cannot
-    # add up rounded durations to them); a segment that starts at zero is butted onto the last one's end.
-    shift = 0 if end is None or first * tb > end[0] else round(end[1] / tb) - first
+    # Each segment is butted onto the last one's end, except in Matroska: its millisecond clock cannot add
+    # up rounded durations to the source's timestamps, which its segments carry exactly (where they
+    # follow on). MP4 and MOV segments do not: a segment starting past zero opens with an edit at the
+    # movie's millisecond scale (8.3333 s reads back 5 ticks of 1/15360 early).
+    keep = fmt.container == "webm" and end is not None and first * tb > end[0]
+    shift = 0 if end is None or keep else round(end[1] / tb) - first
     last_start = last_end = 0
     for packet in packets:
         packet.pts = (packet.pts or 0) + shift

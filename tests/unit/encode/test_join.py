@@ -125,3 +125,25 @@ def test_png_archives_with_a_gap_do_not_join(tmp_path: Path) -> None:
     with pytest.raises(CorruptInput, match="write that chunk again"):
         join_png_archives([tmp_path / "a.zip", tmp_path / "b.zip"], tmp_path / "out.zip")
     assert not (tmp_path / "out.zip").exists()
+
+
+def test_mp4_segments_that_open_with_an_edit_join_on_the_sources_clock(tmp_path: Path) -> None:
+    """A segment starting past zero and off the millisecond grid (at 1.667 s, say) opens with an edit at the movie's millisecond scale and reads back a
+    few ticks early; the join butts each segment onto the last, so the rate and timestamps stay exact."""
+    source = clips.make_clip(
+        tmp_path / "in.mp4", fps=Fraction(30), frames=250, time_base=Fraction(1, 15360), gop=50
+    ).path
+    info = probe(source)
+    segments = []
+    for spec in plan_chunks(info, chunk_seconds=2.0, warmup_frames=8):
+        path = tmp_path / f"seg{spec.index}.mp4"
+        with VideoWriter(path, info.width, info.height, time_base=info.time_base, fps=info.fps) as writer:
+            for batch in decode_chunk(source, spec):
+                keep = batch.indices >= spec.start
+                if keep.any():
+                    writer.write(batch.frames[keep], batch.pts[keep])
+        segments.append(path)
+    out = tmp_path / "out.mp4"
+    join_segments(segments, out)
+    assert probe(out).fps == Fraction(30)
+    assert _seconds(out, probe(out).time_base) == _seconds(source, info.time_base)
