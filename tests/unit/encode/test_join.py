@@ -128,8 +128,9 @@ def test_png_archives_with_a_gap_do_not_join(tmp_path: Path) -> None:
 
 
 def test_mp4_segments_that_open_with_an_edit_join_on_the_sources_clock(tmp_path: Path) -> None:
-    """A segment starting past zero and off the millisecond grid (at 1.667 s, say) opens with an edit at the movie's millisecond scale and reads back a
-    few ticks early; the join butts each segment onto the last, so the rate and timestamps stay exact."""
+    """A segment starting past zero and off the millisecond grid (at 1.667 s, say) opens with an edit at
+    the movie's millisecond scale and reads back a few ticks early; the join butts each segment onto the
+    last, so the rate and timestamps stay exact."""
     source = clips.make_clip(
         tmp_path / "in.mp4", fps=Fraction(30), frames=250, time_base=Fraction(1, 15360), gop=50
     ).path
