@@ -26,7 +26,13 @@ from tests.integration.api_fixtures import ApiProcess
 pytestmark = pytest.mark.integration
 
 
-def notification_for(consumer: Consumer, key: str, timeout: float = 30) -> SubmitJob:
+# MinIO keeps the notification in its queue folder until its Kafka target is connected: soon after the
+# servers start, under load, that took over 30 s once in CI (a later notification test of the same run
+# passed), though the events arrive in the end.
+NOTIFICATION_WAIT_S = 120
+
+
+def notification_for(consumer: Consumer, key: str, timeout: float = NOTIFICATION_WAIT_S) -> SubmitJob:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         message = consumer.poll(0.5)
