@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import RowMapping
 from sse_starlette import EventSourceResponse
 
 from api.deps import CallerDep, ServicesDep
 from api.models import BatchCreate, BatchLinks, BatchOut, Problem
 from api.readmodel import batch_jobs, is_terminal, job_out
-from api.routes.events import JobStream, checked_cursor, counted_stream
+from api.routes.events import JobStream, LastEventId, checked_cursor, counted_stream, sse_answer
 from api.routes.jobs import IdempotencyKey, options_of, source_of, start_job
 from api.services import Services
 from api.submission import Submission, request_hash
@@ -83,13 +83,10 @@ async def get_batch(batch_id: str, svc: ServicesDep, caller: CallerDep) -> Batch
 @router.get(
     "/{batch_id}/events",
     responses={
-        200: {
-            "content": {
-                "text/event-stream": {"example": 'id: 41\nevent: accepted\ndata: {"job_id": "job_…"}\n\n'}
-            },
-            "description": "The lifecycle events of every job of the batch, in the order they happened; "
-            "the stream ends once every job has ended.",
-        },
+        200: sse_answer(
+            "The lifecycle events of every job of the batch, in the order they happened; the stream ends "
+            "once every job has ended."
+        ),
         **NOT_FOUND,
     },
     response_class=EventSourceResponse,
@@ -99,10 +96,7 @@ async def batch_events(
     batch_id: str,
     svc: ServicesDep,
     caller: CallerDep,
-    last_event_id: Annotated[
-        str | None,
-        Header(alias="Last-Event-ID", max_length=20, description="Resume after this event id."),
-    ] = None,
+    last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     after = checked_cursor(last_event_id)
     async with svc.reader.connect() as conn:

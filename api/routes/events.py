@@ -17,6 +17,15 @@ from api.services import Services
 from api.tables import TERMINAL_STATUSES
 
 router = APIRouter(prefix="/v1/jobs", tags=["events"])
+LastEventId = Annotated[
+    str | None, Header(alias="Last-Event-ID", max_length=20, description="Resume after this event id.")
+]
+
+
+def sse_answer(description: str) -> dict[str, Any]:
+    """The OpenAPI entry of an SSE stream's 200."""
+    example = 'id: 41\nevent: accepted\ndata: {"job_id": "job_…"}\n\n'
+    return {"content": {"text/event-stream": {"example": example}}, "description": description}
 
 
 def sse(event_id: int, event_type: str, data: dict[str, Any]) -> ServerSentEvent:
@@ -85,12 +94,7 @@ class JobStream:
 @router.get(
     "/{job_id}/events",
     responses={
-        200: {
-            "content": {
-                "text/event-stream": {"example": 'id: 41\nevent: accepted\ndata: {"job_id": "job_…"}\n\n'}
-            },
-            "description": "The job's lifecycle events; the stream ends after the terminal one.",
-        },
+        200: sse_answer("The job's lifecycle events; the stream ends after the terminal one."),
         404: {"model": Problem},
     },
     response_class=EventSourceResponse,
@@ -100,10 +104,7 @@ async def job_events(
     job_id: str,
     svc: ServicesDep,
     caller: CallerDep,
-    last_event_id: Annotated[
-        str | None,
-        Header(alias="Last-Event-ID", max_length=20, description="Resume after this event id."),
-    ] = None,
+    last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     after = checked_cursor(last_event_id)
     async with svc.reader.connect() as conn:
