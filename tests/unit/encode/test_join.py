@@ -14,12 +14,14 @@ from tests import clips
 from tests.corpus import top_level_boxes
 
 
-def _segments(source: Path, folder: Path, suffix: str = ".mp4", alpha: bool = False) -> list[Path]:
+def _segments(
+    source: Path, folder: Path, suffix: str = ".mp4", alpha: bool = False, chunk_seconds: float = 1.0
+) -> list[Path]:
     """Encode each chunk on its own, dropping warm-up frames, as the composite stage does; with ``alpha``
     each frame gets an alpha plane that ramps with its index."""
     info = probe(source)
     paths = []
-    for spec in plan_chunks(info, chunk_seconds=1.0, warmup_frames=4):
+    for spec in plan_chunks(info, chunk_seconds=chunk_seconds, warmup_frames=4):
         path = folder / f"seg{spec.index}{suffix}"
         with VideoWriter(path, info.width, info.height, time_base=info.time_base, fps=info.fps) as writer:
             for batch in decode_chunk(source, spec):
@@ -135,16 +137,7 @@ def test_mp4_segments_that_open_with_an_edit_join_on_the_sources_clock(tmp_path:
         tmp_path / "in.mp4", fps=Fraction(30), frames=250, time_base=Fraction(1, 15360), gop=50
     ).path
     info = probe(source)
-    segments = []
-    for spec in plan_chunks(info, chunk_seconds=2.0, warmup_frames=8):
-        path = tmp_path / f"seg{spec.index}.mp4"
-        with VideoWriter(path, info.width, info.height, time_base=info.time_base, fps=info.fps) as writer:
-            for batch in decode_chunk(source, spec):
-                keep = batch.indices >= spec.start
-                if keep.any():
-                    writer.write(batch.frames[keep], batch.pts[keep])
-        segments.append(path)
     out = tmp_path / "out.mp4"
-    join_segments(segments, out)
+    join_segments(_segments(source, tmp_path, chunk_seconds=2.0), out)
     assert probe(out).fps == Fraction(30)
     assert _seconds(out, probe(out).time_base) == _seconds(source, info.time_base)
