@@ -34,7 +34,7 @@ unit: models
 # The main job, end to end through the API and the event-driven pipeline: start the servers, one
 # worker per stage, the janitor, the projector, the dispatcher and the API; make the sample clip;
 # upload it with POST /v1/uploads, show its Server-Sent Events as a progress bar and download the
-# result. `make down` stops everything.
+# result; print the web app's address. `make down` stops everything.
 DEMO := .backdrop/demo
 run: models
 	$(BIN)/backdrop up
@@ -44,6 +44,7 @@ run: models
 		--background blur --wait -o $(DEMO)/sample-blurred.mp4
 	$(BIN)/backdrop process $(DEMO)/sample.mp4 -o $(DEMO)/sample-cutout.webm --background transparent
 	@echo "outputs in $(DEMO)/ (pipeline: sample-blurred.mp4; one process: sample-cutout.webm); stop with make down"
+	@echo "web app, signed in as the demo key: $$($(BIN)/backdrop web --key-file $(DEMO)/api-key)"
 
 up: models
 	$(BIN)/backdrop up

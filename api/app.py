@@ -14,7 +14,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
-from api.routes import assets, batches, events, health, jobs, models, uploads
+from api.routes import assets, batches, events, files, health, jobs, models, session, uploads, web
 from api.services import close_services, open_services
 from api.submission import IdempotencyConflict, Unavailable
 from base import __version__
@@ -30,7 +30,8 @@ DESCRIPTION = """
 Replace the background of videos. Upload a file (`POST /v1/uploads`, or a presigned PUT from
 `POST /v1/uploads/presign`) or point at one (`POST /v1/jobs`), then follow the job live
 (`GET /v1/jobs/{id}/events`, Server-Sent Events, resumable with `Last-Event-ID`) or poll
-`GET /v1/jobs/{id}`. Every request needs `Authorization: Bearer <key>` (`backdrop keys create NAME`).
+`GET /v1/jobs/{id}`. Every request needs `Authorization: Bearer <key>` (`backdrop keys create NAME`), or
+the session cookie of the web app at `/` (`POST /v1/session`).
 """
 
 JSON_BODY_LIMIT = 1 << 20
@@ -62,11 +63,12 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
         lifespan=lifespan,
         max_body_size=JSON_BODY_LIMIT,
     )
-    for module in (jobs, events, batches, models, health):
+    for module in (jobs, files, events, batches, models, session, health):
         app.include_router(module.router)
     # Uploads may be large; the limit is checked while the body streams in (413 past it).
     app.include_router(uploads.router, max_body_size=settings.upload_max_bytes + uploads.FORM_OVERHEAD)
     app.include_router(assets.router, max_body_size=settings.upload_max_bytes + uploads.FORM_OVERHEAD)
+    web.mount(app)
 
     @app.exception_handler(RetryableError)
     @app.exception_handler(Unavailable)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api import ratelimit
+from api import ratelimit, sessions
 from api.services import Caller, Services
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `backdrop keys create NAME`.")
@@ -29,8 +29,7 @@ async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
     if done is not None:
         return done
     svc: Services = request.app.state.services
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    found = await svc.caller(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    found = await _bearer_caller(svc, request) or await _session_caller(svc, request)
     if found is None:
         address = request.client.host if request.client else "unknown"
         limit = svc.settings.unauthenticated_per_minute
@@ -41,7 +40,8 @@ async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
             )
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "send 'Authorization: Bearer <key>' with a key from `backdrop keys create NAME`",
+            "send 'Authorization: Bearer <key>' with a key from `backdrop keys create NAME` (or sign in "
+            "on the web app at /)",
             headers={"WWW-Authenticate": "Bearer"},
         )
     verdict = await ratelimit.check(svc.redis, found.key_id, found.rate_limit_per_minute)
@@ -49,6 +49,20 @@ async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
         raise _too_many(f"over {found.rate_limit_per_minute} requests per minute for this key", verdict)
     request.state.authenticated = (found, verdict)
     return found, verdict
+
+
+async def _bearer_caller(svc: Services, request: Request) -> Caller | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return await svc.caller(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _session_caller(svc: Services, request: Request) -> Caller | None:
+    """The key behind the web app's session cookie; never for a request another site's page made."""
+    token = request.cookies.get(sessions.COOKIE)
+    if not token or request.headers.get("sec-fetch-site") in sessions.FOREIGN_SITES:
+        return None
+    key_hash = await sessions.session_key_hash(svc.redis, token)
+    return await svc.caller_by_hash(key_hash) if key_hash else None
 
 
 def _too_many(what: str, verdict: ratelimit.Verdict) -> HTTPException:

@@ -156,6 +156,11 @@ class ArtifactOut(Shape):
     )
     key: str = Field(description="Object key in the artifacts bucket.", examples=["jobs/job_x/output.mp4"])
     url: str = Field(description="Presigned download URL.", examples=["http://127.0.0.1:19000/…"])
+    href: str = Field(
+        description="The same object through this API (the request's key or session; byte ranges), for "
+        "clients that cannot reach the object store or must stay on this origin.",
+        examples=[f"/v1/jobs/{JOB_ID_EXAMPLE}/files/assemble/output.mp4"],
+    )
 
 
 class JobStorage(Shape):

@@ -16,7 +16,7 @@ from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageS
 from api.projection import progress_of
 from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage
 from schemas import JOB_ID_PATTERN, PIPELINE
-from streams.store import in_job
+from streams.store import in_job, job_prefix
 
 # Ids, sequence numbers and cursors are PostgreSQL bigints; a bigger number is refused before the query.
 MAX_BIGINT = 2**63 - 1
@@ -179,7 +179,15 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
         ),
         metrics=row["metrics"],
         error=error,
-        artifacts=[ArtifactOut(kind=a["kind"], key=a["key"], url=presign(a["key"])) for a in artifacts],
+        artifacts=[
+            ArtifactOut(
+                kind=a["kind"],
+                key=a["key"],
+                url=presign(a["key"]),
+                href=f"{base}/files/{a['key'].removeprefix(job_prefix(row['id']))}",
+            )
+            for a in artifacts
+        ],
         links=JobLinks(self=base, events=f"{base}/events", cancel=f"{base}/cancel"),
         batch_id=row["batch_id"],
     )

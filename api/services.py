@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections import Counter
@@ -17,6 +16,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from api.keys import hash_key
 from api.live import EventHub
 from api.tables import ApiKey
 from base.errors import InfraError
@@ -74,7 +74,10 @@ class Services:
 
     async def caller(self, secret: str) -> Caller | None:
         """The key behind a bearer token, or None for an unknown or revoked one."""
-        key_hash = hashlib.sha256(secret.encode()).digest()
+        return await self.caller_by_hash(hash_key(secret))
+
+    async def caller_by_hash(self, key_hash: bytes) -> Caller | None:
+        """The key whose secret hashes to ``key_hash`` (a browser session holds only the hash)."""
         now = time.monotonic()
         cached, caller = self.keys.get(key_hash, now)
         if cached:

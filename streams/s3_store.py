@@ -102,6 +102,21 @@ class S3Store:
         finally:
             partial.unlink(missing_ok=True)
 
+    def stream(self, key: str, offset: int = 0, length: int = 0) -> Iterator[bytes]:
+        """The object's bytes from ``offset`` (``length`` of them, or to the end when 0), in blocks; the
+        request is made here, so a missing object raises before the first block is asked for."""
+        with self._errors(check_key(key)):
+            response = self.client.get_object(self.bucket, key, offset=offset, length=length)
+        return self._blocks(key, response)
+
+    def _blocks(self, key: str, response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+        try:
+            with self._errors(key):
+                yield from response.stream(_CHUNK)
+        finally:
+            response.close()
+            response.release_conn()
+
     def exists(self, key: str) -> bool:
         try:
             self.size(key)

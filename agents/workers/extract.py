@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from agents.extract import Limits, extract_audio, plan_chunks, probe, validate
 from agents.workers.context import VIDEO_FORMATS, WARMUP_FRAMES, StageContext, chunk_seconds, source_key
 from agents.workers.url_source import UrlFetcher, url_suffix
-from base.errors import InputNotFound, LimitExceeded, ModelUnknown, UnsupportedInput
+from base.errors import InputError, InputNotFound, LimitExceeded, ModelUnknown, UnsupportedInput
 from schemas import (
     JOB_ID_PATTERN,
     SUBMIT_ADAPTER,
@@ -165,6 +165,12 @@ class ExtractHandler:
         local = self._fetch(submit)
         try:
             return self._extract(submit, local, started)
+        except InputError as exc:
+            # The cores name the file they opened: here a scratch path of this worker's, which means
+            # nothing to the user who reads the reason.
+            if str(local) not in exc.message:
+                raise
+            raise type(exc)(exc.message.replace(str(local), "the input")) from exc
         finally:
             local.unlink(missing_ok=True)
 

@@ -1,7 +1,8 @@
-"""The read model's commands: `backdrop api`, `backdrop db …`, `backdrop keys …`."""
+"""The read model's commands: `backdrop api`, `backdrop web`, `backdrop db …`, `backdrop keys …`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,6 +34,24 @@ def api(
     from api.app import serve
 
     serve(Settings(), host=host, port=port, log_level=log_level)
+
+
+def web(
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Put the key in this file into the address: the page signs in with it (what follows # "
+            "never leaves the browser).",
+        ),
+    ] = None,
+) -> None:
+    """Print the address of the web app, which `backdrop api` serves at /."""
+    url = f"{Settings().api_base_url}/"
+    if key_file is not None:
+        url += f"#key={key_file.read_text().strip()}"
+    typer.echo(url)
 
 
 @db_app.command("upgrade")

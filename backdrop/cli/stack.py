@@ -111,7 +111,8 @@ def up(
             _wait_for_api(settings)
     console.print(
         f"workers: {', '.join(f'{s}×{len(pids[s])}' for s in PIPELINE)}; "
-        f"{', '.join(SERVICES)}; API at {settings.api_base_url}/docs; logs in {settings.state_dir}/logs",
+        f"{', '.join(SERVICES)}; web app at {settings.api_base_url}/, API at {settings.api_base_url}/docs; "
+        f"logs in {settings.state_dir}/logs",
         soft_wrap=True,  # one line, however narrow the terminal: scripts and logs read it whole
     )
     if observability:
