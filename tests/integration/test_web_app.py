@@ -1,8 +1,8 @@
 """The web app in a real browser (Debian's chromium, driven by Playwright) against the real pipeline: sign in,
 upload, live progress to completion, before/after, downloads that decode; a still to a transparent PNG;
-a phone-width page signed in from `make run`'s link, showing a failed job's reason. Every visit makes only
-same-origin requests and logs no console error. Screenshots land in .backdrop/test-artifacts/web/ (the
-README's come from there)."""
+at phone width, signed in from `make run`'s link, a batch on an owned background where one file fails and
+says why. Every visit makes only same-origin requests and logs no console error. Screenshots land in
+.backdrop/test-artifacts/web/ (the README's come from there)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import cv2
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".backdrop" / "test-artifacts" / "web"
 JOB_TIMEOUT_MS = 240_000
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -176,24 +178,40 @@ def test_an_image_gives_a_transparent_png(
     assert alpha.max() == 255, "the person is opaque"
 
 
-def test_a_phone_signs_in_from_the_link_and_reads_why_a_job_failed(
+def test_a_phone_batch_on_an_owned_background_says_why_one_file_failed(
     workers: Settings, api: ApiProcess, chromium: Browser, tmp_path: Path
 ) -> None:
     broken = tmp_path / "holiday.mp4"
     broken.write_bytes(b"this is not a video" * 100)
+    portrait = tmp_path / "portrait.png"
+    write_sample(portrait, width=320, height=240)
+    backdrop = tmp_path / "sea.png"
+    cv2.imwrite(str(backdrop), np.full((90, 160, 3), (200, 80, 40), np.uint8))
     key = new_api_key(workers, "web-phone")
-    with visit(chromium, api.base_url, viewport={"width": 390, "height": 844}, is_mobile=True) as seen:
+    with visit(chromium, api.base_url, viewport=PHONE, is_mobile=True) as seen:
         page = seen.page
         page.goto(f"{api.base_url}/#key={key.secret}")  # the address `make run` prints
         expect(page.get_by_role("heading", name="New job")).to_be_visible()
         assert key.secret not in page.url, "the key leaves the address bar"
-        page.set_input_files("#files", broken)
+
+        page.set_input_files("#files", [broken, portrait])  # two files: one batch
+        page.get_by_label("My image or video").check()
+        page.set_input_files("#asset", backdrop)
         page.get_by_role("button", name="Start", exact=True).click()
-        card = page.locator(".job").first
-        expect(card.locator(".status")).to_have_text("failed", timeout=JOB_TIMEOUT_MS)
-        reason = card.get_by_role("alert")
+        failed = page.locator(".job", has_text="holiday.mp4")
+        expect(failed.locator(".status")).to_have_text("failed", timeout=JOB_TIMEOUT_MS)
+        reason = failed.get_by_role("alert")
         expect(reason).to_contain_text("This job failed at the extract stage: the input is not a media file")
         assert "/tmp" not in reason.inner_text(), "the reason names the upload, not a scratch path"
-        width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-        assert width[0] <= width[1], f"the page scrolls sideways at phone width: {width}"
-        seen.screenshot("phone-failed.png")
+        done = page.locator(".job", has_text="portrait.png")
+        expect(done.locator(".status")).to_have_text("completed", timeout=JOB_TIMEOUT_MS)
+        expect(done.locator(".layer.after img")).to_be_visible()
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page is {width} px wide at phone width"
+        seen.screenshot("phone-batch.png")
+        with page.expect_download() as download:
+            done.locator("a[data-kind=output]").click()
+        out = tmp_path / "on-the-sea.png"
+        download.value.save_as(out)
+    corner = cv2.imread(str(out))[2, 2]
+    assert np.abs(corner.astype(int) - (200, 80, 40)).max() <= 8, f"the owned background is behind: {corner}"
