@@ -209,6 +209,9 @@ def test_a_phone_batch_on_an_owned_background_says_why_one_file_failed(
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the page is {width} px wide at phone width"
         seen.screenshot("phone-batch.png")
+        page.get_by_label("Status").select_option("failed")
+        expect(page.locator("#job-rows tr")).to_have_count(1)
+        expect(page.locator("#job-rows")).to_contain_text("failed")
         with page.expect_download() as download:
             done.locator("a[data-kind=output]").click()
         out = tmp_path / "on-the-sea.png"

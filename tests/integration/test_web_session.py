@@ -36,6 +36,16 @@ def _signed_in(base_url: str, secret: str) -> Iterator[httpx.Client]:
         yield client
 
 
+def test_the_page_may_reach_only_its_own_origin(api: ApiProcess) -> None:
+    page = httpx.get(f"{api.base_url}/", timeout=30)
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "{{" not in page.text, "the page's choices were filled in"
+    assert httpx.get(f"{api.base_url}/web/app.js", timeout=30).status_code == 200
+
+
 def test_a_session_acts_as_its_key_for_this_site_only(infra: Settings, api: ApiProcess) -> None:
     key = new_api_key(infra, "web-session")
     with httpx.Client(base_url=api.base_url, timeout=30) as anonymous:
