@@ -31,6 +31,12 @@ class ModelCard(Model):
     description: str = Field(default="", description="What the model is made for.")
     source: str = Field(default="", description="Where its weights come from.")
     default: bool = Field(default=False, description="Whether jobs that name no model get this one.")
+    install: str = Field(
+        default="",
+        description="For a model whose weights are not installed with Backdrop (another licence): the "
+        "command that fetches them. Empty for the bundled ones.",
+        examples=["", "backdrop models fetch isnet"],
+    )
 
 
 BUILTIN_MODELS = {
@@ -50,6 +56,17 @@ BUILTIN_MODELS = {
             licence="Apache-2.0",
             description="The same network for 16:9 frames: a wider, coarser input, faster still.",
             source=MEDIAPIPE_SOURCE,
+        ),
+        ModelCard(
+            name="isnet",
+            input_size=(1024, 1024),
+            licence="AGPL-3.0-only",
+            description="ISNet (dichotomous image segmentation): the main subject of any scene, people or "
+            "not, with fine edges; 1024×1024 and seconds a frame on a CPU, so for stills, short clips or a "
+            "GPU. Not installed by default (AGPL).",
+            source="@imgly/background-removal-data 1.4.5 on npm (its 'medium' ISNet; the package is "
+            "AGPL-3.0, its notice lists the ISNet weights as MIT)",
+            install="backdrop models fetch isnet",
         ),
     )
 }

@@ -87,7 +87,7 @@ def _download_wheel(into: Path) -> Path:
     return wheels[0]
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
         dir=path.parent, prefix=path.name, suffix=".part", delete=False
@@ -138,7 +138,7 @@ def ensure_selfie_tflites(
                     f"{asset.file_name} in {wheel.name} has sha256 {_sha256(data)}, expected {asset.sha256}; "
                     "the download is corrupt or PyPI served a different file: try again"
                 )
-            _write_atomically(selfie_tflite_path(cache_dir, variant), data)
+            write_atomically(selfie_tflite_path(cache_dir, variant), data)
     return paths
 
 

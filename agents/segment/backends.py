@@ -12,7 +12,7 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 
 from agents.segment.onnx_cache import onnx_file
 from agents.segment.preprocess import check_frames, to_network_input, to_probability
-from agents.segment.registry import ModelRegistry, ModelSpec, builtin_registry
+from agents.segment.registry import ONNX_SOURCES, ModelRegistry, ModelSpec, builtin_registry
 from base.errors import ModelUnavailable
 from schemas.models import DEFAULT_MODEL
 
@@ -95,7 +95,7 @@ def _choose_backend(spec: ModelSpec, cuda: torch.device | None) -> BackendName:
     torch_file = spec.source in ("torchscript", "torch-export")
     if cuda is not None and not torch_file and importlib.util.find_spec("tensorrt") is not None:
         return "tensorrt"
-    if torch_file or (cuda is not None and spec.source != "onnx"):
+    if torch_file or (cuda is not None and spec.source not in ONNX_SOURCES):
         return "torch"
     return "onnxruntime"
 

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from agents.segment.assets import ensure_selfie_tflite
+from agents.segment.imgly import ensure_isnet
 from agents.segment.registry import ModelSpec
 from base.errors import ModelUnavailable
 
@@ -18,6 +19,8 @@ def onnx_file(spec: ModelSpec, cache_dir: Path) -> Path:
     """An ONNX file for the spec: the user's own, or the torch port of the .tflite, exported on first use."""
     if spec.source == "onnx" and spec.path is not None:
         return spec.path
+    if spec.source == "imgly-isnet":
+        return ensure_isnet(cache_dir, download=False)
     if spec.source in ("torchscript", "torch-export"):
         raise ModelUnavailable(f"model {spec.name!r} is a torch model file; run it with the torch backend")
     tflite = ensure_selfie_tflite(cache_dir, spec.variant, download=False)

@@ -12,7 +12,10 @@ from base.errors import ModelUnavailable
 from schemas.models import BUILTIN_MODELS
 
 # torch-export: a torch.export program saved with torch.export.save (.pt2), the successor of TorchScript.
-SourceKind = Literal["mediapipe-selfie", "onnx", "torchscript", "torch-export"]
+# imgly-isnet: the optional ISNet ONNX file that `backdrop models fetch isnet` caches (agents.segment.imgly).
+SourceKind = Literal["mediapipe-selfie", "imgly-isnet", "onnx", "torchscript", "torch-export"]
+BUILTIN_SOURCES = frozenset({"mediapipe-selfie", "imgly-isnet"})
+ONNX_SOURCES = frozenset({"onnx", "imgly-isnet"})
 # probability: already in [0, 1]; logits: sigmoid applied; softmax: over channels, then ``output_channel``.
 OutputKind = Literal["probability", "logits", "softmax"]
 # mediapipe: MediaPipe's ImageToTensor (bilinear, pixel corners mapped to corners, no anti-aliasing);
@@ -30,7 +33,7 @@ class ModelSpec:
     name: str
     input_size: tuple[int, int]  # (height, width)
     source: SourceKind
-    path: Path | None = None  # the model file; None for the built-in selfie models
+    path: Path | None = None  # the model file; None for the built-in models (their files are in the cache)
     variant: Literal["general", "landscape"] = "general"  # which selfie .tflite (mediapipe-selfie only)
     channel_order: Literal["rgb", "bgr"] = "rgb"
     scale: float = 1.0 / 255.0
@@ -47,9 +50,9 @@ class ModelSpec:
         height, width = self.input_size
         if height <= 0 or width <= 0:
             raise ModelUnavailable(f"model {self.name!r}: input size must be positive, got {self.input_size}")
-        if self.source == "mediapipe-selfie" and self.path is not None:
-            raise ModelUnavailable(f"model {self.name!r}: the built-in selfie models take no path")
-        if self.source != "mediapipe-selfie" and self.path is None:
+        if self.source in BUILTIN_SOURCES and self.path is not None:
+            raise ModelUnavailable(f"model {self.name!r}: the built-in models take no path")
+        if self.source not in BUILTIN_SOURCES and self.path is None:
             raise ModelUnavailable(f"model {self.name!r}: an {self.source} model needs the path of its file")
         if any(s == 0 for s in self.std):
             raise ModelUnavailable(f"model {self.name!r}: std must not contain 0")
@@ -64,6 +67,17 @@ SELFIE_LANDSCAPE = ModelSpec(
     "mediapipe-selfie",
     variant="landscape",
     resize="mediapipe",
+)
+
+# ISNet as IMG.LY's background-removal-js feeds it: the frame stretched to 1024×1024 (bilinear), then
+# (pixel - 128) / 256; out comes one map already in [0, 1].
+ISNET = ModelSpec(
+    "isnet",
+    BUILTIN_MODELS["isnet"].input_size,
+    "imgly-isnet",
+    scale=1.0 / 256.0,
+    mean=(0.5, 0.5, 0.5),
+    resize="linear",
 )
 
 
@@ -138,8 +152,8 @@ class ModelRegistry:
 
 
 def builtin_registry() -> ModelRegistry:
-    """A fresh registry holding ``selfie`` (the default) and ``selfie-landscape``."""
-    return ModelRegistry({spec.name: spec for spec in (SELFIE, SELFIE_LANDSCAPE)})
+    """A fresh registry holding ``selfie`` (the default), ``selfie-landscape`` and the optional ``isnet``."""
+    return ModelRegistry({spec.name: spec for spec in (SELFIE, SELFIE_LANDSCAPE, ISNET)})
 
 
 def registry_for(model: str) -> tuple[str, ModelRegistry]:

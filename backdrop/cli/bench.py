@@ -23,9 +23,22 @@ def bench(
     size: Annotated[str, typer.Option(help="Sample clip size, WIDTHxHEIGHT.")] = "1280x720",
     seconds: Annotated[float, typer.Option(min=0.5, max=3600, help="Sample clip length.")] = 10.0,
     source: Annotated[
-        Path | None, typer.Option("--input", help="Benchmark this file instead of a generated sample.")
+        list[Path] | None,
+        typer.Option(
+            "--input",
+            help="Benchmark this file instead of a generated sample (repeat it with --compare-models).",
+        ),
     ] = None,
     backend: Annotated[str, typer.Option(help="Segmentation backend for `process`.")] = "auto",
+    model: Annotated[str, typer.Option(help="Segmentation model for `process`.")] = "selfie",
+    compare_models: Annotated[
+        str | None,
+        typer.Option(
+            "--compare-models",
+            help="Compare these models (comma-separated; the first is the reference) on the --input clips "
+            "instead: foreground share, agreement, flicker and time a frame.",
+        ),
+    ] = None,
     pipeline: Annotated[
         bool,
         typer.Option(
@@ -67,13 +80,24 @@ def bench(
         raise typer.BadParameter(f"one of {', '.join(OUTPUT_NAMES)}", param_hint="'--format'")
     width, height = parse_size(size)
     settings = Settings()
-    if api:
+    inputs = source or []
+    if len(inputs) > 1 and not compare_models:
+        raise typer.BadParameter("give one --input, or several with --compare-models", param_hint="'--input'")
+    if compare_models:
+        from bench.models import compare_models as compare
+
+        if not inputs:
+            raise typer.BadParameter("--compare-models needs clips: --input CLIP …", param_hint="'--input'")
+        names = [name.strip() for name in compare_models.split(",") if name.strip()]
+        with console.status(f"segmenting {len(inputs)} clips with {', '.join(names)}"):
+            result = compare(inputs, names, settings.cache_dir)
+    elif api:
         result = _bench_api(settings, rate, seconds, sse_clients)
     elif pipeline:
         with console.status("benchmarking: pipeline, then process"):
             result = bench_pipeline(
                 settings,
-                source=source,
+                source=inputs[0] if inputs else None,
                 width=width,
                 height=height,
                 seconds=seconds,
@@ -86,8 +110,8 @@ def bench(
                 width=width,
                 height=height,
                 seconds=seconds,
-                source=source,
-                process_args=["--backend", backend],
+                source=inputs[0] if inputs else None,
+                process_args=["--backend", backend, "--model", model],
                 output_format=output_format,
                 background=background,
                 quality=quality,

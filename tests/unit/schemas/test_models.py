@@ -5,7 +5,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agents.segment.registry import serving_registry
+from agents.segment.registry import builtin_registry, serving_registry
+from base.settings import Settings
 from schemas.models import BUILTIN_MODELS, DEFAULT_MODEL, UnknownModel, check_model, served_models
 
 
@@ -53,3 +54,14 @@ def test_an_unserved_model_is_refused_with_the_served_ones() -> None:
     check_model("selfie", served)
     with pytest.raises(UnknownModel, match="choose one of: selfie"):
         check_model("selfie-landscape", served)
+
+
+def test_every_builtin_has_a_spec_and_only_the_bundled_ones_are_served_by_default() -> None:
+    registry = builtin_registry()
+    assert registry.names() == sorted(BUILTIN_MODELS)
+    for name, card in BUILTIN_MODELS.items():
+        assert registry.get(name).input_size == card.input_size, name
+    default_served = served_models(Settings.model_fields["models"].default)
+    assert all(not card.install for card in default_served.values())
+    assert BUILTIN_MODELS["isnet"].licence == "AGPL-3.0-only"
+    assert BUILTIN_MODELS["isnet"].install == "backdrop models fetch isnet"
