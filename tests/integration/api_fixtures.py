@@ -7,12 +7,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import orjson
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import create_engine, func, select
@@ -20,6 +21,7 @@ from sqlalchemy import create_engine, func, select
 from api.keys import NewKey, create_key
 from api.migrate import upgrade
 from api.tables import JobEvent
+from backdrop.api_client import download_output, follow, upload
 from base.settings import Settings
 from bench.processes import Child, spawn
 from bench.processes import start_api as start_api_process
@@ -28,6 +30,8 @@ from schemas import (
     LIFECYCLE_ADAPTER,
     SUBMIT_ADAPTER,
     JobAccepted,
+    JobCompleted,
+    JobOptions,
     LifecycleEvent,
     SubmitJob,
     new_job_id,
@@ -36,6 +40,7 @@ from schemas import (
 from streams.codec import encode
 from streams.consumer_loop import producer_config
 from streams.topics import JOBS, stage_topic
+from tests import clips
 
 ADMITTED = stage_topic("extract")
 
@@ -207,3 +212,21 @@ def read_sse(
             seen += 1
             if stop_after is not None and seen >= stop_after:
                 return
+
+
+def alphas_by_model(
+    client: httpx.Client, source: Path, models: Sequence[str], folder: Path
+) -> dict[str, np.ndarray]:
+    """Per model, the alpha planes (``[T, H, W]`` int16) of a transparent PNG job of ``source``, through
+    the API: a ZIP of frames for a video, one PNG for a still."""
+    found = {}
+    for model in models:
+        options = JobOptions(background="transparent", output_format="png", model=model)
+        job = upload(client, source, options)
+        final = follow(client, job["id"], lambda _: None, timeout_s=300)
+        assert isinstance(final, JobCompleted), final
+        out = folder / f"{model}{Path(final.output_key).suffix}"
+        download_output(client, job["id"], out)
+        frames = clips.read_rgba(out) if out.suffix == ".zip" else [clips.read_rgba_image(out)]
+        found[model] = np.stack([frame[..., 3] for frame in frames]).astype(np.int16)
+    return found

@@ -7,16 +7,14 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from agents.segment.imgly import ensure_isnet
-from backdrop.api_client import api_client, download_output, follow, upload
+from backdrop.api_client import api_client
 from backdrop.sample import write_sample
 from base.settings import Settings
-from schemas import JobCompleted, JobOptions
-from tests.integration.api_fixtures import ApiProcess, new_api_key, start_api
+from tests.integration.api_fixtures import ApiProcess, alphas_by_model, new_api_key, start_api
 from tests.integration.pipeline_fixtures import own_workers
 
 pytestmark = pytest.mark.integration
@@ -52,15 +50,7 @@ def test_a_still_through_the_pipeline_gets_isnets_matte(
         assert set(listed) == {"selfie", "isnet"}
         assert listed["isnet"]["licence"] == "AGPL-3.0-only"
         assert listed["isnet"]["install"] == "backdrop models fetch isnet"
-        alphas = {}
-        for model in ("selfie", "isnet"):
-            options = JobOptions(background="transparent", output_format="png", model=model)
-            job = upload(client, still, options)
-            final = follow(client, job["id"], lambda _: None, timeout_s=240)
-            assert isinstance(final, JobCompleted), final
-            out = tmp_path / f"{model}.png"
-            download_output(client, job["id"], out)
-            alphas[model] = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., 3].astype(np.int16)
+        alphas = alphas_by_model(client, still, ["selfie", "isnet"], tmp_path)
     # The two models disagree along the outline and on the helmet the astronaut holds.
     assert np.abs(alphas["selfie"] - alphas["isnet"]).mean() > 1
     assert 0.2 < (alphas["isnet"] > 127).mean() < 0.8, "isnet finds the astronaut, not the whole frame"

@@ -10,13 +10,12 @@ import httpx
 import numpy as np
 import pytest
 
-from backdrop.api_client import api_client, download_output, follow, upload
+from backdrop.api_client import api_client
 from backdrop.sample import write_sample
 from backdrop.submit import follow_from_now, submit, wait_for
 from base.settings import Settings
-from schemas import JobCompleted, JobFailed, JobOptions
-from tests import clips
-from tests.integration.api_fixtures import ApiProcess, new_api_key
+from schemas import JobFailed, JobOptions
+from tests.integration.api_fixtures import ApiProcess, alphas_by_model, new_api_key
 from tests.integration.pipeline_fixtures import own_workers
 
 pytestmark = pytest.mark.integration
@@ -62,16 +61,8 @@ def test_each_builtin_model_makes_its_own_mask(workers: Settings, api: ApiProces
     clip = tmp_path / "clip.mp4"
     write_sample(clip, seconds=1, width=320, height=180)
     key = new_api_key(workers, "two-models")
-    alphas = {}
     with api_client(api.base_url, key.secret) as client:
-        for model in ("selfie", "selfie-landscape"):
-            options = JobOptions(background="transparent", output_format="png", model=model)
-            job = upload(client, clip, options)
-            final = follow(client, job["id"], lambda _: None, timeout_s=300)
-            assert isinstance(final, JobCompleted), final
-            out = tmp_path / f"{model}.zip"
-            download_output(client, job["id"], out)
-            alphas[model] = np.stack([frame[..., 3] for frame in clips.read_rgba(out)]).astype(np.int16)
+        alphas = alphas_by_model(client, clip, ["selfie", "selfie-landscape"], tmp_path)
     both = alphas["selfie"], alphas["selfie-landscape"]
     assert both[0].shape == both[1].shape
     assert all(0 < a.mean() < 255 for a in both), "each finds a person"
