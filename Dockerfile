@@ -10,9 +10,14 @@ COPY agents agents
 COPY api api
 COPY schemas schemas
 COPY infra infra
-RUN pip install --no-cache-dir . \
+# `--build-arg BACKDROP_EXTRAS=gpu` adds TensorRT for the segment workers on GPU nodes.
+ARG BACKDROP_EXTRAS=""
+RUN pip install --no-cache-dir ".${BACKDROP_EXTRAS:+[$BACKDROP_EXTRAS]}" \
  && BACKDROP_CACHE_DIR=/opt/backdrop-cache backdrop models fetch \
- && chmod -R a+rX /opt/backdrop-cache
+ && chmod -R a+rX /opt/backdrop-cache \
+ && mkdir -p /opt/backdrop-cache/tensorrt && chown nobody /opt/backdrop-cache/tensorrt
+# The workers run as nobody: TensorRT engines, built on the first run on a GPU, go to the one folder of the
+# cache nobody may write (mount a volume there to keep them across restarts).
 ENV BACKDROP_CACHE_DIR=/opt/backdrop-cache
 USER nobody
 ENTRYPOINT []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -19,6 +20,7 @@ from schemas.models import DEFAULT_MODEL
 if TYPE_CHECKING:
     import torch
 
+log = logging.getLogger(__name__)
 BackendName = Literal["auto", "torch", "onnxruntime", "tensorrt"]
 
 
@@ -118,26 +120,46 @@ def load_segmenter(
     spec = (registry or builtin_registry()).get(name)
     cuda = _cuda_device(device)
     chosen = _choose_backend(spec, cuda) if backend == "auto" else backend
-    runner: Runner
+    try:
+        runner = _runner(chosen, spec, cuda, device, cache_dir, batch_size, threads, half)
+    except ModelUnavailable as exc:
+        if not (backend == "auto" and chosen == "tensorrt"):
+            raise
+        # Asked for nothing in particular: a TensorRT engine that cannot be built or loaded costs speed,
+        # not the worker.
+        fallback: BackendName = "onnxruntime" if spec.source in ONNX_SOURCES else "torch"
+        log.warning("TensorRT is not usable for %s (%s); running on %s instead", spec.name, exc, fallback)
+        runner = _runner(fallback, spec, cuda, "auto", cache_dir, batch_size, threads, half)
+    return Segmenter(spec, runner, batch_size)
+
+
+def _runner(
+    chosen: BackendName,
+    spec: ModelSpec,
+    cuda: torch.device | None,
+    device: str,
+    cache_dir: Path,
+    batch_size: int,
+    threads: int | None,
+    half: bool,
+) -> Runner:
     if chosen == "torch":
         from agents.segment.networks import torch_network
         from agents.segment.torch_backend import TorchRunner
 
-        runner = TorchRunner(torch_network(spec, cache_dir), cuda, spec.output_index, half)
-    elif chosen == "onnxruntime":
+        return TorchRunner(torch_network(spec, cache_dir), cuda, spec.output_index, half)
+    if chosen == "onnxruntime":
         if cuda is not None and device != "auto":
             raise ModelUnavailable("the onnxruntime backend runs on the CPU only; use --device cpu or torch")
-        runner = OnnxRuntimeRunner(onnx_file(spec, cache_dir), spec.output_index, threads)
-    elif chosen == "tensorrt":
+        return OnnxRuntimeRunner(onnx_file(spec, cache_dir), spec.output_index, threads)
+    if chosen == "tensorrt":
         from agents.segment.tensorrt_backend import TensorRtRunner
 
         if cuda is None:
             raise ModelUnavailable(
                 "the tensorrt backend needs a CUDA GPU, and torch sees none; use onnxruntime"
             )
-        runner = TensorRtRunner.build(
+        return TensorRtRunner.build(
             onnx_file(spec, cache_dir), spec.input_size, cuda, batch_size, spec.output_index, cache_dir, half
         )
-    else:
-        raise ModelUnavailable(f"unknown backend {chosen!r}; use auto, torch, onnxruntime or tensorrt")
-    return Segmenter(spec, runner, batch_size)
+    raise ModelUnavailable(f"unknown backend {chosen!r}; use auto, torch, onnxruntime or tensorrt")

@@ -51,6 +51,8 @@ def test_segment_runs_on_gpu_nodes() -> None:
     pod = deployment["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert set(env["NVIDIA_DRIVER_CAPABILITIES"].split(",")) >= {"compute", "video"}
 
 
 def test_config_names_are_settings() -> None:
