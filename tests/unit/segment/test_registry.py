@@ -48,7 +48,8 @@ def test_default_is_the_general_selfie_model() -> None:
 
 def test_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(
-        ModelUnavailable, match="unknown segmentation model 'u2net'; known models: selfie, selfie-"
+        ModelUnavailable,
+        match=r"unknown segmentation model 'u2net'; known models: isnet, selfie, selfie-landscape$",
     ):
         builtin_registry().get("u2net")
 
