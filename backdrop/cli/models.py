@@ -1,4 +1,4 @@
-"""`backdrop models …`: fetch the default models, list the built-ins."""
+"""`backdrop models …`: fetch the default models (and optional ones by name), list the served ones."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from base.settings import Settings
 from infra.steps import step
 
 models_app = typer.Typer(
-    help="The segmentation models: fetch the default one, list what is available.",
+    help="The segmentation models: fetch the default ones (and optional ones, by name), list those served.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
