@@ -51,9 +51,15 @@ async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
     return found, verdict
 
 
-async def _bearer_caller(svc: Services, request: Request) -> Caller | None:
+def bearer_token(request: Request) -> str | None:
+    """The key an ``Authorization: Bearer`` header carries, if it carries one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return await svc.caller(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _bearer_caller(svc: Services, request: Request) -> Caller | None:
+    token = bearer_token(request)
+    return await svc.caller(token) if token else None
 
 
 async def _session_caller(svc: Services, request: Request) -> Caller | None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from agents.segment.assets import write_atomically
 from base.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
@@ -93,10 +92,7 @@ def load_or_build(path: Path, build: Callable[[], bytes], load: Callable[[bytes]
             path.touch()  # the cache is pruned by last use
             return loaded
     data = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as handle:
-        handle.write(data)
-    os.replace(handle.name, path)
+    write_atomically(path, data)
     prune(path.parent, KEEP_ENGINES)
     return load(data)
 

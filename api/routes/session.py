@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from api import sessions
-from api.deps import CallerDep, ServicesDep, authenticate
+from api.deps import CallerDep, ServicesDep, authenticate, bearer_token
 from api.keys import hash_key
 from api.models import Problem
 
@@ -27,14 +27,14 @@ class SessionOut(BaseModel):
     summary="Sign in: trade the bearer key for an HttpOnly, SameSite=Strict session cookie",
 )
 async def sign_in(request: Request, response: Response, svc: ServicesDep, caller: CallerDep) -> SessionOut:
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
+    secret = bearer_token(request)
+    if secret is None:  # signed in already, by the session cookie
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "sign in with the key itself: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = await sessions.open_session(svc.redis, hash_key(secret.strip()))
+    token = await sessions.open_session(svc.redis, hash_key(secret))
     # No Max-Age: the browser drops it when its session ends; Redis ends it after SESSION_TTL at most.
     response.set_cookie(
         sessions.COOKIE,
