@@ -14,10 +14,12 @@ COPY infra infra
 ARG BACKDROP_EXTRAS=""
 RUN pip install --no-cache-dir ".${BACKDROP_EXTRAS:+[$BACKDROP_EXTRAS]}" \
  && BACKDROP_CACHE_DIR=/opt/backdrop-cache backdrop models fetch \
+ && cd / && NUMBA_CACHE_DIR=/opt/backdrop-cache/numba python -c "import agents.matte; agents.matte.warm_up()" \
  && chmod -R a+rX /opt/backdrop-cache \
- && mkdir -p /opt/backdrop-cache/tensorrt && chown nobody /opt/backdrop-cache/tensorrt
-# The workers run as nobody: TensorRT engines, built on the first run on a GPU, go to the one folder of the
-# cache nobody may write (mount a volume there to keep them across restarts).
-ENV BACKDROP_CACHE_DIR=/opt/backdrop-cache
+ && mkdir -p /opt/backdrop-cache/tensorrt && chown -R nobody /opt/backdrop-cache/tensorrt /opt/backdrop-cache/numba
+# The workers run as nobody: TensorRT engines, built on the first run on a GPU, and the matte stage's
+# compiled loops (built here, rebuilt on a node whose CPU differs) go to the folders of the cache nobody
+# may write (mount a volume there to keep them across restarts).
+ENV BACKDROP_CACHE_DIR=/opt/backdrop-cache NUMBA_CACHE_DIR=/opt/backdrop-cache/numba
 USER nobody
 ENTRYPOINT []

@@ -1,63 +1,83 @@
-"""Foreground colour by two-level blur fusion (after Forte & Pitié 2021), corrected at full size."""
+"""Foreground colour by two-level blur fusion (after Forte & Pitié 2021), corrected at full size.
+
+The local means are taken at the working scale; `kernels.apply_full` corrects each partial pixel with them.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from agents.compiled import jit
+from agents.matte.guided import box
+
 _TINY = 1e-4  # keeps the weighted means finite where a box holds no foreground (or no background)
 
 
-def _box(image: np.ndarray, radius: int) -> np.ndarray:
-    side = 2 * radius + 1
-    return cv2.blur(image, (side, side), borderType=cv2.BORDER_REFLECT)
+@jit
+def _weighted(colours: np.ndarray, background: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Per pixel: foreground colour × alpha, background colour × (1 − alpha), alpha: [h, w, 7].
+
+    colours: [h, w, 4] RGB 0..255 and alpha 0..1; background: [h, w, ≥6], its channels 3..5 the
+    background colours (or the same array as ``colours``, whose own RGB is then the background).
+    """
+    height, width = colours.shape[:2]
+    out = np.empty((height, width, 7), np.float32)
+    own = background.shape[2] == 4
+    for i in range(height):
+        for j in range(width):
+            a = colours[i, j, 3]
+            for c in range(3):
+                out[i, j, c] = colours[i, j, c] * a
+                out[i, j, 3 + c] = (colours[i, j, c] if own else background[i, j, 3 + c]) * (
+                    np.float32(1) - a
+                )
+            out[i, j, 6] = a
+    return out
 
 
-def _weighted_means(
-    fg: np.ndarray, bg: np.ndarray, alpha3: np.ndarray, radius: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Local mean foreground colour (weighted by alpha) and background colour (weighted by 1 - alpha)."""
-    # fg, bg, alpha3: [h, w, 3] float32
-    mean_alpha = _box(alpha3, radius)
-    fg_mean = _box(fg * alpha3, radius) / (mean_alpha + _TINY)
-    bg_mean = _box(bg * (1.0 - alpha3), radius) / (1.0 - mean_alpha + _TINY)
-    return fg_mean, bg_mean
+@jit
+def _means(sums: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Boxed weighted sums [h, w, 7] → local foreground then background mean colours [h, w, 6]."""
+    height, width = sums.shape[:2]
+    out = np.empty((height, width, 6), np.float32)
+    tiny = np.float32(_TINY)
+    for i in range(height):
+        for j in range(width):
+            a = sums[i, j, 6]
+            for c in range(3):
+                out[i, j, c] = sums[i, j, c] / (a + tiny)
+                out[i, j, 3 + c] = sums[i, j, 3 + c] / (np.float32(1) - a + tiny)
+    return out
 
 
-def _correct(image: np.ndarray, alpha: np.ndarray, fg_mean: np.ndarray, bg_mean: np.ndarray) -> np.ndarray:
-    # F = F̄ + α (I − α F̄ − (1 − α) B̄): exact where the local means are right, I itself where α = 1
-    mixed = fg_mean - bg_mean
-    mixed *= alpha
-    mixed += bg_mean
-    residual: np.ndarray = image - mixed
-    residual *= alpha
-    residual += fg_mean
-    return residual
+@jit
+def _corrected(colours: np.ndarray, means: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """The colours corrected by coarse means, with their alpha: [h, w, 4]."""
+    height, width = colours.shape[:2]
+    out = np.empty((height, width, 4), np.float32)
+    for i in range(height):
+        for j in range(width):
+            a = colours[i, j, 3]
+            for c in range(3):
+                fore, back = means[i, j, c], means[i, j, 3 + c]
+                # F = F̄ + α (I − α F̄ − (1 − α) B̄): exact where the local means are right, I where α = 1
+                value = (colours[i, j, c] - ((fore - back) * a + back)) * a + fore
+                out[i, j, c] = min(max(value, np.float32(0.0)), np.float32(255.0))
+            out[i, j, 3] = a
+    return out
 
 
 def local_colours(small: np.ndarray, alpha: np.ndarray, coarse_radius: int, fine_radius: int) -> np.ndarray:
-    """Local foreground then background mean colours of a reduced frame: planar [6, h, w] float32 0..255."""
-    # small: [h, w, 3] float32 0..255; alpha: [h, w] float32 0..1
-    alpha3 = cv2.merge([alpha, alpha, alpha])
+    """Local foreground then background mean colours of a reduced frame: [h, w, 6] float32 0..255."""
+    # small: [h, w, 3] uint8; alpha: [h, w] float32 0..1
+    colours = np.dstack([small.astype(np.float32), alpha])  # [h, w, 4]
     # a coarse pass reaches colours deep inside each region; the fine pass then keeps them local. The
     # coarse means are smooth anyway, so they are taken at half size, a quarter of the work.
     size = (alpha.shape[1], alpha.shape[0])
     half = (max(1, size[0] // 2), max(1, size[1] // 2))
-    coarse = [cv2.resize(x, half, interpolation=cv2.INTER_AREA) for x in (small, alpha3)]
-    fg_mean, bg_mean = _weighted_means(coarse[0], coarse[0], coarse[1], max(1, coarse_radius // 2))
-    fg_mean, bg_mean = (cv2.resize(x, size, interpolation=cv2.INTER_LINEAR) for x in (fg_mean, bg_mean))
-    fg = np.clip(_correct(small, alpha3, fg_mean, bg_mean), 0.0, 255.0)
-    fg_mean, bg_mean = _weighted_means(fg, bg_mean, alpha3, fine_radius)
-    return np.concatenate([fg_mean, bg_mean], axis=2).transpose(2, 0, 1).copy()
-
-
-def fuse(rgb: np.ndarray, alpha: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Full-resolution foreground colour from the frame, the alpha and the upsampled local means."""
-    # rgb: [3, ...] float32 0..255; alpha: [...] uint8; means: [6, ...] float32 (foreground, background)
-    a = alpha.astype(np.float32) * np.float32(1 / 255)
-    out = np.empty(rgb.shape, np.uint8)
-    for c in range(3):
-        colour = _correct(rgb[c], a, means[c], means[3 + c])
-        np.clip(colour + 0.5, 0.0, 255.0, out=colour)
-        out[c] = colour
-    return out  # [3, ...] uint8
+    coarse = cv2.resize(colours, half, interpolation=cv2.INTER_AREA)
+    coarse_means = _means(box(_weighted(coarse, coarse), max(1, coarse_radius // 2)))
+    coarse_means = cv2.resize(coarse_means, size, interpolation=cv2.INTER_LINEAR)
+    fine = _corrected(colours, coarse_means)
+    return _means(box(_weighted(fine, coarse_means), fine_radius))

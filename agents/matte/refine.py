@@ -7,9 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from agents.matte import foreground, guided, temporal
-from agents.matte.tiles import ragged, tiles_of
-from agents.matte.upsample import TileUpsampler
+from agents.matte import foreground, guided, kernels, temporal
 from base.errors import InputEmpty, InternalError
 from schemas.options import Quality
 
@@ -127,13 +125,11 @@ def refine(
             "start the chunk with state=None"
         )
     alphas = np.empty((count, height, width), np.uint8)
-    fgs = np.empty((count, height, width, 3), np.uint8)
-    upsampler = TileUpsampler.build((height, width), (work[1], work[0]), params.tile)
+    fgs = frames.copy()  # where alpha is 0 or 255 the foreground colour is the frame's
+    tables = _Tables.build((height, width), work)
     for t in range(count):
         previous = None if cuts is not None and cuts[t] else state
-        state = last = _refine_frame(
-            frames[t], probs[t], previous, work, params, upsampler, alphas[t], fgs[t]
-        )
+        state = last = _refine_frame(frames[t], probs[t], previous, work, params, tables, alphas[t], fgs[t])
     return alphas, fgs, last
 
 
@@ -143,11 +139,11 @@ def _refine_frame(
     state: MatteState | None,
     work: tuple[int, int],
     params: MatteParams,
-    upsampler: TileUpsampler,
+    tables: _Tables,
     alpha: np.ndarray,
     fg: np.ndarray,
 ) -> MatteState:
-    """Fill `alpha` [H, W] and `fg` [H, W, 3] for one frame; return the state for the next."""
+    """Fill `alpha` [H, W] and `fg` [H, W, 3] (which holds the frame) for one frame; return the next state."""
     # frame: [H, W, 3] uint8; prob: [h_model, w_model] float32; work: (w, h) of the working scale
     small = _shrink(frame, work)  # [h, w, 3] uint8
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
@@ -164,63 +160,42 @@ def _refine_frame(
             params.motion_radius,
         )
         prob = temporal.stabilise(prob, state.prob, weight)
-    small_f = small.astype(np.float32)  # [h, w, 3] 0..255
-    coef = guided.fit(small_f * np.float32(1 / 255), prob, params.radius, params.eps)  # [4, h, w]
+    coef = guided.fit(small, prob, params.radius, params.eps)  # [h, w, 4]
     low, high = params.alpha_range
-    gain = 255.0 / (high - low)
-
-    def to_alpha(rgb: np.ndarray, c: np.ndarray) -> np.ndarray:
-        # near-certain values become exact 0 and 255, which later stages can skip
-        value = guided.evaluate(c, rgb)
-        value -= low
-        value *= gain
-        value += 0.5
-        return np.clip(value, 0.0, 255.0, out=value).astype(np.uint8)
-
-    small_rgb = np.ascontiguousarray(small_f.transpose(2, 0, 1))  # [3, h, w]
-    small_alpha = to_alpha(small_rgb, coef).astype(np.float32) * np.float32(1 / 255)  # [h, w]
-    means = foreground.local_colours(small_f, small_alpha, params.fg_coarse_radius, params.fg_fine_radius)
-
+    gain = np.float32(255.0 / (high - low))
+    small_alpha = guided.alpha_of(coef, small, np.float32(low), gain).astype(np.float32) * np.float32(1 / 255)
+    means = foreground.local_colours(small, small_alpha, params.fg_coarse_radius, params.fg_fine_radius)
     # a tile needs full-size arithmetic unless every coefficient it reads gives 0 (or 1) for any colour
-    lows, highs = guided.saturation(coef, low, high)  # [h, w] bool each
-    any_low = upsampler.any_read(lows)  # [rows, cols]
-    any_high = upsampler.any_read(highs)
-    active = upsampler.any_read(~(lows | highs)) | (any_low & any_high)
-    fill = np.where(any_high & ~active, np.uint8(255), np.uint8(0))  # [rows, cols] uint8
-    blocks = tiles_of(alpha, params.tile)
-    blocks[...] = fill[:, None, :, None]
-    np.copyto(fg, frame)
-    ti, tj = np.nonzero(active)
-    if len(ti):
-        rgb = _planar(tiles_of(frame, params.tile)[ti, :, tj])  # [3, n, tile, tile]
-        a = to_alpha(rgb, upsampler.tiles(coef, ti, tj))  # [n, tile, tile] uint8
-        blocks[ti, :, tj] = a
-        # where alpha is exactly 1 the correction gives the frame itself, and where it is 0 no colour shows
-        partial = ((a > 0) & (a < 255)).any(axis=(1, 2))
-        if partial.any():  # active tiles may still hold only exact 0 and 255: then no colour needs fixing
-            ti, tj, rgb, a = ti[partial], tj[partial], rgb[:, partial], a[partial]
-            fused = foreground.fuse(rgb, a, upsampler.tiles(means, ti, tj))  # [3, n, tile, tile]
-            tiles_of(fg, params.tile)[ti, :, tj] = _interleaved(fused)
-    for rs, cs in ragged(alpha.shape, params.tile):
-        rgb = _planar(frame[rs, cs])
-        alpha[rs, cs] = to_alpha(rgb, upsampler.strip(coef, rs, cs))
-        fg[rs, cs] = _interleaved(foreground.fuse(rgb, alpha[rs, cs], upsampler.strip(means, rs, cs)))
+    lows, highs = guided.saturation(coef, np.float32(low), np.float32(high))  # [h, w] bool each
+    active, fill = kernels.tile_activity(lows, highs, tables.rows, tables.cols, params.tile)
+    kernels.apply_full(
+        frame,
+        coef,
+        means,
+        active,
+        fill,
+        tables.rows,
+        tables.cols,
+        params.tile,
+        np.float32(low),
+        gain,
+        alpha,
+        fg,
+    )
     return MatteState(prob=prob, grey=grey)
 
 
-def _planar(rgb: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(
-        np.moveaxis(rgb, -1, 0), dtype=np.float32
-    )  # [..., 3] uint8 → [3, ...] float32
+@dataclass(frozen=True)
+class _Tables:
+    """Bilinear interpolation from the working scale to full resolution, per row and per column."""
 
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray]
+    cols: tuple[np.ndarray, np.ndarray, np.ndarray]
 
-def _interleaved(planes: np.ndarray) -> np.ndarray:
-    """[3, ...] uint8 → [..., 3] uint8; OpenCV's merge is several times faster than a numpy transpose."""
-    shape = planes.shape[1:]
-    if planes.size == 0:  # cv2.merge refuses empty planes
-        return np.empty((*shape, 3), np.uint8)
-    flat = planes.reshape(3, -1, shape[-1])
-    return cv2.merge(list(flat)).reshape(*shape, 3)  # type: ignore[no-any-return]
+    @classmethod
+    def build(cls, full: tuple[int, int], work: tuple[int, int]) -> _Tables:
+        """Tables from (H, W) to a working size (w, h)."""
+        return cls(kernels.bilinear_table(full[0], work[1]), kernels.bilinear_table(full[1], work[0]))
 
 
 def _shrink(frame: np.ndarray, work: tuple[int, int]) -> np.ndarray:
@@ -228,3 +203,12 @@ def _shrink(frame: np.ndarray, work: tuple[int, int]) -> np.ndarray:
     while frame.shape[1] >= 2 * work[0] and frame.shape[0] >= 2 * work[1]:
         frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
     return cv2.resize(frame, work, interpolation=cv2.INTER_AREA)
+
+
+def warm_up() -> None:
+    """Compile the stage's loops now rather than on the first chunk (numba keeps them in its disk cache)."""
+    frames = np.zeros((2, 40, 56, 3), np.uint8)
+    frames[:, :, 28:] = 200
+    probs = np.zeros((2, 10, 14), np.float32)
+    probs[:, :, 7:] = 1.0  # an edge: every path through the full-resolution pass runs
+    refine(frames, probs, None)

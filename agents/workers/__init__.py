@@ -62,8 +62,10 @@ def build_worker(
             handler.segmenter(DEFAULT_MODEL if DEFAULT_MODEL in registry.specs else registry.names()[0])
             return worker(handler)
         case "matte":
+            from agents.matte import warm_up
             from agents.workers.matte import MatteHandler
 
+            warm_up()  # compiled now (or read from numba's cache), so no chunk waits for the compiler
             return worker(MatteHandler(context))
         case "composite":
             from agents.workers.composite import CompositeHandler

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from agents.matte import MatteParams, guided, refine
-from agents.matte.upsample import TileUpsampler
 from base.errors import InputEmpty, InternalError
 
 
@@ -37,31 +36,41 @@ def test_foreground_is_the_frame_where_alpha_is_solid() -> None:
 
 
 def test_tiles_match_a_whole_frame_evaluation() -> None:
-    # the skipped tiles and the tile upsampling must give what evaluating every pixel would
+    # the skipped tiles and the compiled interpolation must give what evaluating every pixel would, with
+    # the coefficients upsampled by OpenCV; the ragged edges (180 and 250 are no multiples of 16) included
     frames, probs = _inputs(1, 180, 250)
     params = MatteParams(work_long_side=125, still_weight=1.0)
     alpha, _, state = refine(frames, probs, None, params=params)
-    small = cv2.resize(frames[0], (125, 90), interpolation=cv2.INTER_AREA).astype(np.float32)
-    coef = guided.fit(small / 255, state.prob, params.radius, params.eps)
-    full = cv2.resize(coef.transpose(1, 2, 0), (250, 180), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+    small = cv2.resize(frames[0], (125, 90), interpolation=cv2.INTER_AREA)
+    coef = guided.fit(small, state.prob, params.radius, params.eps)
+    full = cv2.resize(coef, (250, 180), interpolation=cv2.INTER_LINEAR)
     low, high = params.alpha_range
-    value = guided.evaluate(full, np.moveaxis(frames[0], -1, 0).astype(np.float32))
-    expected = np.clip((value - low) * 255 / (high - low) + 0.5, 0, 255).astype(np.uint8)
+    expected = guided.alpha_of(full, frames[0], np.float32(low), np.float32(255 / (high - low)))
     assert np.abs(alpha[0].astype(int) - expected).max() <= 1
+    assert np.count_nonzero((expected > 0) & (expected < 255)) > 0
 
 
-def test_tile_upsampler_matches_opencv() -> None:
-    small = np.random.default_rng(1).random((2, 45, 71), dtype=np.float32)
-    upsampler = TileUpsampler.build((183, 290), (45, 71), 16)
-    expected = cv2.resize(small.transpose(1, 2, 0), (290, 183), interpolation=cv2.INTER_LINEAR)
-    ti, tj = np.array([0, 3, 10]), np.array([0, 17, 5])
-    tiles = upsampler.tiles(small, ti, tj)  # [2, 3, 16, 16]
-    for k, (i, j) in enumerate(zip(ti, tj, strict=True)):
-        block = expected[16 * i : 16 * i + 16, 16 * j : 16 * j + 16].transpose(2, 0, 1)
-        np.testing.assert_allclose(tiles[:, k], block, atol=1e-4)
-    np.testing.assert_allclose(
-        upsampler.strip(small, slice(176, None), slice(None)), expected[176:].transpose(2, 0, 1), atol=1e-4
-    )
+def test_guided_fit_follows_a_colour_edge() -> None:
+    # a probability that ends where the colour changes stays sharp through the filter
+    guide = np.zeros((40, 40, 3), np.uint8)
+    guide[:, 20:] = 200
+    prob = np.zeros((40, 40), np.float32)
+    prob[:, 20:] = 1.0
+    coef = guided.fit(guide, prob, 2, 1e-3)
+    assert coef.shape == (40, 40, 4)
+    alpha = guided.alpha_of(coef, guide, np.float32(0.0), np.float32(255.0))
+    assert alpha[:, :20].max() <= 3
+    assert alpha[:, 20:].min() >= 252
+
+
+def test_saturation_marks_only_certain_coefficients() -> None:
+    coef = np.zeros((1, 3, 4), np.float32)
+    coef[0, 0] = (0.0, 0.0, 0.0, 0.01)  # alpha 0.01 for any colour: certain background
+    coef[0, 1] = (0.0, 0.0, 0.0, 0.99)  # certain foreground
+    coef[0, 2] = (0.5, 0.0, 0.0, 0.3)  # 0.3..0.8 by red: neither
+    lows, highs = guided.saturation(coef, np.float32(0.02), np.float32(0.98))
+    assert lows.tolist() == [[True, False, False]]
+    assert highs.tolist() == [[False, True, False]]
 
 
 def test_mismatched_frame_counts_are_refused() -> None:

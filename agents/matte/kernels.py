@@ -1,0 +1,129 @@
+"""The matte stage's full-resolution pass, compiled: one walk over the pixels that need arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.compiled import jit
+
+
+@jit
+def apply_full(
+    frame: np.ndarray,
+    coef: np.ndarray,
+    means: np.ndarray,
+    active: np.ndarray,
+    fill: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray, np.ndarray],
+    tile: int,
+    low: np.float32,
+    gain: np.float32,
+    alpha: np.ndarray,
+    fg: np.ndarray,
+) -> None:  # pragma: no cover - compiled; tests/unit/matte check it against OpenCV's interpolation
+    """Alpha [H, W] uint8 everywhere, and foreground colour [H, W, 3] uint8 where alpha is partial.
+
+    ``fg`` must hold the frame already: where alpha is 0 or 255 the foreground colour is the frame's.
+    frame: [H, W, 3] uint8; coef: [h, w, 4] guided-filter coefficients on 0..1 colours; means: [h, w, 6]
+    local foreground then background colours 0..255; active, fill: [ceil(H/tile), ceil(W/tile)], the
+    tiles that need per-pixel arithmetic and the alpha of the others; rows, cols: bilinear (low index,
+    high index, weight of the high one) per full-resolution row and column.
+    """
+    height, width = alpha.shape
+    r_lo, r_hi, r_w = rows
+    c_lo, c_hi, c_w = cols
+    small_w = coef.shape[1]
+    # one full-resolution row's two working-scale rows, blended vertically: per working-scale column
+    # (a quarter of the pixels or fewer), not per pixel
+    row_coef = np.empty((small_w, 4), np.float32)
+    row_means = np.empty((small_w, 6), np.float32)
+    scale = np.float32(1 / 255)
+    for y in range(height):
+        ty = y // tile
+        r0, r1, fy = r_lo[y], r_hi[y], r_w[y]
+        blended = means_blended = False
+        for tx in range(active.shape[1]):
+            x0, x1 = tx * tile, min(width, (tx + 1) * tile)
+            if not active[ty, tx]:
+                alpha[y, x0:x1] = fill[ty, tx]
+                continue
+            if not blended:
+                for j in range(small_w):
+                    for k in range(4):
+                        row_coef[j, k] = coef[r0, j, k] + fy * (coef[r1, j, k] - coef[r0, j, k])
+                blended = True
+            for x in range(x0, x1):
+                c0, c1, fx = c_lo[x], c_hi[x], c_w[x]
+                lo, hi = row_coef[c0], row_coef[c1]
+                value = (
+                    (lo[0] + fx * (hi[0] - lo[0])) * np.float32(frame[y, x, 0])
+                    + (lo[1] + fx * (hi[1] - lo[1])) * np.float32(frame[y, x, 1])
+                    + (lo[2] + fx * (hi[2] - lo[2])) * np.float32(frame[y, x, 2])
+                ) * scale + (lo[3] + fx * (hi[3] - lo[3]))
+                # near-certain values become exact 0 and 255, which later stages can skip
+                value = (value - low) * gain + np.float32(0.5)
+                a = np.uint8(min(max(value, np.float32(0.0)), np.float32(255.0)))
+                alpha[y, x] = a
+                if a == 0 or a == 255:
+                    continue
+                if not means_blended:
+                    for j in range(small_w):
+                        for k in range(6):
+                            row_means[j, k] = means[r0, j, k] + fy * (means[r1, j, k] - means[r0, j, k])
+                    means_blended = True
+                weight = np.float32(a) * scale
+                m0, m1 = row_means[c0], row_means[c1]
+                for c in range(3):
+                    fore = m0[c] + fx * (m1[c] - m0[c])
+                    back = m0[3 + c] + fx * (m1[3 + c] - m0[3 + c])
+                    # F = F̄ + α (I − α F̄ − (1 − α) B̄): exact where the local means are right
+                    mixed = (fore - back) * weight + back
+                    colour = (np.float32(frame[y, x, c]) - mixed) * weight + fore + np.float32(0.5)
+                    fg[y, x, c] = np.uint8(min(max(colour, np.float32(0.0)), np.float32(255.0)))
+
+
+@jit
+def tile_activity(
+    lows: np.ndarray,
+    highs: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray, np.ndarray],
+    tile: int,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Per full-resolution tile, whether it needs per-pixel arithmetic, and the alpha of one that does not.
+
+    lows, highs: [h, w] bool, where the coefficients give alpha 0 (or 1) for any colour. A tile is skipped
+    only if every working-scale pixel it reads agrees: all low (alpha 0) or all high (alpha 255).
+    """
+    r_lo, r_hi, _ = rows
+    c_lo, c_hi, _ = cols
+    tile_rows = (len(r_lo) + tile - 1) // tile
+    tile_cols = (len(c_lo) + tile - 1) // tile
+    active = np.zeros((tile_rows, tile_cols), np.bool_)
+    fill = np.zeros((tile_rows, tile_cols), np.uint8)
+    for ty in range(tile_rows):
+        y_first, y_last = r_lo[ty * tile], r_hi[min(len(r_lo), (ty + 1) * tile) - 1]
+        for tx in range(tile_cols):
+            x_first, x_last = c_lo[tx * tile], c_hi[min(len(c_lo), (tx + 1) * tile) - 1]
+            any_low = any_high = mixed = False
+            for i in range(y_first, y_last + 1):
+                for j in range(x_first, x_last + 1):
+                    if lows[i, j]:
+                        any_low = True
+                    elif highs[i, j]:
+                        any_high = True
+                    else:
+                        mixed = True
+            active[ty, tx] = mixed or (any_low and any_high)
+            fill[ty, tx] = 255 if any_high and not active[ty, tx] else 0
+    return active, fill
+
+
+def bilinear_table(full: int, small: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per full-resolution index: the two working-scale indices and the weight of the second, with
+    half-pixel centres as OpenCV's INTER_LINEAR."""
+    src = np.clip((np.arange(full) + 0.5) * (small / full) - 0.5, 0.0, small - 1)
+    low = np.floor(src).astype(np.int64)
+    high = np.minimum(low + 1, small - 1)
+    return low, high, (src - low).astype(np.float32)
