@@ -117,8 +117,10 @@ class _Unary(_Node):
             return F.hardswish(x)
         if self.kind == "LOGISTIC":
             return torch.sigmoid(x)
-        # AVERAGE_POOL_2D over the whole map, and MEAN over H, W: the squeeze of squeeze-and-excitation.
-        return _activate(x.mean(dim=(2, 3), keepdim=True), self.activation)
+        # AVERAGE_POOL_2D over the whole map, and MEAN over H, W: the squeeze of squeeze-and-excitation. As
+        # a pool it exports as GlobalAveragePool, which ONNX Runtime runs in its blocked layout (NCHWc); a
+        # ReduceMean there costs a layout conversion on either side.
+        return _activate(F.adaptive_avg_pool2d(x, 1), self.activation)
 
 
 class _Binary(_Node):
@@ -137,9 +139,17 @@ class _ResizeBilinear(_Node):
         if op.options.align_corners or not op.options.half_pixel_centers:
             raise ModelUnavailable("only RESIZE_BILINEAR with half-pixel centres is ported")
         height, width = (int(v) for v in graph.constants[op.inputs[1]])
+        _, in_height, in_width, _ = graph.shapes[op.inputs[0]]
+        # A whole-number factor exports as a Resize by constant scales, which ONNX Runtime keeps in its
+        # blocked layout; by sizes, worked out from the input's shape at run time, it converts the layout
+        # twice. Both sample the same positions.
+        whole = height % in_height == 0 and width % in_width == 0
+        self.scale = (float(height // in_height), float(width // in_width)) if whole else None
         self.size = [height, width]
 
     def forward(self, xs: list[Tensor]) -> Tensor:
+        if self.scale is not None:
+            return F.interpolate(xs[0], scale_factor=self.scale, mode="bilinear", align_corners=False)
         return F.interpolate(xs[0], size=self.size, mode="bilinear", align_corners=False)
 
 
@@ -191,7 +201,6 @@ class TfliteNet(nn.Module):
         for tensor_id, position in last_use.items():
             if tensor_id != self.output_id:
                 releases[position].append(tensor_id)
-        # (input ids, output id, ids to release) per node, as plain lists so tracing sees constants.
         # (input ids, output id, ids to release) per node, as plain lists so tracing sees constants.
         self.wiring = [
             (node.inputs, node.output, release) for node, release in zip(nodes, releases, strict=True)
