@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from agents.compiled import jit
 from base.errors import InternalError
 
 U8 = np.ndarray
+
+
+@jit
+def _mix(fg: U8, alpha: U8, background: U8, out: U8) -> None:  # pragma: no cover - compiled
+    # fg, background, out: one frame's [H·W·3]; alpha: its [H·W]. One pass, no branches (so it vectorises):
+    # each term rounded on its own, half to even, which is OpenCV's saturating multiply-with-scale and add,
+    # exact at alpha 0 and 255 (tests/unit/composite compares all 256 × 256 × 256 cases).
+    scale = np.float32(1 / 255)
+    for p in range(alpha.size):
+        a = np.float32(alpha[p])
+        front, back = a * scale, (np.float32(255) - a) * scale
+        for c in range(3):
+            i = 3 * p + c
+            value = np.rint(np.float32(fg[i]) * front) + np.rint(np.float32(background[i]) * back)
+            out[i] = np.uint8(min(value, np.float32(255)))
 
 
 def composite(fg: U8, alpha: U8, background: U8 | None) -> U8:
@@ -25,16 +40,8 @@ def composite(fg: U8, alpha: U8, background: U8 | None) -> U8:
     if background is None:
         return np.concatenate([fg, alpha[..., None]], axis=-1)
     out = np.empty_like(fg)
-    if out.size == 0:
-        return out  # an empty selection: nothing to mix, and OpenCV refuses empty arrays
     for t in range(fg.shape[0]):
         bg = background if background.ndim == 3 else background[t]
-        a3 = cv2.merge([alpha[t], alpha[t], alpha[t]])
-        # cv2 saturating multiply-with-scale: one rounding per term, exact at alpha 0 and 255;
-        # ~1.7 ms per 720p frame against ~8.5 ms for the same sum in numpy uint16.
-        cv2.add(
-            cv2.multiply(fg[t], a3, scale=1 / 255),
-            cv2.multiply(bg, cv2.bitwise_not(a3), scale=1 / 255),
-            dst=out[t],
-        )
+        fg_t, alpha_t, bg_t = (np.ascontiguousarray(a).reshape(-1) for a in (fg[t], alpha[t], bg))
+        _mix(fg_t, alpha_t, bg_t, out[t].reshape(-1))
     return out

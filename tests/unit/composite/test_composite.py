@@ -27,6 +27,19 @@ def test_compositing_equation() -> None:
     assert np.abs(out[:, :, 3:5].astype(int) - 150).max() <= 1  # 200·128/255 + 100·127/255 ≈ 150.2
 
 
+def test_every_case_equals_opencvs_saturating_multiply_and_add() -> None:
+    # all 256 × 256 × 256 (foreground, background, alpha) values, against the two-multiplies-and-an-add
+    # form in OpenCV that the compiled loop replaced: the same rounding of each term, the same saturation
+    values = np.arange(256, dtype=np.uint8)
+    fg, bg, alpha = (a.reshape(1, 256, 65536) for a in np.meshgrid(values, values, values, indexing="ij"))
+    fg3, bg3 = np.repeat(fg[..., None], 3, axis=-1), np.repeat(bg[..., None], 3, axis=-1)
+    alpha3 = np.repeat(alpha[0][..., None], 3, axis=-1)
+    expected = cv2.add(
+        cv2.multiply(fg3[0], alpha3, scale=1 / 255), cv2.multiply(bg3[0], 255 - alpha3, scale=1 / 255)
+    )
+    np.testing.assert_array_equal(composite(fg3, alpha, bg3)[0], expected)
+
+
 def test_per_frame_backgrounds() -> None:
     bg = np.stack([_frames(10)[0], _frames(20)[0]])
     out = composite(_frames(0), np.zeros((2, 6, 8), np.uint8), bg)
