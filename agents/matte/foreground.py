@@ -15,6 +15,19 @@ _TINY = 1e-4  # keeps the weighted means finite where a box holds no foreground 
 
 
 @jit
+def _with_alpha(small: np.ndarray, alpha: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """RGB 0..255 [h, w, 3] uint8 and alpha 0..1 [h, w] → [h, w, 4] float32."""
+    height, width = alpha.shape
+    out = np.empty((height, width, 4), np.float32)
+    for i in range(height):
+        for j in range(width):
+            for c in range(3):
+                out[i, j, c] = small[i, j, c]
+            out[i, j, 3] = alpha[i, j]
+    return out
+
+
+@jit
 def _weighted(colours: np.ndarray, background: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Per pixel: foreground colour × alpha, background colour × (1 − alpha), alpha: [h, w, 7].
 
@@ -71,7 +84,7 @@ def _corrected(colours: np.ndarray, means: np.ndarray) -> np.ndarray:  # pragma:
 def local_colours(small: np.ndarray, alpha: np.ndarray, coarse_radius: int, fine_radius: int) -> np.ndarray:
     """Local foreground then background mean colours of a reduced frame: [h, w, 6] float32 0..255."""
     # small: [h, w, 3] uint8; alpha: [h, w] float32 0..1
-    colours = np.dstack([small.astype(np.float32), alpha])  # [h, w, 4]
+    colours = _with_alpha(small, alpha)  # [h, w, 4]
     # a coarse pass reaches colours deep inside each region; the fine pass then keeps them local. The
     # coarse means are smooth anyway, so they are taken at half size, a quarter of the work.
     size = (alpha.shape[1], alpha.shape[0])

@@ -34,25 +34,28 @@ def apply_full(
     r_lo, r_hi, r_w = rows
     c_lo, c_hi, c_w = cols
     small_w = coef.shape[1]
-    # one full-resolution row's two working-scale rows, blended vertically: per working-scale column
-    # (a quarter of the pixels or fewer), not per pixel
+    # a full-resolution row's two working-scale rows blended vertically, column by column as tiles first
+    # need them (blended_for: the row each column was blended for): the gathers then happen per
+    # working-scale column, not per pixel, and only for columns the active tiles read
     row_coef = np.empty((small_w, 4), np.float32)
     row_means = np.empty((small_w, 6), np.float32)
+    coef_for = np.full(small_w, -1, np.int64)
+    means_for = np.full(small_w, -1, np.int64)
     scale = np.float32(1 / 255)
     for y in range(height):
         ty = y // tile
         r0, r1, fy = r_lo[y], r_hi[y], r_w[y]
-        blended = means_blended = False
         for tx in range(active.shape[1]):
             x0, x1 = tx * tile, min(width, (tx + 1) * tile)
             if not active[ty, tx]:
                 alpha[y, x0:x1] = fill[ty, tx]
                 continue
-            if not blended:
-                for j in range(small_w):
+            for j in range(c_lo[x0], c_hi[x1 - 1] + 1):
+                if coef_for[j] != y:
                     for k in range(4):
                         row_coef[j, k] = coef[r0, j, k] + fy * (coef[r1, j, k] - coef[r0, j, k])
-                blended = True
+                    coef_for[j] = y
+            partial = False
             for x in range(x0, x1):
                 c0, c1, fx = c_lo[x], c_hi[x], c_w[x]
                 lo, hi = row_coef[c0], row_coef[c1]
@@ -65,13 +68,19 @@ def apply_full(
                 value = (value - low) * gain + np.float32(0.5)
                 a = np.uint8(min(max(value, np.float32(0.0)), np.float32(255.0)))
                 alpha[y, x] = a
+                partial |= a != 0 and a != 255
+            if not partial:  # where alpha is 0 or 255, the foreground colour is the frame's (already in fg)
+                continue
+            for j in range(c_lo[x0], c_hi[x1 - 1] + 1):
+                if means_for[j] != y:
+                    for k in range(6):
+                        row_means[j, k] = means[r0, j, k] + fy * (means[r1, j, k] - means[r0, j, k])
+                    means_for[j] = y
+            for x in range(x0, x1):
+                a = alpha[y, x]
                 if a == 0 or a == 255:
                     continue
-                if not means_blended:
-                    for j in range(small_w):
-                        for k in range(6):
-                            row_means[j, k] = means[r0, j, k] + fy * (means[r1, j, k] - means[r0, j, k])
-                    means_blended = True
+                c0, c1, fx = c_lo[x], c_hi[x], c_w[x]
                 weight = np.float32(a) * scale
                 m0, m1 = row_means[c0], row_means[c1]
                 for c in range(3):

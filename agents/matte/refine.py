@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from agents.matte import foreground, guided, kernels, temporal
+from agents.pixels import shrink
 from base.errors import InputEmpty, InternalError
 from schemas.options import Quality
 
@@ -36,7 +37,7 @@ class MatteParams:
     """Blur-fusion first-pass radius at the working scale."""
     fg_fine_radius: int = 1
     """Blur-fusion second-pass radius at the working scale."""
-    tile: int = 16
+    tile: int = 8
     """Side of the full-resolution tiles; only tiles that may hold partial alpha get per-pixel arithmetic."""
 
 
@@ -145,7 +146,7 @@ def _refine_frame(
 ) -> MatteState:
     """Fill `alpha` [H, W] and `fg` [H, W, 3] (which holds the frame) for one frame; return the next state."""
     # frame: [H, W, 3] uint8; prob: [h_model, w_model] float32; work: (w, h) of the working scale
-    small = _shrink(frame, work)  # [h, w, 3] uint8
+    small = shrink(frame, work)  # [h, w, 3] uint8
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     prob = cv2.resize(prob, work, interpolation=cv2.INTER_LINEAR)  # [h, w] float32
     if state is not None:
@@ -196,13 +197,6 @@ class _Tables:
     def build(cls, full: tuple[int, int], work: tuple[int, int]) -> _Tables:
         """Tables from (H, W) to a working size (w, h)."""
         return cls(kernels.bilinear_table(full[0], work[1]), kernels.bilinear_table(full[1], work[0]))
-
-
-def _shrink(frame: np.ndarray, work: tuple[int, int]) -> np.ndarray:
-    # halving first takes OpenCV's fast 2×2 path; INTER_AREA at odd ratios is several times slower
-    while frame.shape[1] >= 2 * work[0] and frame.shape[0] >= 2 * work[1]:
-        frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    return cv2.resize(frame, work, interpolation=cv2.INTER_AREA)
 
 
 def warm_up() -> None:

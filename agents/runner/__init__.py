@@ -10,6 +10,7 @@ Kafka pipeline produce the same frames.
 from __future__ import annotations
 
 import collections
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from agents.extract import (
     scan_packets,
 )
 from agents.extract import validate as validate_limits
-from agents.matte import MATTE_PRESETS, MatteParams, MatteState, refine
+from agents.matte import MATTE_PRESETS, MatteParams, MatteState, refine, warm_up
 from agents.runner.threads import Stage
 from agents.score import HeroPicker, ScoreState, score
 from agents.segment.handoff import handed_off
@@ -163,6 +164,9 @@ def process(
     The model is loaded (``load_segmenter``) only once the input has passed its checks.
     """
     started = time.perf_counter()
+    # The matte loops load from numba's cache (~1 s, mostly outside the GIL) while the input is probed and
+    # the model loads, instead of in front of the first batch.
+    threading.Thread(target=warm_up, name="backdrop-warm-up", daemon=True).start()
     info = probe(source)
     validate_limits(info, options.limits)
     chosen = options.background if options.background is not None else default_background(output)

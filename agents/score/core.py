@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from agents.pixels import shrink
 from base.errors import InternalError
 
 
@@ -73,7 +74,7 @@ def score(
         )
     prev_grey, prev_hist, since_cut = state.prev_grey, state.prev_hist, state.frames_since_cut
     for i, frame in enumerate(frames):
-        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if width > size[0] else frame
+        small = shrink(frame, size) if width > size[0] else frame
         grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1], None, [16, 16], [0, 180, 0, 256])
