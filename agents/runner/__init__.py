@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from agents.composite import BackgroundPixels, composite, open_background
@@ -164,6 +165,9 @@ def process(
     The model is loaded (``load_segmenter``) only once the input has passed its checks.
     """
     started = time.perf_counter()
+    # The stages run side by side as threads: OpenCV's own thread pool on top of them only oversubscribes
+    # the cores and adds hand-offs on the small working-scale images (measured: ~4% faster without it).
+    cv2.setNumThreads(1)
     # The matte loops load from numba's cache (~1 s, mostly outside the GIL) while the input is probed and
     # the model loads, instead of in front of the first batch.
     threading.Thread(target=warm_up, name="backdrop-warm-up", daemon=True).start()
