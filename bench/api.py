@@ -107,8 +107,9 @@ class Bench:
         self.producer.flush(10)
         self.engine.dispose()
 
-    def start(self) -> Target:
-        """Migrations, a projector if none runs, the key, and our API process."""
+    def start(self, streams: int) -> Target:
+        """Migrations, a projector if none runs, the key, and our API process, which lets the key hold
+        ``streams`` SSE streams (the default cap per key is far below the thousand the floor asks for)."""
         upgrade(self.settings)
         if not any(name.startswith("worker-projector") for name in running_workers(self.settings)):
             self.status.update("starting a projector (none is running)")
@@ -118,7 +119,11 @@ class Bench:
             # A limit no bench reaches: the rate limiter's Redis round trip is still paid on every request.
             key = self.key = create_key(conn, f"bench-api {utc_now():%Y-%m-%d %H:%M:%S}", 1_000_000_000)
         self.status.update("starting the API process")
-        api, base_url = start_api(self.settings, self.log_dir)
+        api, base_url = start_api(
+            self.settings,
+            self.log_dir,
+            env={**os.environ, "BACKDROP_SSE_STREAMS_PER_KEY": str(max(streams, 1))},
+        )
         self.children.append(api)
         return Target(base_url, key, api)
 
@@ -304,14 +309,14 @@ class Bench:
 
 
 @contextlib.contextmanager
-def _bench(settings: Settings, console: Console) -> Iterator[tuple[Bench, Target]]:
+def _bench(settings: Settings, console: Console, streams: int) -> Iterator[tuple[Bench, Target]]:
     with (
         tempfile.TemporaryDirectory(prefix="backdrop-bench-api-") as tmp,
         console.status("starting") as status,
     ):
         bench = Bench(settings, status, Path(tmp))
         try:
-            yield bench, bench.start()
+            yield bench, bench.start(streams)
         finally:
             status.update("stopping what the bench started")
             bench.close()
@@ -333,7 +338,7 @@ def bench_api(
     console = console or Console(stderr=True)
     load = os.getloadavg()
     events_per_job = max(1, round(sse_event_rate * seconds / jobs))
-    with _bench(settings, console) as (bench, target):
+    with _bench(settings, console, sse_clients) as (bench, target):
         job_ids = bench.seed_jobs(target.key.id, jobs, events_per_job)
         report: dict[str, Any] = {"load_average_1m_at_start": round(load[0], 2), "cpus": os.cpu_count()}
         report |= bench.get_phase(target, job_ids, rate, seconds, warmup_s)
