@@ -8,6 +8,27 @@ from agents.compiled import jit
 
 
 @jit
+def _blend_rows(
+    maps: np.ndarray,
+    r0: int,
+    r1: int,
+    fy: np.float32,
+    first: int,
+    last: int,
+    y: int,
+    row: np.ndarray,
+    blended_for: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Columns first..last of working-scale rows r0 and r1 of ``maps`` [h, w, C], blended with weight
+    ``fy`` into ``row`` [w, C], each column once for full-resolution row ``y``."""
+    for j in range(first, last + 1):
+        if blended_for[j] != y:
+            for k in range(maps.shape[2]):
+                row[j, k] = maps[r0, j, k] + fy * (maps[r1, j, k] - maps[r0, j, k])
+            blended_for[j] = y
+
+
+@jit
 def apply_full(
     frame: np.ndarray,
     coef: np.ndarray,
@@ -50,11 +71,7 @@ def apply_full(
             if not active[ty, tx]:
                 alpha[y, x0:x1] = fill[ty, tx]
                 continue
-            for j in range(c_lo[x0], c_hi[x1 - 1] + 1):
-                if coef_for[j] != y:
-                    for k in range(4):
-                        row_coef[j, k] = coef[r0, j, k] + fy * (coef[r1, j, k] - coef[r0, j, k])
-                    coef_for[j] = y
+            _blend_rows(coef, r0, r1, fy, c_lo[x0], c_hi[x1 - 1], y, row_coef, coef_for)
             partial = False
             for x in range(x0, x1):
                 c0, c1, fx = c_lo[x], c_hi[x], c_w[x]
@@ -71,11 +88,7 @@ def apply_full(
                 partial |= a != 0 and a != 255
             if not partial:  # where alpha is 0 or 255, the foreground colour is the frame's (already in fg)
                 continue
-            for j in range(c_lo[x0], c_hi[x1 - 1] + 1):
-                if means_for[j] != y:
-                    for k in range(6):
-                        row_means[j, k] = means[r0, j, k] + fy * (means[r1, j, k] - means[r0, j, k])
-                    means_for[j] = y
+            _blend_rows(means, r0, r1, fy, c_lo[x0], c_hi[x1 - 1], y, row_means, means_for)
             for x in range(x0, x1):
                 a = alpha[y, x]
                 if a == 0 or a == 255:
