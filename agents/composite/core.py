@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from agents.compiled import jit
@@ -38,10 +39,20 @@ def composite(fg: U8, alpha: U8, background: U8 | None) -> U8:
     if any(a.dtype != np.uint8 for a in arrays):
         raise InternalError(f"composite takes uint8 arrays; got {', '.join(str(a.dtype) for a in arrays)}")
     if background is None:
-        return np.concatenate([fg, alpha[..., None]], axis=-1)
+        return _with_alpha(fg, alpha)
     out = np.empty_like(fg)
     for t in range(fg.shape[0]):
         bg = background if background.ndim == 3 else background[t]
         fg_t, alpha_t, bg_t = (np.ascontiguousarray(a).reshape(-1) for a in (fg[t], alpha[t], bg))
         _mix(fg_t, alpha_t, bg_t, out[t].reshape(-1))
+    return out
+
+
+def _with_alpha(fg: U8, alpha: U8) -> U8:
+    """[T,H,W,3] and [T,H,W] → [T,H,W,4]; OpenCV's merge is ~6× faster than numpy's concatenate here."""
+    out = np.empty((*fg.shape[:3], 4), np.uint8)
+    if out.size == 0:
+        return out  # OpenCV refuses empty images
+    for t in range(fg.shape[0]):
+        cv2.merge([*cv2.split(fg[t]), alpha[t]], dst=out[t])
     return out
