@@ -168,9 +168,6 @@ def process(
     # The stages run side by side as threads: OpenCV's own thread pool on top of them only oversubscribes
     # the cores and adds hand-offs on the small working-scale images (measured: ~4% faster without it).
     cv2.setNumThreads(1)
-    # The matte loops load from numba's cache (~1 s, mostly outside the GIL) while the input is probed and
-    # the model loads, instead of in front of the first batch.
-    threading.Thread(target=warm_up, name="backdrop-warm-up", daemon=True).start()
     info = probe(source)
     validate_limits(info, options.limits)
     chosen = options.background if options.background is not None else default_background(output)
@@ -189,6 +186,10 @@ def process(
             )
         )
     background = open_background(chosen, info.width, info.height, info.fps)
+    # The matte loops load from numba's cache (~1 s, mostly outside the GIL) while the model loads, instead
+    # of in front of the first batch.
+    warming = threading.Thread(target=warm_up, name="backdrop-warm-up", daemon=True)
+    warming.start()
     try:
         segmenter = load_segmenter()
         if info.is_image:
@@ -198,6 +199,9 @@ def process(
             frames, stages, stills = _process_video(info, output, segmenter, background, options, on_progress)
     finally:
         background.close()
+        # Never leave while it is inside LLVM: a process that exits then aborts ("terminate called without
+        # an active exception"), as a bad input's clear error did before this join.
+        warming.join()
     return ProcessReport(
         source,
         output,
