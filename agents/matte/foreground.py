@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from agents.compiled import jit
+from agents.matte import kernels
 from agents.matte.guided import box
 
 _TINY = 1e-4  # keeps the weighted means finite where a box holds no foreground (or no background)
@@ -64,23 +65,6 @@ def _means(sums: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return out
 
 
-@jit
-def _corrected(colours: np.ndarray, means: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """The colours corrected by coarse means, with their alpha: [h, w, 4]."""
-    height, width = colours.shape[:2]
-    out = np.empty((height, width, 4), np.float32)
-    for i in range(height):
-        for j in range(width):
-            a = colours[i, j, 3]
-            for c in range(3):
-                fore, back = means[i, j, c], means[i, j, 3 + c]
-                # F = F̄ + α (I − α F̄ − (1 − α) B̄): exact where the local means are right, I where α = 1
-                value = (colours[i, j, c] - ((fore - back) * a + back)) * a + fore
-                out[i, j, c] = min(max(value, np.float32(0.0)), np.float32(255.0))
-            out[i, j, 3] = a
-    return out
-
-
 def local_colours(small: np.ndarray, alpha: np.ndarray, coarse_radius: int, fine_radius: int) -> np.ndarray:
     """Local foreground then background mean colours of a reduced frame: [h, w, 6] float32 0..255."""
     # small: [h, w, 3] uint8; alpha: [h, w] float32 0..1
@@ -92,5 +76,5 @@ def local_colours(small: np.ndarray, alpha: np.ndarray, coarse_radius: int, fine
     coarse = cv2.resize(colours, half, interpolation=cv2.INTER_AREA)
     coarse_means = _means(box(_weighted(coarse, coarse), max(1, coarse_radius // 2)))
     coarse_means = cv2.resize(coarse_means, size, interpolation=cv2.INTER_LINEAR)
-    fine = _corrected(colours, coarse_means)
+    fine = kernels.corrected(colours, coarse_means)
     return _means(box(_weighted(fine, coarse_means), fine_radius))

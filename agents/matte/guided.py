@@ -81,30 +81,6 @@ def fit(guide: np.ndarray, prob: np.ndarray, radius: int, eps: float) -> np.ndar
 
 
 @jit
-def alpha_of(
-    coef: np.ndarray, image: np.ndarray, low: np.float32, gain: np.float32
-) -> np.ndarray:  # pragma: no cover
-    """a · rgb + b per pixel of a uint8 RGB image [h, w, 3], mapped to uint8 alpha: [h, w].
-
-    Values at or below ``low`` become 0 and at or above ``low + 255 / gain`` 255, which later stages skip.
-    """
-    height, width = image.shape[:2]
-    out = np.empty((height, width), np.uint8)
-    scale = np.float32(1 / 255)
-    for i in range(height):
-        for j in range(width):
-            c = coef[i, j]
-            value = (
-                c[0] * np.float32(image[i, j, 0])
-                + c[1] * np.float32(image[i, j, 1])
-                + c[2] * np.float32(image[i, j, 2])
-            ) * scale + c[3]
-            value = (value - low) * gain + np.float32(0.5)
-            out[i, j] = np.uint8(min(max(value, np.float32(0.0)), np.float32(255.0)))
-    return out
-
-
-@jit
 def saturation(
     coef: np.ndarray, low: np.float32, high: np.float32
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover

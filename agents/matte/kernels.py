@@ -1,10 +1,70 @@
-"""The matte stage's full-resolution pass, compiled: one walk over the pixels that need arithmetic."""
+"""The matte's per-pixel formulas, compiled: alpha from the guided filter's coefficients, the foreground
+colour correction, and the full-resolution pass that applies both in one walk over the pixels that need
+arithmetic.
+
+Every compiled loop that uses `_alpha_level` or `_corrected_colour` lives in this file: numba's cache
+notices a change only in the file of the function it compiled, not in the files of the functions it calls.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from agents.compiled import jit
+
+
+@jit
+def _alpha_level(value: np.float32, low: np.float32, gain: np.float32) -> np.uint8:  # pragma: no cover
+    """A guided-filter value as uint8 alpha: at or below ``low`` 0, at or above ``low + 255 / gain`` 255.
+
+    Near-certain values become exact 0 and 255, which later stages can skip.
+    """
+    level = (value - low) * gain + np.float32(0.5)
+    return np.uint8(min(max(level, np.float32(0.0)), np.float32(255.0)))
+
+
+@jit
+def _corrected_colour(
+    pixel: np.float32, fore: np.float32, back: np.float32, a: np.float32
+) -> np.float32:  # pragma: no cover - compiled
+    """One channel of a partial pixel's foreground, from the local means F̄ and B̄ and alpha 0..1, clipped
+    to 0..255: F = F̄ + α (I − α F̄ − (1 − α) B̄), exact where the means are right, I where α = 1."""
+    value = (pixel - ((fore - back) * a + back)) * a + fore
+    return min(max(value, np.float32(0.0)), np.float32(255.0))
+
+
+@jit
+def alpha_of(
+    coef: np.ndarray, image: np.ndarray, low: np.float32, gain: np.float32
+) -> np.ndarray:  # pragma: no cover - compiled
+    """a · rgb + b per pixel of a uint8 RGB image [h, w, 3], as uint8 alpha (`_alpha_level`): [h, w]."""
+    height, width = image.shape[:2]
+    out = np.empty((height, width), np.uint8)
+    scale = np.float32(1 / 255)
+    for i in range(height):
+        for j in range(width):
+            c = coef[i, j]
+            value = (
+                c[0] * np.float32(image[i, j, 0])
+                + c[1] * np.float32(image[i, j, 1])
+                + c[2] * np.float32(image[i, j, 2])
+            ) * scale + c[3]
+            out[i, j] = _alpha_level(value, low, gain)
+    return out
+
+
+@jit
+def corrected(colours: np.ndarray, means: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Colours RGB 0..255 with alpha 0..1 [h, w, 4], corrected by local means [h, w, 6]: [h, w, 4]."""
+    height, width = colours.shape[:2]
+    out = np.empty((height, width, 4), np.float32)
+    for i in range(height):
+        for j in range(width):
+            a = colours[i, j, 3]
+            for c in range(3):
+                out[i, j, c] = _corrected_colour(colours[i, j, c], means[i, j, c], means[i, j, 3 + c], a)
+            out[i, j, 3] = a
+    return out
 
 
 @jit
@@ -81,9 +141,7 @@ def apply_full(
                     + (lo[1] + fx * (hi[1] - lo[1])) * np.float32(frame[y, x, 1])
                     + (lo[2] + fx * (hi[2] - lo[2])) * np.float32(frame[y, x, 2])
                 ) * scale + (lo[3] + fx * (hi[3] - lo[3]))
-                # near-certain values become exact 0 and 255, which later stages can skip
-                value = (value - low) * gain + np.float32(0.5)
-                a = np.uint8(min(max(value, np.float32(0.0)), np.float32(255.0)))
+                a = _alpha_level(value, low, gain)
                 alpha[y, x] = a
                 partial |= a != 0 and a != 255
             if not partial:  # where alpha is 0 or 255, the foreground colour is the frame's (already in fg)
@@ -99,10 +157,8 @@ def apply_full(
                 for c in range(3):
                     fore = m0[c] + fx * (m1[c] - m0[c])
                     back = m0[3 + c] + fx * (m1[3 + c] - m0[3 + c])
-                    # F = F̄ + α (I − α F̄ − (1 − α) B̄): exact where the local means are right
-                    mixed = (fore - back) * weight + back
-                    colour = (np.float32(frame[y, x, c]) - mixed) * weight + fore + np.float32(0.5)
-                    fg[y, x, c] = np.uint8(min(max(colour, np.float32(0.0)), np.float32(255.0)))
+                    colour = _corrected_colour(np.float32(frame[y, x, c]), fore, back, weight)
+                    fg[y, x, c] = np.uint8(colour + np.float32(0.5))
 
 
 @jit

@@ -164,7 +164,8 @@ def _refine_frame(
     coef = guided.fit(small, prob, params.radius, params.eps)  # [h, w, 4]
     low, high = params.alpha_range
     gain = np.float32(255.0 / (high - low))
-    small_alpha = guided.alpha_of(coef, small, np.float32(low), gain).astype(np.float32) * np.float32(1 / 255)
+    small_alpha = kernels.alpha_of(coef, small, np.float32(low), gain).astype(np.float32)
+    small_alpha *= np.float32(1 / 255)
     means = foreground.local_colours(small, small_alpha, params.fg_coarse_radius, params.fg_fine_radius)
     # a tile needs full-size arithmetic unless every coefficient it reads gives 0 (or 1) for any colour
     lows, highs = guided.saturation(coef, np.float32(low), np.float32(high))  # [h, w] bool each

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agents.matte import MatteParams, guided, refine
+from agents.matte import MatteParams, guided, kernels, refine
 from base.errors import InputEmpty, InternalError
 
 
@@ -45,7 +45,7 @@ def test_tiles_match_a_whole_frame_evaluation() -> None:
     coef = guided.fit(small, state.prob, params.radius, params.eps)
     full = cv2.resize(coef, (250, 180), interpolation=cv2.INTER_LINEAR)
     low, high = params.alpha_range
-    expected = guided.alpha_of(full, frames[0], np.float32(low), np.float32(255 / (high - low)))
+    expected = kernels.alpha_of(full, frames[0], np.float32(low), np.float32(255 / (high - low)))
     assert np.abs(alpha[0].astype(int) - expected).max() <= 1
     assert np.count_nonzero((expected > 0) & (expected < 255)) > 0
 
@@ -58,7 +58,7 @@ def test_guided_fit_follows_a_colour_edge() -> None:
     prob[:, 20:] = 1.0
     coef = guided.fit(guide, prob, 2, 1e-3)
     assert coef.shape == (40, 40, 4)
-    alpha = guided.alpha_of(coef, guide, np.float32(0.0), np.float32(255.0))
+    alpha = kernels.alpha_of(coef, guide, np.float32(0.0), np.float32(255.0))
     assert alpha[:, :20].max() <= 3
     assert alpha[:, 20:].min() >= 252
 
