@@ -1,10 +1,11 @@
-"""Fixtures of the read-model tests: a projector, an API process, API keys."""
+"""Fixtures of the read-model tests (a projector, an API process, API keys), and worker logs shown with a
+failed test."""
 
 from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,18 @@ from sqlalchemy import create_engine, text
 from api.keys import NewKey
 from base.settings import Settings
 from tests.integration.api_fixtures import ApiProcess, new_api_key, start_api, start_projector
+from tests.integration.pipeline_fixtures import log_tails
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test shows the end of each running worker's log: CI keeps nothing else of them."""
+    report = yield
+    if report.failed and call.when == "call":
+        report.sections.extend(log_tails())
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -139,10 +139,24 @@ def own_workers(
     for stage in PIPELINE:
         begin_at_end(settings, workers.group(stage), [spec.name for spec in stage_inputs(stage)])
     workers.start()
+    RUNNING.append(workers)
     try:
         yield workers
     finally:
+        RUNNING.remove(workers)
         workers.stop()
+
+
+# The worker sets of the modules running now: a failed test shows the end of their logs (conftest).
+RUNNING: list[OwnWorkers] = []
+
+
+def log_tails(lines: int = 30) -> Iterator[tuple[str, str]]:
+    """(title, text): the last ``lines`` lines of each running worker's log."""
+    for workers in RUNNING:
+        for path in sorted((workers.folder / "logs").glob("*.log")):
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            yield f"{path.name}, last {len(text)} lines", "\n".join(text)
 
 
 class LogWatch:
