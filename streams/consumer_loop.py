@@ -32,9 +32,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("backdrop.consumer")
 # How long a flush waits for the broker before the events it holds count as undelivered.
 FLUSH_TIMEOUT_S = 30
+# How long closing a consumer may take. librdkafka's close can wait for ever on a group coordinator that
+# does not answer (confluentinc/librdkafka#3740, #4674), as after a broker restart: past this the old
+# consumer is left to finish on its own thread and the loop goes on.
+CLOSE_TIMEOUT_S = 20.0
+
+
+def _commit_failed(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+    """The outcome of an asynchronous commit (served by the next poll): a failed one is only logged, its
+    messages are redone by whoever reads them next."""
+    if error is not None and error.code() != KafkaError._NO_OFFSET:
+        log.warning("offset commit failed (%s); those messages may be redone", error.str())
 
 
 def consumer_config(settings: Settings, group: str) -> dict[str, object]:
+    """Commits are asynchronous: a synchronous one can wait for ever on a coordinator that does not answer
+    (confluentinc/confluent-kafka-python#1801), as after a broker restart, and a commit that is lost only
+    means a message is done again, which at-least-once delivery with idempotent effects allows."""
     return {
         **settings.kafka_config,
         "group.id": group,
@@ -46,6 +60,7 @@ def consumer_config(settings: Settings, group: str) -> dict[str, object]:
         "heartbeat.interval.ms": 1500,
         # The longest chunk must finish between two polls (heartbeats run on librdkafka's own thread).
         "max.poll.interval.ms": 900_000,
+        "on_commit": _commit_failed,
         "log_level": 3,
     }
 
@@ -63,6 +78,28 @@ def producer_config(settings: Settings) -> dict[str, object]:
 def kafka_clients(settings: Settings, group: str) -> tuple[Consumer, Producer]:
     """A consumer in ``group`` that commits only when told, and an idempotent producer."""
     return Consumer(consumer_config(settings, group)), Producer(producer_config(settings))
+
+
+def close_within(consumer: Consumer, timeout_s: float, name: str) -> bool:
+    """Close ``consumer`` on a thread of its own; whether it closed within ``timeout_s``.
+
+    One that does not is abandoned, still closing: a member that cannot reach its coordinator sends no
+    heartbeats either, so the group drops it after ``session.timeout.ms`` and its partitions move on.
+    """
+
+    def close() -> None:
+        try:
+            consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("%s: closing the consumer failed (%s)", name, exc)
+
+    closing = threading.Thread(target=close, name=f"{name}-close", daemon=True)
+    closing.start()
+    closing.join(timeout_s)
+    if closing.is_alive():
+        log.error("%s: the consumer did not close within %.0f s; left behind, still closing", name, timeout_s)
+        return False
+    return True
 
 
 def usable(messages: Sequence[Message], name: str) -> list[Message]:
@@ -109,6 +146,7 @@ class ConsumerLoop:
         reconnect: Callable[[], Consumer] | None = None,
         stall: StallWatch | None = None,
         on_backlog: Callable[[int | None], None] | None = None,
+        close_timeout_s: float = CLOSE_TIMEOUT_S,
     ) -> None:
         """``name`` labels logs and dead letters; ``sleep`` (default: until stopped) waits before a redo.
 
@@ -116,7 +154,8 @@ class ConsumerLoop:
         ``reconnect`` makes a new consumer in the same group: when ``stall`` sees the loop receive nothing
         while messages wait on its partitions, the consumer is closed and replaced by a new one.
         ``on_backlog`` hears each measure of the messages waiting (about every ``stall.check_every_s``,
-        busy or idle), for a consumer-lag metric.
+        busy or idle), for a consumer-lag metric. A consumer that takes longer than ``close_timeout_s``
+        to close is left behind (`close_within`).
         """
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -130,6 +169,7 @@ class ConsumerLoop:
         self.reconnect = reconnect
         self.stall = stall or StallWatch()
         self.on_backlog = on_backlog
+        self.close_timeout_s = close_timeout_s
         self._measured_at = clock()
 
     @classmethod
@@ -221,7 +261,7 @@ class ConsumerLoop:
             finally:
                 if self.pulse is not None:
                     self.pulse.close()
-                self.consumer.close()
+                close_within(self.consumer, self.close_timeout_s, self.name)
                 self.producer.flush(FLUSH_TIMEOUT_S)
 
     def _subscribe(self, on_revoke: Callable[[list[TopicPartition]], None] | None) -> None:
@@ -292,12 +332,10 @@ class ConsumerLoop:
             self.name,
             self.stall.stall_after_s,
         )
-        try:
-            self.consumer.close()
-        except (KafkaException, RuntimeError) as exc:
-            log.warning("%s: closing the stuck consumer failed (%s)", self.name, exc)
+        close_within(self.consumer, self.close_timeout_s, self.name)
         self.consumer = self.reconnect()
         self._subscribe(on_revoke)
+        log.info("%s: a new consumer has joined the group", self.name)
 
     def poll(self) -> list[Message]:
         """Up to ``max_batch`` messages: wait for one, then take whatever else is already here."""

@@ -283,8 +283,9 @@ class Worker(Generic[E]):
         self.loop.flush()
 
     def _commit(self, message: Message) -> None:
+        # Asynchronous (see `consumer_config`): its outcome comes with a later poll.
         try:
-            self.loop.consumer.commit(message=message, asynchronous=False)
+            self.loop.consumer.commit(message=message, asynchronous=True)
         except KafkaException as exc:
             # Lost the partition in a rebalance: the next owner redoes the message; effects are idempotent.
             log.warning("%s: commit failed (%s); the message will be redone", self.handler.stage, exc)

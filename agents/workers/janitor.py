@@ -106,7 +106,7 @@ class Janitor:
         try:
             self.loop.consumer.commit(
                 offsets=[TopicPartition(t, p, offset + 1) for (t, p), offset in last.items()],
-                asynchronous=False,
+                asynchronous=True,
             )
         except KafkaException as exc:  # lost the partitions: their next owner cleans up again, finding less
             log.warning("janitor: commit failed (%s); these ends will be read again", exc)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -196,3 +198,40 @@ def test_a_consumer_assigned_nothing_in_a_group_with_nothing_waiting_has_no_back
     assert loop._backlog() == 0
     idle.committed_at = -1001  # nothing ever committed: from the first kept
     assert loop._backlog() == 10
+
+
+class UnclosableConsumer(StuckConsumer):
+    """Stuck, and its close waits for a coordinator that never answers (librdkafka#3740)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.released = threading.Event()
+
+    def close(self) -> None:
+        self.released.wait(30)
+
+
+def test_a_consumer_that_never_closes_is_left_behind_and_the_loop_goes_on() -> None:
+    clock = Clock()
+    stuck = UnclosableConsumer()
+    fresh = FakeConsumer([[FakeMessage(_offset=3)]])
+    loop, _, _, _ = make_loop(
+        [], stall=StallWatch(stall_after_s=60, check_every_s=15, clock=clock), close_timeout_s=0.05
+    )
+    loop.consumer = stuck  # type: ignore[assignment]
+    loop.reconnect = lambda: fresh  # type: ignore[assignment,return-value]
+    stuck.consume = lambda n, t: clock.__setattr__("now", clock.now + 5) or []  # type: ignore[method-assign]
+    handled: list[int] = []
+
+    def process(batch: list[FakeMessage]) -> bool:
+        handled.extend(message.offset() for message in batch)
+        return True
+
+    started = time.monotonic()
+    try:
+        loop.run(process, max_messages=1)  # type: ignore[arg-type]
+    finally:
+        stuck.released.set()
+    assert handled == [3]
+    assert time.monotonic() - started < 10  # not the 30 s the old consumer's close takes
+    assert ("close", None) in fresh.calls  # the loop's own close on the way out, bounded the same way
