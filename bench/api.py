@@ -122,7 +122,7 @@ class Bench:
         api, base_url = start_api(
             self.settings,
             self.log_dir,
-            env={**os.environ, "BACKDROP_SSE_STREAMS_PER_KEY": str(max(streams, 1))},
+            env={"BACKDROP_SSE_STREAMS_PER_KEY": str(max(streams, 1))},
         )
         self.children.append(api)
         return Target(base_url, key, api)

@@ -48,11 +48,13 @@ class Child:
 def spawn(
     name: str, argv: list[str], log: Path, *, piped: bool = False, env: dict[str, str] | None = None
 ) -> Child:
-    """Start ``argv``, output to ``log``; ``piped``: stdin and stdout are pipes to us instead."""
+    """Start ``argv``, output to ``log``, with ``env`` added to our environment; ``piped``: stdin and
+    stdout are pipes to us instead."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         pipe = subprocess.PIPE if piped else None
-        process = subprocess.Popen(argv, stdin=pipe, stdout=pipe or out, stderr=out, env=env)
+        environment = {**os.environ, **(env or {})}
+        process = subprocess.Popen(argv, stdin=pipe, stdout=pipe or out, stderr=out, env=environment)
         return Child(name, process, log)
 
 
@@ -64,7 +66,8 @@ def free_port() -> int:
 
 
 def start_api(settings: Settings, log_dir: Path, env: dict[str, str] | None = None) -> tuple[Child, str]:
-    """``backdrop api`` on a free port; returns once ``/readyz`` answers 200."""
+    """``backdrop api`` on a free port, ``env`` added to our environment; returns once ``/readyz`` answers
+    200."""
     port = free_port()
     argv = [sys.executable, "-m", "backdrop", "api", "--port", str(port)]
     api = spawn("api", argv, log_dir / f"api-{port}.log", env=env)
