@@ -222,6 +222,8 @@ class ConsumerLoop:
         """Until stopped, ``process`` says stop, ``max_messages`` are done, or ``idle_exit_s`` pass idle."""
         self._subscribe(on_revoke)
         processed, idle_since = 0, self.clock()
+        if self.pulse is not None:
+            self.pulse.start()
         try:
             while not self.stopping.is_set() and (max_messages is None or processed < max_messages):
                 if self.pulse is not None:

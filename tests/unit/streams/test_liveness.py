@@ -22,7 +22,7 @@ class Clock:
         return self.now
 
 
-def test_polling_is_written_at_most_every_interval_and_busy_at_once(tmp_path: Path) -> None:
+def test_the_pulse_is_written_at_most_every_interval_and_a_long_batch_shows_as_busy(tmp_path: Path) -> None:
     clock = Clock()
     writer = PulseWriter(tmp_path, "matte", interval_s=2.0, clock=clock)
     writer.polling(lambda: 3, 0)
@@ -39,18 +39,37 @@ def test_polling_is_written_at_most_every_interval_and_busy_at_once(tmp_path: Pa
     assert read_pulses(tmp_path)[0].polled_at == 1000.0  # within the interval: not written again
     clock.now = 1001.5
     writer.busy(lambda: 3, 0)
-    assert read_pulses(tmp_path)[0].busy_since == 1001.5  # a batch started: written at once
-    clock.now = 1001.6
+    writer.beat()
+    assert read_pulses(tmp_path)[0].busy_since is None  # a batch of moments never reaches the file
+    clock.now = 1002.5
+    writer.beat()  # the thread's beat, the batch still in hand
+    busy = read_pulses(tmp_path)[0]
+    assert (busy.busy_since, busy.polled_at) == (1001.5, 1001.0)
+    clock.now = 1005.0
     writer.polling(lambda: 3, 1)
     back = read_pulses(tmp_path)[0]
-    assert (back.busy_since, back.polled_at, back.handled) == (None, 1001.6, 1)  # no longer busy: at once
+    assert (back.busy_since, back.polled_at, back.handled) == (None, 1005.0, 1)
+    writer.close()
+    assert read_pulses(tmp_path) == []
+
+
+def test_the_thread_keeps_a_stuck_loops_last_poll_on_file(tmp_path: Path) -> None:
+    clock = Clock()
+    writer = PulseWriter(tmp_path, "matte", interval_s=0.01, clock=clock)
+    writer.polling(lambda: 3, 7)
+    writer.start()
+    clock.now = 1100.0  # the loop never polls again: the file goes on saying when it last did
+    time.sleep(0.1)
+    stuck = read_pulses(tmp_path)[0]
+    assert (stuck.polled_at, stuck.busy_since, stuck.handled) == (1000.0, None, 7)
+    assert stale_reason(stuck, now=clock.now) is not None
     writer.close()
     assert read_pulses(tmp_path) == []
 
 
 def test_read_pulses_skips_what_is_not_a_pulse_and_filters_by_name(tmp_path: Path) -> None:
-    PulseWriter(tmp_path, "score").busy(lambda: 1, 0)
-    PulseWriter(tmp_path, "projector").busy(lambda: 6, 0)
+    PulseWriter(tmp_path, "score").polling(lambda: 1, 0)
+    PulseWriter(tmp_path, "projector").polling(lambda: 6, 0)
     (tmp_path / "matte-9.pulse.json").write_text("{half a pulse")
     assert [p.name for p in read_pulses(tmp_path, "score")] == ["score"]
     assert sorted(p.name for p in read_pulses(tmp_path)) == ["projector", "score"]
@@ -68,12 +87,13 @@ def test_stale_means_quiet_too_long_or_busy_too_long() -> None:
     )
 
 
-def test_the_loop_beats_before_each_poll_and_as_each_batch_starts(tmp_path: Path) -> None:
+def test_the_loop_notes_each_poll_and_each_batch_it_starts(tmp_path: Path) -> None:
     seen: list[Pulse | None] = []
     pulse = PulseWriter(tmp_path, "matte", interval_s=0.0)
     loop, _, _, _ = make_loop([[FakeMessage(_offset=1)], [FakeMessage(_offset=2)]], pulse=pulse)
 
     def process(batch: list[object]) -> bool:
+        pulse.beat()  # what the pulse's thread does every interval_s
         seen.append(read_pulses(tmp_path)[0])
         return True
 
