@@ -97,6 +97,9 @@ _PROGRESS = select(
     .label("stages"),
 ).where(Job.id == bindparam("job_id"))
 _NOTIFY = select(func.pg_notify(NOTIFY_CHANNEL, bindparam("announced")))
+# The job row touched and the new log row announced in one round trip (PostgreSQL runs a data-modifying
+# WITH whether or not the query reads it).
+_TOUCH_AND_NOTIFY = _NOTIFY.add_cte(_TOUCH_JOB.cte("touched"))
 _STAGE = insert(JobStage)
 _UPSERT_STAGE = _STAGE.on_conflict_do_update(
     index_elements=[JobStage.job_id, JobStage.stage],
@@ -186,9 +189,8 @@ def project_event(conn: Connection, event: LifecycleEvent) -> int | None:
         # The log keeps the event as the SSE stream shows it: with the whole job's progress at that moment.
         payload["progress"] = progress_at(conn, event.job_id, event.occurred_at).model_dump(mode="json")
         conn.execute(_SET_PAYLOAD, {"row_id": row_id, "payload": payload})
-    conn.execute(_TOUCH_JOB, {"job_id": event.job_id, "row_id": row_id})
     announced = notify_payload(row_id, event.job_id, event.event_type, payload)
-    conn.execute(_NOTIFY, {"announced": announced})
+    conn.execute(_TOUCH_AND_NOTIFY, {"job_id": event.job_id, "row_id": row_id, "announced": announced})
     return row_id
 
 
