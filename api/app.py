@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import Gauge
-from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
+from api.http_metrics import RequestMetrics
 from api.routes import assets, batches, events, files, health, jobs, models, session, uploads, web
 from api.services import close_services, open_services
 from api.submission import IdempotencyConflict, Unavailable
@@ -88,9 +88,12 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
     async def idempotency_conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=422)
 
-    Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(
-        app, include_in_schema=False
-    )
+    app.add_middleware(RequestMetrics, excluded=frozenset({"/metrics", "/healthz"}))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     if tracer_provider is not None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
