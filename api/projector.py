@@ -282,8 +282,11 @@ class BatchProjector:
             if self.offsets.unflushed:
                 time.sleep(FLUSH_CHECK_S)
         if self.offsets.released:
+            # Asynchronous, as the workers' commits (`streams.consumer_loop.consumer_config`): a synchronous
+            # one can wait for ever on a coordinator that does not answer, inside a rebalance here. The
+            # consumer's close waits for it, within its own bound.
             with contextlib.suppress(KafkaException):  # the group moved on: the events are applied again
-                self.consumer.commit(offsets=_partitions(self.offsets.released), asynchronous=False)
+                self.consumer.commit(offsets=_partitions(self.offsets.released), asynchronous=True)
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
         self._commit_flushed()
