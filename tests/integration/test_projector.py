@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from sqlalchemy import Engine, create_engine, select, text
 
+from api.migrate import upgrade
 from api.projection import project_event
 from api.projector import BatchProjector, ProjectorHandler, projection_engine
 from api.tables import Artifact, Job, JobEvent, JobStage, WebhookDelivery
@@ -34,6 +35,15 @@ from tests.integration.api_fixtures import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True, scope="module")
+def migrated(infra: Settings) -> None:
+    """The schema, as `backdrop worker projector` makes it at start: these tests project in process, and
+    on a fresh stack (this module alone) nothing else has made it yet."""
+    upgrade(infra)
+
+
 # The dispatcher (not the projector) updates these as it works, so they are left out of snapshots.
 DISPATCHER_COLUMNS = {"status", "attempts", "next_attempt_at", "last_error", "delivered_at"}
 
