@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from confluent_kafka import TopicPartition
 
@@ -157,11 +158,13 @@ class StuckConsumer(FakeConsumer):
         return 0, 5
 
 
-def test_the_loop_replaces_a_consumer_that_receives_nothing_while_messages_wait() -> None:
-    clock = Clock()
-    stuck = StuckConsumer([])
-    fresh = FakeConsumer([[FakeMessage(_offset=3)], [FakeMessage(_offset=4)]])
-    loop, _, _, _ = make_loop([], stall=StallWatch(stall_after_s=60, check_every_s=15, clock=clock))
+def run_replacing(
+    stuck: FakeConsumer, fresh: FakeConsumer, clock: Clock, messages: int, **options: Any
+) -> list[int]:
+    """Run a loop on ``stuck`` (each empty poll takes 5 s) that replaces it with ``fresh`` once the stall
+    watch says so, until ``messages`` are handled; their offsets."""
+    watch = StallWatch(stall_after_s=60, check_every_s=15, clock=clock)
+    loop, _, _, _ = make_loop([], stall=watch, **options)
     loop.consumer = stuck  # type: ignore[assignment]
     loop.reconnect = lambda: fresh  # type: ignore[assignment,return-value]
     stuck.consume = lambda n, t: clock.__setattr__("now", clock.now + 5) or []  # type: ignore[method-assign]
@@ -171,8 +174,15 @@ def test_the_loop_replaces_a_consumer_that_receives_nothing_while_messages_wait(
         handled.extend(message.offset() for message in batch)
         return True
 
-    loop.run(process, max_messages=2)  # type: ignore[arg-type]
-    assert handled == [3, 4]
+    loop.run(process, max_messages=messages)  # type: ignore[arg-type]
+    return handled
+
+
+def test_the_loop_replaces_a_consumer_that_receives_nothing_while_messages_wait() -> None:
+    clock = Clock()
+    stuck = StuckConsumer([])
+    fresh = FakeConsumer([[FakeMessage(_offset=3)], [FakeMessage(_offset=4)]])
+    assert run_replacing(stuck, fresh, clock, 2) == [3, 4]
     assert ("close", None) in stuck.calls  # left the group before the new consumer joined
     assert fresh.calls[0][0] == "subscribe"
     assert clock.now - 1000 >= 60  # not before the stall period ran out
@@ -232,24 +242,11 @@ class UnclosableConsumer(StuckConsumer):
 
 
 def test_a_consumer_that_never_closes_is_left_behind_and_the_loop_goes_on() -> None:
-    clock = Clock()
     stuck = UnclosableConsumer()
     fresh = FakeConsumer([[FakeMessage(_offset=3)]])
-    loop, _, _, _ = make_loop(
-        [], stall=StallWatch(stall_after_s=60, check_every_s=15, clock=clock), close_timeout_s=0.05
-    )
-    loop.consumer = stuck  # type: ignore[assignment]
-    loop.reconnect = lambda: fresh  # type: ignore[assignment,return-value]
-    stuck.consume = lambda n, t: clock.__setattr__("now", clock.now + 5) or []  # type: ignore[method-assign]
-    handled: list[int] = []
-
-    def process(batch: list[FakeMessage]) -> bool:
-        handled.extend(message.offset() for message in batch)
-        return True
-
     started = time.monotonic()
     try:
-        loop.run(process, max_messages=1)  # type: ignore[arg-type]
+        handled = run_replacing(stuck, fresh, Clock(), 1, close_timeout_s=0.05)
     finally:
         stuck.released.set()
     assert handled == [3]
