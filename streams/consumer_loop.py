@@ -80,10 +80,10 @@ def kafka_clients(settings: Settings, group: str) -> tuple[Consumer, Producer]:
     return Consumer(consumer_config(settings, group)), Producer(producer_config(settings))
 
 
-def close_within(consumer: Consumer, timeout_s: float, name: str) -> bool:
-    """Close ``consumer`` on a thread of its own; whether it closed within ``timeout_s``.
+def close_within(consumer: Consumer, timeout_s: float, name: str) -> None:
+    """Close ``consumer`` on a thread of its own, waiting at most ``timeout_s``.
 
-    One that does not is abandoned, still closing: a member that cannot reach its coordinator sends no
+    One not closed by then is abandoned, still closing: a member that cannot reach its coordinator sends no
     heartbeats either, so the group drops it after ``session.timeout.ms`` and its partitions move on.
     """
 
@@ -98,8 +98,6 @@ def close_within(consumer: Consumer, timeout_s: float, name: str) -> bool:
     closing.join(timeout_s)
     if closing.is_alive():
         log.error("%s: the consumer did not close within %.0f s; left behind, still closing", name, timeout_s)
-        return False
-    return True
 
 
 def usable(messages: Sequence[Message], name: str) -> list[Message]:
