@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from base.settings import Settings
+from streams.admin import PartitionEnds, admin_client
 from streams.delivery import RetryPolicy, dead_letter_record
 from streams.errors import RetryableError
 from streams.headers import Headers, normalize
@@ -120,6 +121,12 @@ def redo_positions(batch: Sequence[Message]) -> list[TopicPartition]:
     return [TopicPartition(topic, partition, offset) for (topic, partition), offset in first.items()]
 
 
+def waiting(ends: Sequence[tuple[int, int]], starts: Sequence[int]) -> int:
+    """Messages at or past each partition's start, given its (low, high) ends; a start before the first
+    kept offset (none committed: -1001) counts from the first kept."""
+    return sum(max(0, high - max(start, low)) for (low, high), start in zip(ends, starts, strict=True))
+
+
 def wire(headers: Headers) -> list[tuple[str, str | bytes | None]]:
     """Our headers in the type confluent-kafka's stubs ask for."""
     return [(name, value) for name, value in headers]
@@ -143,6 +150,7 @@ class ConsumerLoop:
         pulse: PulseWriter | None = None,
         reconnect: Callable[[], Consumer] | None = None,
         stall: StallWatch | None = None,
+        ends: Callable[[Sequence[TopicPartition]], list[tuple[int, int]]] | None = None,
         on_backlog: Callable[[int | None], None] | None = None,
         close_timeout_s: float = CLOSE_TIMEOUT_S,
     ) -> None:
@@ -150,10 +158,11 @@ class ConsumerLoop:
 
         ``pulse`` is told before every poll and as each batch starts, so a probe can tell a stuck loop.
         ``reconnect`` makes a new consumer in the same group: when ``stall`` sees the loop receive nothing
-        while messages wait on its partitions, the consumer is closed and replaced by a new one.
-        ``on_backlog`` hears each measure of the messages waiting (about every ``stall.check_every_s``,
-        busy or idle), for a consumer-lag metric. A consumer that takes longer than ``close_timeout_s``
-        to close is left behind (`close_within`).
+        while messages wait on its partitions, the consumer is closed and replaced by a new one. ``ends``
+        tells partitions' (low, high) offsets (`streams.admin.PartitionEnds`): without it there is no
+        backlog to go by. ``on_backlog`` hears each measure of the messages waiting (about every
+        ``stall.check_every_s``, busy or idle), for a consumer-lag metric. A consumer that takes longer
+        than ``close_timeout_s`` to close is left behind (`close_within`).
         """
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -166,6 +175,7 @@ class ConsumerLoop:
         self.pulse = pulse
         self.reconnect = reconnect
         self.stall = stall or StallWatch()
+        self.ends = ends
         self.on_backlog = on_backlog
         self.close_timeout_s = close_timeout_s
         self._measured_at = clock()
@@ -194,6 +204,7 @@ class ConsumerLoop:
             policy=policy,
             pulse=PulseWriter(settings.pulse_dir, name),
             reconnect=lambda: Consumer(consumer_config(settings, group)),
+            ends=PartitionEnds(admin_client(settings)),
             on_backlog=metrics.waiting if metrics is not None else None,
             **options,
         )
@@ -286,28 +297,30 @@ class ConsumerLoop:
         A member idle beside busy ones (more members than partitions) counts their backlog too, and
         after a minute rejoins: a cooperative rebalance that takes nothing from them.
         """
+        ends = self.ends
+        if ends is None:
+            return None
         try:
             assignment = self.consumer.assignment()
             if not assignment:
-                return self._group_backlog()
+                return self._group_backlog(ends)
             positions = self.consumer.position(assignment)
             unknown = [tp for tp in positions if tp.offset < 0]  # nothing fetched yet: from the commit
             committed = {
                 (tp.topic, tp.partition): tp.offset
                 for tp in (self.consumer.committed(unknown, timeout=5) if unknown else [])
             }
-            return sum(
-                self._waiting(
-                    tp, tp.offset if tp.offset >= 0 else committed.get((tp.topic, tp.partition), -1)
-                )
+            starts = [
+                tp.offset if tp.offset >= 0 else committed.get((tp.topic, tp.partition), -1)
                 for tp in positions
-            )
+            ]
+            return waiting(ends(positions), starts)
         except (KafkaException, RuntimeError) as exc:
             # Seen after a broker restart: assigned, polling, every committed() timing out, never fetching.
             log.info("%s: could not measure the backlog (%s)", self.name, exc)
             return None
 
-    def _group_backlog(self) -> int:
+    def _group_backlog(self, ends: Callable[[Sequence[TopicPartition]], list[tuple[int, int]]]) -> int:
         partitions = [
             TopicPartition(topic, partition)
             for topic in self.topics
@@ -315,12 +328,8 @@ class ConsumerLoop:
         ]
         if not partitions:
             return 0
-        return sum(self._waiting(tp, tp.offset) for tp in self.consumer.committed(partitions, timeout=5))
-
-    def _waiting(self, partition: TopicPartition, start: int) -> int:
-        """Messages on ``partition`` at or past ``start`` (none committed: from the first kept)."""
-        low, high = self.consumer.get_watermark_offsets(partition, timeout=5)
-        return max(0, high - max(start, low))
+        committed = self.consumer.committed(partitions, timeout=5)
+        return waiting(ends(committed), [tp.offset for tp in committed])
 
     def _replace_consumer(self, on_revoke: Callable[[list[TopicPartition]], None] | None) -> None:
         """Close the stuck consumer (it leaves the group; revoke hooks run) and subscribe a new one."""

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from base.settings import Settings
 from schemas import LIFECYCLE_ADAPTER, JobFailed, StageProgress, new_job_id
-from streams.admin import admin_client
+from streams.admin import PartitionEnds, admin_client
 from streams.attempts import AttemptLedger
 from streams.consumer_loop import ConsumerLoop, consumer_config, producer_config
 from streams.delivery import ERROR_TRACEBACK, DeadLetter, RetryPolicy, read_dead_letter
@@ -170,6 +170,7 @@ def test_a_consumer_that_receives_nothing_while_messages_wait_is_replaced(
         policy=RetryPolicy(),
         reconnect=lambda: Consumer(consumer_config(infra, group)),
         stall=StallWatch(stall_after_s=3, check_every_s=1),
+        ends=PartitionEnds(admin_client(infra)),
     )
     received: list[bytes] = []
 
@@ -203,6 +204,33 @@ def test_a_consumer_that_receives_nothing_while_messages_wait_is_replaced(
     assert not runner.is_alive(), f"the stalled consumer was not replaced; received {received}"
     assert received == [b"message 0", b"message 1", b"message 2"]
     assert loop.consumer is not first
+
+
+def test_the_backlog_is_measured_without_waiting_behind_the_consumers_fetches(infra: Settings) -> None:
+    # Asked over the consumer's own connection, each partition's ends waited out the fetch in flight
+    # (fetch.wait.max.ms, 500 ms): 6 s for a stage's 12 partitions, every 15 s, handling nothing.
+    topic = stage_topic("encode")
+    loop = ConsumerLoop.in_group(
+        infra,
+        f"test-backlog-{new_job_id()[4:12]}",
+        name="backlog-test",
+        topics=[topic.name],
+        policy=RetryPolicy(),
+    )
+    try:
+        loop.consumer.subscribe([topic.name])
+        deadline = time.monotonic() + 60
+        while not loop.consumer.assignment() and time.monotonic() < deadline:
+            loop.poll()
+        assert len(loop.consumer.assignment()) == topic.partitions
+        loop.poll()  # a fetch in flight
+        started = time.monotonic()
+        backlog = loop._backlog()
+        took = time.monotonic() - started
+    finally:
+        loop.consumer.close()
+    assert backlog is not None
+    assert took < 2.0, f"measuring the backlog of {topic.partitions} partitions took {took:.1f} s"
 
 
 class WorkerKilled(BaseException):

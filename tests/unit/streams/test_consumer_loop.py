@@ -110,6 +110,8 @@ def make_loop(
         sleep=slept.append,
         **options,
     )
+    if loop.ends is None:  # asked of whichever consumer the test gives the loop
+        loop.ends = lambda tps: [loop.consumer.get_watermark_offsets(tp, timeout=5) for tp in tps]
     return loop, consumer, producer, slept
 
 
