@@ -44,7 +44,7 @@ from schemas import (
     StageProgress,
     SubmitJob,
 )
-from schemas.progress import JobProgress, job_progress
+from schemas.progress import JobProgress, StageClock, job_progress
 from streams.store import in_job
 
 NOTIFY_CHANNEL = "backdrop_job_events"
@@ -82,19 +82,36 @@ _SET_PAYLOAD = (
     .where(JobEvent.id == bindparam("row_id"))
     .values(payload=bindparam("payload", type_=JSONB()))
 )
+# Each stage's counts and when it finished its first and its latest chunk (epoch seconds), by stage name.
+STAGE_CLOCKS = (
+    select(
+        func.coalesce(
+            func.jsonb_object_agg(
+                JobStage.stage,
+                func.jsonb_build_object(
+                    "chunks_done",
+                    JobStage.chunks_done,
+                    "chunks_total",
+                    JobStage.chunks_total,
+                    "first_done",
+                    func.extract("epoch", JobStage.first_done_at),
+                    "last_done",
+                    func.extract("epoch", JobStage.updated_at),
+                ),
+            ),
+            literal_column("'{}'::jsonb"),
+        )
+    )
+    .where(JobStage.job_id == Job.id)
+    .scalar_subquery()
+    .label("stages")
+)
 _PROGRESS = select(
     Job.status,
     Job.chunk_count,
     Job.media["frame_count"].astext.cast(Integer).label("frame_count"),
     Job.accepted_at,
-    select(
-        func.coalesce(
-            func.jsonb_object_agg(JobStage.stage, JobStage.chunks_done), literal_column("'{}'::jsonb")
-        )
-    )
-    .where(JobStage.job_id == Job.id)
-    .scalar_subquery()
-    .label("stages"),
+    STAGE_CLOCKS,
 ).where(Job.id == bindparam("job_id"))
 _NOTIFY = select(func.pg_notify(NOTIFY_CHANNEL, bindparam("announced")))
 # The job row touched and the new log row announced in one round trip (PostgreSQL runs a data-modifying
@@ -107,6 +124,7 @@ _UPSERT_STAGE = _STAGE.on_conflict_do_update(
         "chunks_done": func.greatest(JobStage.chunks_done, _STAGE.excluded.chunks_done),
         "chunks_total": _STAGE.excluded.chunks_total,
         "updated_at": func.greatest(JobStage.updated_at, _STAGE.excluded.updated_at),
+        "first_done_at": func.least(JobStage.first_done_at, _STAGE.excluded.first_done_at),
     },
 )
 _START_QUEUED_JOB = (
@@ -201,16 +219,33 @@ def progress_at(conn: Connection, job_id: str, moment: datetime) -> JobProgress:
 
 
 def progress_of(row: Mapping[Any, Any], now: datetime) -> JobProgress:
-    """Progress from a job row's status, chunk count, frame count, acceptance time and stages' counts."""
+    """Progress from a job row's status, chunk count, frame count, acceptance time and stage clocks."""
     accepted = row["accepted_at"]
     elapsed = (now - accepted).total_seconds() if accepted is not None else None
     status = row["status"]
     progress = job_progress(
-        row["stages"], row["chunk_count"], row["frame_count"], elapsed, status == "completed"
+        stage_clocks(row["stages"], accepted),
+        row["chunk_count"],
+        row["frame_count"],
+        elapsed,
+        status == "completed",
     )
     if status in TERMINAL_STATUSES and status != "completed":
         return progress.model_copy(update={"eta_s": None})  # it will not finish
     return progress
+
+
+def stage_clocks(stages: Mapping[str, Mapping[str, Any]], accepted: datetime | None) -> dict[str, StageClock]:
+    """``STAGE_CLOCKS``' figures as seconds since the job was accepted."""
+    origin = accepted.timestamp() if accepted is not None else None
+
+    def since(epoch: float | None) -> float | None:
+        return None if epoch is None or origin is None else float(epoch) - origin
+
+    return {
+        name: StageClock(state["chunks_done"], since(state.get("first_done")), since(state.get("last_done")))
+        for name, state in stages.items()
+    }
 
 
 def forget_job(conn: Connection, job_id: str, retention_days: int | None = None) -> None:
@@ -265,6 +300,7 @@ def _stage_progress(conn: Connection, event: StageProgress | ChunkDone, stage: s
         "chunks_done": event.chunks_done,
         "chunks_total": event.chunks_total,
         "updated_at": event.occurred_at,
+        "first_done_at": event.occurred_at,
     }
     conn.execute(_UPSERT_STAGE, values)
 

@@ -13,30 +13,14 @@ from sqlalchemy import RowMapping, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.models import ArtifactOut, JobError, JobLinks, JobOut, Progress, StageState, Timings
-from api.projection import progress_of
-from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent, JobStage
+from api.projection import STAGE_CLOCKS, progress_of
+from api.tables import TERMINAL_STATUSES, Artifact, Job, JobEvent
 from schemas import JOB_ID_PATTERN, PIPELINE
 from streams.store import in_job, job_prefix
 
 # Ids, sequence numbers and cursors are PostgreSQL bigints; a bigger number is refused before the query.
 MAX_BIGINT = 2**63 - 1
 
-_STAGES = (
-    select(
-        func.coalesce(
-            func.jsonb_object_agg(
-                JobStage.stage,
-                func.jsonb_build_object(
-                    "chunks_done", JobStage.chunks_done, "chunks_total", JobStage.chunks_total
-                ),
-            ),
-            literal_column("'{}'::jsonb"),
-        )
-    )
-    .where(JobStage.job_id == Job.id)
-    .scalar_subquery()
-    .label("stages")
-)
 _ARTIFACTS = (
     select(
         func.coalesce(
@@ -52,7 +36,7 @@ _ARTIFACTS = (
     .scalar_subquery()
     .label("artifacts")
 )
-_JOB = select(Job, _STAGES, _ARTIFACTS)
+_JOB = select(Job, STAGE_CLOCKS, _ARTIFACTS)
 # Stages are shown in the order the pipeline runs them (jsonb keeps its keys in its own order).
 _STAGE_ORDER = {stage: position for position, stage in enumerate(PIPELINE)}
 
@@ -154,7 +138,7 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
             "chunk_count": row["chunk_count"],
             "frame_count": (row["media"] or {}).get("frame_count"),
             "accepted_at": row["accepted_at"],
-            "stages": {name: state["chunks_done"] for name, state in row["stages"].items()},
+            "stages": row["stages"],
         },
         datetime.now(UTC),
     )
@@ -168,7 +152,7 @@ def job_out(row: RowMapping, presign: Callable[[str], str]) -> JobOut:
             chunks_done=row["chunks_done"],
             chunks_total=row["chunk_count"],
             stages={
-                name: StageState(**state)
+                name: StageState(chunks_done=state["chunks_done"], chunks_total=state["chunks_total"])
                 for name, state in sorted(
                     row["stages"].items(), key=lambda item: _STAGE_ORDER.get(item[0], 99)
                 )

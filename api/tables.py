@@ -99,7 +99,7 @@ class Job(Base):
 
 
 class JobStage(Base):
-    """How many of a job's chunks one stage has finished."""
+    """How many of a job's chunks one stage has finished, and when."""
 
     __tablename__ = "job_stages"
 
@@ -107,7 +107,8 @@ class JobStage(Base):
     stage: Mapped[str] = mapped_column(String(16), primary_key=True)
     chunks_done: Mapped[int] = mapped_column(Integer)
     chunks_total: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime]
+    updated_at: Mapped[datetime]  # of its latest count
+    first_done_at: Mapped[datetime | None]  # its first chunk: the pace is measured from there
 
 
 class Artifact(Base):

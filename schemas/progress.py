@@ -2,12 +2,13 @@
 
 Each stage reports only its own count of finished chunks; the read model folds them into one figure.
 The stages overlap (a chunk is matted while the next is segmented), so the weighted share of chunk-stage
-work done grows about evenly with time, and the time left is the time so far scaled by what is left.
+work done grows about evenly with time; the time left follows each stage's own pace down the pipeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from pydantic import Field
 
@@ -49,14 +50,22 @@ class JobProgress(Model):
     )
 
 
+class StageClock(NamedTuple):
+    """One stage's finished chunks, and when, in seconds since the job was accepted."""
+
+    done: int
+    first_s: float | None = None  # its first chunk
+    last_s: float | None = None  # its latest count
+
+
 def job_progress(
-    stages: Mapping[str, int],
+    stages: Mapping[str, StageClock],
     chunk_count: int | None,
     frame_count: int | None,
     elapsed_s: float | None,
     completed: bool = False,
 ) -> JobProgress:
-    """``stages``: chunks each stage has finished; ``elapsed_s``: since the job was accepted."""
+    """``stages``: what each stage has finished and when; ``elapsed_s``: since the job was accepted."""
     if completed:
         return JobProgress(
             percent=100,
@@ -67,9 +76,10 @@ def job_progress(
         )
     if not chunk_count:
         return JobProgress(percent=0, frames_done=0, frames_total=frame_count, fps=None, eta_s=None)
-    done = sum(STAGE_WEIGHTS[stage] * min(stages.get(stage, 0), chunk_count) for stage in CHUNK_STAGES)
+    counts = {stage: min(stages[stage].done, chunk_count) if stage in stages else 0 for stage in CHUNK_STAGES}
+    done = sum(STAGE_WEIGHTS[stage] * counts[stage] for stage in CHUNK_STAGES)
     share = done / (sum(STAGE_WEIGHTS.values()) * chunk_count)
-    frames = (frame_count or 0) * min(stages.get("encode", 0), chunk_count) // chunk_count
+    frames = (frame_count or 0) * counts["encode"] // chunk_count
     return JobProgress(
         percent=min(ALMOST_DONE, int(share * 100)),
         frames_done=frames,
@@ -80,21 +90,42 @@ def job_progress(
 
 
 def _time_left(
-    stages: Mapping[str, int], chunk_count: int, share: float, elapsed_s: float | None
+    stages: Mapping[str, StageClock], chunk_count: int, share: float, elapsed_s: float | None
 ) -> float | None:
-    """The slowest stage's chunks left at its own pace so far: the job ends when its last stage does.
+    """When the last stage will finish the last chunk, projected down the pipeline, less the time so far.
 
-    The share of work done would say less: the first stages run ahead of the heavy ones (measured on 8
-    chunks: 53% done after a third of the time). Until every stage has finished a chunk there is no pace
-    for the slowest; the share stands in.
+    A stage's pace is measured from its own first chunk: the wait for the stages before it to fill the
+    pipeline is not its pace (measured from acceptance, an 8-chunk job's ETA ran 3-4x long). A stage
+    cannot end before the stage that feeds it, plus the lag between their first chunks. Until every
+    stage has finished a chunk the share of work done stands in.
     """
     if elapsed_s is None or elapsed_s <= 0 or share <= 0:
         return None
-    counts = [min(stages.get(stage, 0), chunk_count) for stage in CHUNK_STAGES]
-    left = [(chunk_count - done) / done if done else None for done in counts if done < chunk_count]
-    if None in left:
+    end = _projected_end(stages, chunk_count)
+    if end is None:
         return round(elapsed_s * (1 - share) / share, 1)
-    return round(elapsed_s * max((x for x in left if x is not None), default=0.0), 1)
+    return round(max(0.0, end - elapsed_s), 1)
+
+
+def _projected_end(stages: Mapping[str, StageClock], chunk_count: int) -> float | None:
+    """Seconds after acceptance at which the last stage finishes, or None without a figure for each."""
+    fed_until = fed_from = None  # the stage before: projected end, first chunk
+    for stage in CHUNK_STAGES:
+        clock = stages.get(stage)
+        if clock is None or clock.done < 1 or clock.first_s is None or clock.last_s is None:
+            return None
+        done = min(clock.done, chunk_count)
+        ends = []
+        if done > 1:
+            ends.append(clock.last_s + (chunk_count - done) * (clock.last_s - clock.first_s) / (done - 1))
+        elif fed_until is None:  # the first stage's first chunk: its pace since acceptance
+            ends.append(clock.first_s * chunk_count)
+        if fed_until is not None and fed_from is not None:
+            ends.append(fed_until + max(0.0, clock.first_s - fed_from))
+        if done == chunk_count:
+            ends = [clock.last_s]
+        fed_until, fed_from = max(ends), clock.first_s
+    return fed_until
 
 
 def _rate(frames: int | None, elapsed_s: float | None) -> float | None:

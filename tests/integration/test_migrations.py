@@ -1,4 +1,5 @@
-"""Migrations on a real PostgreSQL: processes starting together on an empty database all succeed."""
+"""Migrations on a real PostgreSQL: they make the tables the code declares, and processes starting
+together on an empty database all succeed."""
 
 from __future__ import annotations
 
@@ -7,12 +8,26 @@ import sys
 import time
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
 
-from api.migrate import current
+from api.migrate import current, upgrade
+from api.tables import Base
 from base.settings import Settings
 from tests.integration.api_fixtures import api_env
 
 pytestmark = pytest.mark.integration
+
+
+def test_the_migrations_make_the_tables_the_code_declares(empty_database: Settings) -> None:
+    upgrade(empty_database)
+    engine = create_engine(empty_database.postgres_dsn)
+    try:
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    finally:
+        engine.dispose()
 
 
 def test_concurrent_upgrades_of_an_empty_database_all_succeed(empty_database: Settings) -> None:

@@ -73,9 +73,4 @@ def test_percent_frames_and_an_eta_that_holds(workers: Settings, api: ApiProcess
     assert halfway.eta_s is not None
     took = ended - halfway_at
     log.info("at %d%%: ETA %.1f s, the job took %.1f s more", halfway.percent, halfway.eta_s, took)
-    if not took / 2 <= halfway.eta_s <= took * 2:
-        # A known defect, not a pass: the ETA goes by each stage's pace since the job was accepted, which
-        # includes the time a stage's first chunk waited for the stages before it and the time they held
-        # the CPU. Since the stages got faster, on a job this short it runs 3-4x long (8.4 s said for
-        # 3.0 s; 14.1 for 3.5). The fix needs each stage's first-done time (issue 15's note, 2026-11-30).
-        pytest.xfail(f"the ETA at {halfway.percent}% said {halfway.eta_s:.1f} s; the job took {took:.1f} s")
+    assert took / 2 <= halfway.eta_s <= took * 2, (halfway, took)
