@@ -33,7 +33,7 @@ async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
     if found is None:
         address = request.client.host if request.client else "unknown"
         limit = svc.settings.unauthenticated_per_minute
-        verdict = await ratelimit.check(svc.redis, f"address:{address}", limit)
+        verdict = await svc.limiter.check(f"address:{address}", limit)
         if not verdict.allowed:
             raise _too_many(
                 f"over {limit} requests per minute without a valid key from this address", verdict
@@ -44,7 +44,7 @@ async def authenticate(request: Request) -> tuple[Caller, ratelimit.Verdict]:
             "on the web app at /)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    verdict = await ratelimit.check(svc.redis, found.key_id, found.rate_limit_per_minute)
+    verdict = await svc.limiter.check(found.key_id, found.rate_limit_per_minute)
     if not verdict.allowed:
         raise _too_many(f"over {found.rate_limit_per_minute} requests per minute for this key", verdict)
     request.state.authenticated = (found, verdict)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.keys import hash_key
 from api.live import EventHub
+from api.ratelimit import RateLimiter
 from api.tables import ApiKey
 from base.errors import InfraError
 from base.settings import Settings
@@ -62,6 +63,7 @@ class Services:
     # The same pool for reads, which need no transaction: no BEGIN/ROLLBACK round trips per query.
     reader: AsyncEngine
     redis: Redis
+    limiter: RateLimiter
     producer: AIOKafkaProducer
     hub: EventHub
     uploads: S3Store
@@ -116,6 +118,7 @@ async def open_services(settings: Settings) -> Services:
         engine,
         engine.execution_options(isolation_level="AUTOCOMMIT"),
         redis,
+        RateLimiter(redis),
         producer,
         hub,
         s3_store(settings, settings.uploads_bucket),
