@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -72,63 +73,105 @@ _LOG_EVENT = (
     .returning(JobEvent.id)
 )
 _ENSURE_JOB = insert(Job).on_conflict_do_nothing(index_elements=[Job.id])
+# Parameters of statements that update a table are named after none of its columns: SQLAlchemy adds an
+# execution parameter named like a column to an UPDATE's SET clause, in a WITH too.
 _TOUCH_JOB = (
     update(Job)
-    .where(Job.id == bindparam("job_id"))
-    .values(updated_at=func.now(), last_event_id=func.greatest(Job.last_event_id, bindparam("row_id")))
+    .where(Job.id == bindparam("for_job"))
+    .values(updated_at=func.now(), last_event_id=func.greatest(Job.last_event_id, bindparam("log_row")))
 )
-_SET_PAYLOAD = (
-    update(JobEvent)
-    .where(JobEvent.id == bindparam("row_id"))
-    .values(payload=bindparam("payload", type_=JSONB()))
-)
-# Each stage's counts and when it finished its first and its latest chunk (epoch seconds), by stage name.
-STAGE_CLOCKS = (
-    select(
-        func.coalesce(
-            func.jsonb_object_agg(
-                JobStage.stage,
-                func.jsonb_build_object(
-                    "chunks_done",
-                    JobStage.chunks_done,
-                    "chunks_total",
-                    JobStage.chunks_total,
-                    "first_done",
-                    func.extract("epoch", JobStage.first_done_at),
-                    "last_done",
-                    func.extract("epoch", JobStage.updated_at),
-                ),
+
+
+def _clocks(stage: Any, done: Any, total: Any, first_at: Any, last_at: Any) -> Any:
+    """Stage name → its counts and when it finished its first and its latest chunk (epoch seconds)."""
+    return func.coalesce(
+        func.jsonb_object_agg(
+            stage,
+            func.jsonb_build_object(
+                "chunks_done",
+                done,
+                "chunks_total",
+                total,
+                "first_done",
+                func.extract("epoch", first_at),
+                "last_done",
+                func.extract("epoch", last_at),
             ),
-            literal_column("'{}'::jsonb"),
-        )
+        ),
+        literal_column("'{}'::jsonb"),
     )
-    .where(JobStage.job_id == Job.id)
-    .scalar_subquery()
-    .label("stages")
+
+
+_STAGE_COLUMNS = (
+    JobStage.stage,
+    JobStage.chunks_done,
+    JobStage.chunks_total,
+    JobStage.first_done_at,
+    JobStage.updated_at,
 )
-_PROGRESS = select(
-    Job.status,
-    Job.chunk_count,
-    Job.media["frame_count"].astext.cast(Integer).label("frame_count"),
-    Job.accepted_at,
-    STAGE_CLOCKS,
-).where(Job.id == bindparam("job_id"))
+# Each stage's clocks, by stage name, for a query on ``jobs``.
+STAGE_CLOCKS = (
+    select(_clocks(*_STAGE_COLUMNS)).where(JobStage.job_id == Job.id).scalar_subquery().label("stages")
+)
 _NOTIFY = select(func.pg_notify(NOTIFY_CHANNEL, bindparam("announced")))
 # The job row touched and the new log row announced in one round trip (PostgreSQL runs a data-modifying
 # WITH whether or not the query reads it).
 _TOUCH_AND_NOTIFY = _NOTIFY.add_cte(_TOUCH_JOB.cte("touched"))
-_STAGE = insert(JobStage)
-_UPSERT_STAGE = _STAGE.on_conflict_do_update(
-    index_elements=[JobStage.job_id, JobStage.stage],
-    set_={
-        "chunks_done": func.greatest(JobStage.chunks_done, _STAGE.excluded.chunks_done),
-        "chunks_total": _STAGE.excluded.chunks_total,
-        "updated_at": func.greatest(JobStage.updated_at, _STAGE.excluded.updated_at),
-        "first_done_at": func.least(JobStage.first_done_at, _STAGE.excluded.first_done_at),
-    },
+# The same for a progress event, whose log row also gets the job's progress as the SSE stream shows it.
+_RECORD_AND_NOTIFY = _TOUCH_AND_NOTIFY.add_cte(
+    update(JobEvent)
+    .where(JobEvent.id == bindparam("log_row"))
+    .values(payload=bindparam("shown", type_=JSONB()))
+    .cte("recorded")
 )
-_START_QUEUED_JOB = (
-    update(Job).where(Job.id == bindparam("job_id"), Job.status == "queued").values(status="running")
+# A stage's finished-chunk count only grows, whatever order the events arrive in; its first time only
+# goes back.
+_STAGE = insert(JobStage).values(
+    job_id=bindparam("for_job"),
+    stage=bindparam("at_stage"),
+    chunks_done=bindparam("done"),
+    chunks_total=bindparam("total"),
+    updated_at=bindparam("moment", type_=DateTime(timezone=True)),
+    first_done_at=bindparam("moment", type_=DateTime(timezone=True)),
+)
+_COUNTED = (
+    _STAGE.on_conflict_do_update(
+        index_elements=[JobStage.job_id, JobStage.stage],
+        set_={
+            "chunks_done": func.greatest(JobStage.chunks_done, _STAGE.excluded.chunks_done),
+            "chunks_total": _STAGE.excluded.chunks_total,
+            "updated_at": func.greatest(JobStage.updated_at, _STAGE.excluded.updated_at),
+            "first_done_at": func.least(JobStage.first_done_at, _STAGE.excluded.first_done_at),
+        },
+    )
+    .returning(*_STAGE_COLUMNS)
+    .cte("counted")
+)
+# The stage's count, a queued job started, and the job's progress read back, in one round trip. The
+# statement's reads see the rows as they were before it, so its stages are the job's others as stored
+# and this one as counted.
+_stage_rows = union_all(
+    select(*_STAGE_COLUMNS).where(
+        JobStage.job_id == bindparam("for_job"), JobStage.stage != bindparam("at_stage")
+    ),
+    select(*_COUNTED.c),
+).subquery("stage_rows")
+_COUNT_STAGE = (
+    select(
+        Job.status,
+        Job.chunk_count,
+        Job.media["frame_count"].astext.cast(Integer).label("frame_count"),
+        Job.accepted_at,
+        select(_clocks(*_stage_rows.c)).scalar_subquery().label("stages"),
+    )
+    .where(Job.id == bindparam("for_job"))
+    .add_cte(_COUNTED)
+    .add_cte(
+        update(Job)
+        .where(Job.id == bindparam("for_job"), Job.status == "queued")
+        .values(status="running")
+        .cte("started")
+    )
 )
 _COUNT_CHUNK = (
     update(Job)
@@ -202,20 +245,30 @@ def project_event(conn: Connection, event: LifecycleEvent) -> int | None:
     if row_id is None:
         return None
     conn.execute(_ENSURE_JOB, {"id": event.job_id, "status": "queued", "submitted_at": event.occurred_at})
-    _apply(conn, event)
+    touch = {"for_job": event.job_id, "log_row": row_id}
     if isinstance(event, StageProgress | ChunkDone):
+        if isinstance(event, ChunkDone):
+            conn.execute(
+                _COUNT_CHUNK,
+                {
+                    "job_id": event.job_id,
+                    "chunks_done": event.chunks_done,
+                    "chunks_total": event.chunks_total,
+                },
+            )
+        # A chunk is done when encode has checked its segment: chunk_done is the encode stage's progress.
+        stage = event.stage if isinstance(event, StageProgress) else "encode"
+        counted = {"at_stage": stage, "done": event.chunks_done, "total": event.chunks_total}
+        job = conn.execute(_COUNT_STAGE, touch | counted | {"moment": event.occurred_at}).one()
         # The log keeps the event as the SSE stream shows it: with the whole job's progress at that moment.
-        payload["progress"] = progress_at(conn, event.job_id, event.occurred_at).model_dump(mode="json")
-        conn.execute(_SET_PAYLOAD, {"row_id": row_id, "payload": payload})
+        payload["progress"] = progress_of(job._mapping, event.occurred_at).model_dump(mode="json")
+        announced = notify_payload(row_id, event.job_id, event.event_type, payload)
+        conn.execute(_RECORD_AND_NOTIFY, touch | {"shown": payload, "announced": announced})
+        return row_id
+    _apply(conn, event)
     announced = notify_payload(row_id, event.job_id, event.event_type, payload)
-    conn.execute(_TOUCH_AND_NOTIFY, {"job_id": event.job_id, "row_id": row_id, "announced": announced})
+    conn.execute(_TOUCH_AND_NOTIFY, touch | {"announced": announced})
     return row_id
-
-
-def progress_at(conn: Connection, job_id: str, moment: datetime) -> JobProgress:
-    """The job's progress as its rows stand, timed at ``moment``."""
-    row = conn.execute(_PROGRESS, {"job_id": job_id}).one()
-    return progress_of(row._mapping, moment)
 
 
 def progress_of(row: Mapping[Any, Any], now: datetime) -> JobProgress:
@@ -261,6 +314,7 @@ def forget_job(conn: Connection, job_id: str, retention_days: int | None = None)
 
 
 def _apply(conn: Connection, event: LifecycleEvent) -> None:
+    """Acceptance and the ends; progress is counted with its read-back in `project_event`."""
     job = Job.id == event.job_id
     live = Job.status.not_in(TERMINAL_STATUSES)
     if isinstance(event, JobAccepted):
@@ -278,31 +332,8 @@ def _apply(conn: Connection, event: LifecycleEvent) -> None:
                 # Owner and webhook come from the admitted submit only: this public topic proves nothing.
             )
         )
-    elif isinstance(event, StageProgress):
-        _stage_progress(conn, event, event.stage)
-        conn.execute(_START_QUEUED_JOB, {"job_id": event.job_id})
-    elif isinstance(event, ChunkDone):
-        conn.execute(
-            _COUNT_CHUNK,
-            {"job_id": event.job_id, "chunks_done": event.chunks_done, "chunks_total": event.chunks_total},
-        )
-        # A chunk is done when encode has checked its segment: this is the encode stage's progress.
-        _stage_progress(conn, event, "encode")
-    elif not isinstance(event, JobDeleted):
+    elif isinstance(event, JobCompleted | JobFailed | JobCancelled):
         _finish(conn, event)
-
-
-def _stage_progress(conn: Connection, event: StageProgress | ChunkDone, stage: str) -> None:
-    """The stage's finished-chunk count only grows, whatever order the events arrive in."""
-    values = {
-        "job_id": event.job_id,
-        "stage": stage,
-        "chunks_done": event.chunks_done,
-        "chunks_total": event.chunks_total,
-        "updated_at": event.occurred_at,
-        "first_done_at": event.occurred_at,
-    }
-    conn.execute(_UPSERT_STAGE, values)
 
 
 def _finish(conn: Connection, event: JobCompleted | JobFailed | JobCancelled) -> None:
