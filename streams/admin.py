@@ -3,7 +3,7 @@ ends asked without waiting behind a consumer's fetch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
@@ -27,16 +27,21 @@ class PartitionEnds:
     nothing, every 15 s. An admin client has connections of its own.
     """
 
-    def __init__(self, admin: AdminClient, timeout_s: float = 5.0) -> None:
-        self.admin, self.timeout_s = admin, timeout_s
+    def __init__(self, connect: Callable[[], AdminClient], timeout_s: float = 5.0) -> None:
+        """``connect`` makes the admin client when first needed: a loop that never measures opens none."""
+        self.connect, self.timeout_s = connect, timeout_s
+        self.admin: AdminClient | None = None
 
     def __call__(self, partitions: Sequence[TopicPartition]) -> list[tuple[int, int]]:
         """(low, high) for each of ``partitions``, in order; KafkaException when the broker does not say."""
         if not partitions:
             return []
+        if self.admin is None:
+            self.admin = self.connect()
+        admin = self.admin
         keys = {(tp.topic, tp.partition): TopicPartition(tp.topic, tp.partition) for tp in partitions}
         low, high = (  # both asked before either answer is awaited
-            self.admin.list_offsets(dict.fromkeys(keys.values(), spec), request_timeout=self.timeout_s)
+            admin.list_offsets(dict.fromkeys(keys.values(), spec), request_timeout=self.timeout_s)
             for spec in (OffsetSpec.earliest(), OffsetSpec.latest())  # type: ignore[no-untyped-call]
         )
         found = [keys[tp.topic, tp.partition] for tp in partitions]

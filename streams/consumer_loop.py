@@ -204,7 +204,7 @@ class ConsumerLoop:
             policy=policy,
             pulse=PulseWriter(settings.pulse_dir, name),
             reconnect=lambda: Consumer(consumer_config(settings, group)),
-            ends=PartitionEnds(admin_client(settings)),
+            ends=PartitionEnds(lambda: admin_client(settings)),
             on_backlog=metrics.waiting if metrics is not None else None,
             **options,
         )

@@ -170,7 +170,7 @@ def test_a_consumer_that_receives_nothing_while_messages_wait_is_replaced(
         policy=RetryPolicy(),
         reconnect=lambda: Consumer(consumer_config(infra, group)),
         stall=StallWatch(stall_after_s=3, check_every_s=1),
-        ends=PartitionEnds(admin_client(infra)),
+        ends=PartitionEnds(lambda: admin_client(infra)),
     )
     received: list[bytes] = []
 
