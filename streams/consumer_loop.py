@@ -121,6 +121,10 @@ def redo_positions(batch: Sequence[Message]) -> list[TopicPartition]:
     return [TopicPartition(topic, partition, offset) for (topic, partition), offset in first.items()]
 
 
+# Partitions' (low, high) offsets, in the order asked (`streams.admin.PartitionEnds`).
+Ends = Callable[[Sequence[TopicPartition]], list[tuple[int, int]]]
+
+
 def waiting(ends: Sequence[tuple[int, int]], starts: Sequence[int]) -> int:
     """Messages at or past each partition's start, given its (low, high) ends; a start before the first
     kept offset (none committed: -1001) counts from the first kept."""
@@ -143,6 +147,7 @@ class ConsumerLoop:
         name: str,
         topics: Sequence[str],
         policy: RetryPolicy,
+        ends: Ends,
         max_batch: int = 1,
         poll_timeout_s: float = 0.5,
         sleep: Callable[[float], object] | None = None,
@@ -150,7 +155,6 @@ class ConsumerLoop:
         pulse: PulseWriter | None = None,
         reconnect: Callable[[], Consumer] | None = None,
         stall: StallWatch | None = None,
-        ends: Callable[[Sequence[TopicPartition]], list[tuple[int, int]]] | None = None,
         on_backlog: Callable[[int | None], None] | None = None,
         close_timeout_s: float = CLOSE_TIMEOUT_S,
     ) -> None:
@@ -159,10 +163,9 @@ class ConsumerLoop:
         ``pulse`` is told before every poll and as each batch starts, so a probe can tell a stuck loop.
         ``reconnect`` makes a new consumer in the same group: when ``stall`` sees the loop receive nothing
         while messages wait on its partitions, the consumer is closed and replaced by a new one. ``ends``
-        tells partitions' (low, high) offsets (`streams.admin.PartitionEnds`): without it there is no
-        backlog to go by. ``on_backlog`` hears each measure of the messages waiting (about every
-        ``stall.check_every_s``, busy or idle), for a consumer-lag metric. A consumer that takes longer
-        than ``close_timeout_s`` to close is left behind (`close_within`).
+        tells partitions' (low, high) offsets, for the backlog. ``on_backlog`` hears each measure of the
+        messages waiting (about every ``stall.check_every_s``, busy or idle), for a consumer-lag metric. A
+        consumer that takes longer than ``close_timeout_s`` to close is left behind (`close_within`).
         """
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -297,13 +300,10 @@ class ConsumerLoop:
         A member idle beside busy ones (more members than partitions) counts their backlog too, and
         after a minute rejoins: a cooperative rebalance that takes nothing from them.
         """
-        ends = self.ends
-        if ends is None:
-            return None
         try:
             assignment = self.consumer.assignment()
             if not assignment:
-                return self._group_backlog(ends)
+                return self._group_backlog()
             positions = self.consumer.position(assignment)
             unknown = [tp for tp in positions if tp.offset < 0]  # nothing fetched yet: from the commit
             committed = {
@@ -314,13 +314,13 @@ class ConsumerLoop:
                 tp.offset if tp.offset >= 0 else committed.get((tp.topic, tp.partition), -1)
                 for tp in positions
             ]
-            return waiting(ends(positions), starts)
+            return waiting(self.ends(positions), starts)
         except (KafkaException, RuntimeError) as exc:
             # Seen after a broker restart: assigned, polling, every committed() timing out, never fetching.
             log.info("%s: could not measure the backlog (%s)", self.name, exc)
             return None
 
-    def _group_backlog(self, ends: Callable[[Sequence[TopicPartition]], list[tuple[int, int]]]) -> int:
+    def _group_backlog(self) -> int:
         partitions = [
             TopicPartition(topic, partition)
             for topic in self.topics
@@ -329,7 +329,7 @@ class ConsumerLoop:
         if not partitions:
             return 0
         committed = self.consumer.committed(partitions, timeout=5)
-        return waiting(ends(committed), [tp.offset for tp in committed])
+        return waiting(self.ends(committed), [tp.offset for tp in committed])
 
     def _replace_consumer(self, on_revoke: Callable[[list[TopicPartition]], None] | None) -> None:
         """Close the stuck consumer (it leaves the group; revoke hooks run) and subscribe a new one."""

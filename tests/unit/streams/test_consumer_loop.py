@@ -100,6 +100,8 @@ def make_loop(
     consumer, producer, slept = FakeConsumer(polls), FakeProducer(), []
     ticks = iter(range(1_000_000))
     options.setdefault("clock", lambda: float(next(ticks)))
+    # Asked of whichever consumer the test gives the loop.
+    options.setdefault("ends", lambda tps: [loop.consumer.get_watermark_offsets(tp, timeout=5) for tp in tps])
     loop = ConsumerLoop(
         consumer,  # type: ignore[arg-type]
         producer,  # type: ignore[arg-type]
@@ -110,8 +112,6 @@ def make_loop(
         sleep=slept.append,
         **options,
     )
-    if loop.ends is None:  # asked of whichever consumer the test gives the loop
-        loop.ends = lambda tps: [loop.consumer.get_watermark_offsets(tp, timeout=5) for tp in tps]
     return loop, consumer, producer, slept
 
 
@@ -281,6 +281,7 @@ def test_the_default_wait_before_a_redo_ends_when_stopping() -> None:
         name="projector",
         topics=("backdrop.jobs",),
         policy=RetryPolicy(base_delay_s=30.0, max_delay_s=30.0, jitter=0.0),
+        ends=lambda tps: [],
     )
     loop.stopping.set()  # a 30 s wait returns at once: the loop would not have waited out a stop
     assert loop.sleep(30.0) is True
