@@ -1,5 +1,5 @@
 """Matte stage: a low-resolution person probability becomes full-resolution alpha and foreground colour."""
 
-from agents.matte.refine import MATTE_PRESETS, MatteParams, MatteState, refine, warm_up
+from agents.matte.refine import MATTE_PRESETS, MatteParams, MatteState, refine, settle, warm_up
 
-__all__ = ["MATTE_PRESETS", "MatteParams", "MatteState", "refine", "warm_up"]
+__all__ = ["MATTE_PRESETS", "MatteParams", "MatteState", "refine", "settle", "warm_up"]

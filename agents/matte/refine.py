@@ -119,32 +119,54 @@ def refine(
     _check(frames, probs, cuts)
     probs = _clamped(probs)
     count, height, width = frames.shape[:3]
-    work = _work_size(height, width, params.work_long_side)
-    if state is not None and state.prob.shape != (work[1], work[0]):
-        raise InternalError(
-            f"matte state is for a {state.prob.shape[::-1]} working size, this chunk needs {work}; "
-            "start the chunk with state=None"
-        )
+    work = _work_scale(frames, state, params)
     alphas = np.empty((count, height, width), np.uint8)
     fgs = frames.copy()  # where alpha is 0 or 255 the foreground colour is the frame's
     tables = _Tables.build((height, width), work)
     for t in range(count):
         previous = None if cuts is not None and cuts[t] else state
-        state = last = _refine_frame(frames[t], probs[t], previous, work, params, tables, alphas[t], fgs[t])
+        small, last = _smoothed(frames[t], probs[t], previous, work, params)
+        _fill(frames[t], small, last.prob, params, tables, alphas[t], fgs[t])
+        state = last
     return alphas, fgs, last
 
 
-def _refine_frame(
-    frame: np.ndarray,
-    prob: np.ndarray,
+def settle(
+    frames: np.ndarray,
+    probs: np.ndarray,
     state: MatteState | None,
-    work: tuple[int, int],
-    params: MatteParams,
-    tables: _Tables,
-    alpha: np.ndarray,
-    fg: np.ndarray,
+    cuts: np.ndarray | None = None,
+    params: MatteParams = MatteParams(),
 ) -> MatteState:
-    """Fill `alpha` [H, W] and `fg` [H, W, 3] (which holds the frame) for one frame; return the next state."""
+    """The state `refine` leaves after these frames, without their alpha and foreground: for a chunk's
+    warm-up frames, whose pictures nobody keeps. Only the working scale is computed: under a tenth of
+    `refine`'s work."""
+    _check(frames, probs, cuts)
+    probs = _clamped(probs)
+    work = _work_scale(frames, state, params)
+    for t in range(frames.shape[0]):
+        previous = None if cuts is not None and cuts[t] else state
+        _, last = _smoothed(frames[t], probs[t], previous, work, params)
+        state = last
+    return last
+
+
+def _work_scale(frames: np.ndarray, state: MatteState | None, params: MatteParams) -> tuple[int, int]:
+    """The working size (w, h) for these frames, which a state carried in must have been made at."""
+    work = _work_size(frames.shape[1], frames.shape[2], params.work_long_side)
+    if state is not None and state.prob.shape != (work[1], work[0]):
+        raise InternalError(
+            f"matte state is for a {state.prob.shape[::-1]} working size, this chunk needs {work}; "
+            "start the chunk with state=None"
+        )
+    return work
+
+
+def _smoothed(
+    frame: np.ndarray, prob: np.ndarray, state: MatteState | None, work: tuple[int, int], params: MatteParams
+) -> tuple[np.ndarray, MatteState]:
+    """One frame at the working scale: the reduced frame [h, w, 3] uint8, and the state it leaves, whose
+    probability is the smoothed one the guided filter fits."""
     # frame: [H, W, 3] uint8; prob: [h_model, w_model] float32; work: (w, h) of the working scale
     small = shrink(frame, work)  # [h, w, 3] uint8
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
@@ -161,6 +183,20 @@ def _refine_frame(
             params.motion_radius,
         )
         prob = temporal.stabilise(prob, state.prob, weight)
+    return small, MatteState(prob=prob, grey=grey)
+
+
+def _fill(
+    frame: np.ndarray,
+    small: np.ndarray,
+    prob: np.ndarray,
+    params: MatteParams,
+    tables: _Tables,
+    alpha: np.ndarray,
+    fg: np.ndarray,
+) -> None:
+    """Fill `alpha` [H, W] and `fg` [H, W, 3] (which holds the frame) for one frame from its reduced copy
+    and smoothed probability at the working scale."""
     coef = guided.fit(small, prob, params.radius, params.eps)  # [h, w, 4]
     low, high = params.alpha_range
     gain = np.float32(255.0 / (high - low))
@@ -184,7 +220,6 @@ def _refine_frame(
         alpha,
         fg,
     )
-    return MatteState(prob=prob, grey=grey)
 
 
 @dataclass(frozen=True)

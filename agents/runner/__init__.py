@@ -37,7 +37,7 @@ from agents.extract import (
     scan_packets,
 )
 from agents.extract import validate as validate_limits
-from agents.matte import MATTE_PRESETS, MatteParams, MatteState, refine, warm_up
+from agents.matte import MATTE_PRESETS, MatteParams, MatteState, refine, settle, warm_up
 from agents.runner.threads import Stage
 from agents.score import HeroPicker, ScoreState, score
 from agents.segment.handoff import handed_off
@@ -355,7 +355,7 @@ class _Matter:
             frames = np.stack([entry[1] for entry in warm])
             probs = np.stack([entry[2] for entry in warm])
             cuts = np.array([entry[3] for entry in warm])
-            _, _, self.state = refine(frames, probs, None, cuts, self.params)
+            self.state = settle(frames, probs, None, cuts, self.params)
 
 
 class _Compositor:

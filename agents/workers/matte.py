@@ -11,7 +11,7 @@ import time
 import numpy as np
 import orjson
 
-from agents.matte import MATTE_PRESETS, refine
+from agents.matte import MATTE_PRESETS, refine, settle
 from agents.matte.handoff import partial_colours
 from agents.workers.context import StageTaskHandler, chunk_key, next_task
 from schemas import ChunkTask
@@ -30,12 +30,16 @@ class MatteHandler(StageTaskHandler[ChunkTask]):
         probs = self.context.get_arrays(task.artifacts["probs"])["probs"].astype(np.float32)
         scores = orjson.loads(self.context.artifacts.get_bytes(task.artifacts["scores"]))
         cuts = np.array(scores["cut"], bool)
-        alpha, fg, _ = refine(chunk.frames, probs, None, cuts, MATTE_PRESETS[task.options.quality])
+        params = MATTE_PRESETS[task.options.quality]
+        # The warm-up frames only settle the state: their alpha and foreground are nobody's output.
+        warm = slice(0, chunk.warmup)
+        state = settle(chunk.frames[warm], probs[warm], None, cuts[warm], params) if chunk.warmup else None
         out = chunk.output
+        alpha, fg, _ = refine(chunk.frames[out], probs[out], state, cuts[out], params)
         key = chunk_key(task.job_id, "matte", task.chunk.index, MARKER)
         # LZ4: as small as deflate on the alpha planes at a fifth of the CPU both ways (see .arrays).
         self.context.put_array(
-            key, fast=("alpha", "colours"), alpha=alpha[out], colours=partial_colours(alpha[out], fg[out])
+            key, fast=("alpha", "colours"), alpha=alpha, colours=partial_colours(alpha, fg)
         )
         return Handled(
             [

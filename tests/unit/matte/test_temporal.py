@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.matte import refine
+from agents.matte import refine, settle
 from agents.matte.metrics import dtssd, mad
 from tests.unit.matte.known_alpha import KnownClip
 
@@ -49,3 +49,19 @@ def test_state_carries_across_calls(clip: KnownClip, refined: tuple[np.ndarray, 
     first, _, state = refine(clip.frames[:5], clip.probs[:5], None)
     second, _, _ = refine(clip.frames[5:10], clip.probs[5:10], state)
     np.testing.assert_array_equal(np.concatenate([first, second]), refined[0][:10])
+
+
+def test_settling_leaves_the_state_refining_leaves(
+    clip: KnownClip, refined: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # a chunk's warm-up frames only settle the state: what follows is as if they had been refined
+    cuts = np.zeros(8, bool)
+    cuts[3] = True
+    _, _, refined_state = refine(clip.frames[:8], clip.probs[:8], None, cuts)
+    settled = settle(clip.frames[:8], clip.probs[:8], None, cuts)
+    np.testing.assert_array_equal(settled.prob, refined_state.prob)
+    np.testing.assert_array_equal(settled.grey, refined_state.grey)
+    state = settle(clip.frames[:6], clip.probs[:6], None)
+    alpha, fg, _ = refine(clip.frames[6:12], clip.probs[6:12], state)
+    np.testing.assert_array_equal(alpha, refined[0][6:12])
+    np.testing.assert_array_equal(fg, refined[1][6:12])
