@@ -60,11 +60,6 @@ class MatteState:
     grey: np.ndarray  # [h, w] uint8 grey frame at the working scale
 
 
-def _work_size(height: int, width: int, long_side: int) -> tuple[int, int]:
-    scale = min(1.0, long_side / max(height, width))
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
 def _check(frames: np.ndarray, probs: np.ndarray, cuts: np.ndarray | None) -> None:
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
         raise InternalError(
@@ -105,70 +100,94 @@ def _clamped(probs: np.ndarray) -> np.ndarray:
     return clamped
 
 
+def working_size(height: int, width: int, params: MatteParams = MatteParams()) -> tuple[int, int]:
+    """The working scale (w, h) for frames of ``height``×``width``."""
+    scale = min(1.0, params.work_long_side / max(height, width))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def reduced(frames: np.ndarray, params: MatteParams = MatteParams()) -> np.ndarray:
+    """Frames [T, H, W, 3] uint8 at the working scale, as `refine` makes them: [T, h, w, 3] uint8."""
+    work = working_size(frames.shape[1], frames.shape[2], params)
+    return np.stack([shrink(frame, work) for frame in frames])
+
+
 def refine(
     frames: np.ndarray,
     probs: np.ndarray,
     state: MatteState | None,
     cuts: np.ndarray | None = None,
     params: MatteParams = MatteParams(),
+    small: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, MatteState]:
     """Refine a chunk: alpha [T, H, W] uint8, foreground colour [T, H, W, 3] uint8, state for the next."""
     # frames: [T, H, W, 3] uint8 RGB; probs: [T, h, w] float32 in [0, 1] (others clamped, NaN as 0), each
     # covering the whole frame at any size or aspect; state: from the previous chunk's refine, or None to
-    # start fresh; cuts: [T] bool, True where a scene cut lies before frame t (the smoothing restarts there)
+    # start fresh; cuts: [T] bool, True where a scene cut lies before frame t (the smoothing restarts there);
+    # small: the frames at the working scale where the caller has them already (`reduced`), else made here
     _check(frames, probs, cuts)
     probs = _clamped(probs)
     count, height, width = frames.shape[:3]
-    work = _work_scale(frames, state, params)
+    small = _working_frames(frames, small, params)
+    _check_state(state, small)
     alphas = np.empty((count, height, width), np.uint8)
     fgs = frames.copy()  # where alpha is 0 or 255 the foreground colour is the frame's
-    tables = _Tables.build((height, width), work)
+    tables = _Tables.build((height, width), (small.shape[2], small.shape[1]))
     for t in range(count):
         previous = None if cuts is not None and cuts[t] else state
-        small, last = _smoothed(frames[t], probs[t], previous, work, params)
-        _fill(frames[t], small, last.prob, params, tables, alphas[t], fgs[t])
+        last = _smoothed(small[t], probs[t], previous, params)
+        _fill(frames[t], small[t], last.prob, params, tables, alphas[t], fgs[t])
         state = last
     return alphas, fgs, last
 
 
 def settle(
-    frames: np.ndarray,
+    small: np.ndarray,
     probs: np.ndarray,
     state: MatteState | None,
     cuts: np.ndarray | None = None,
     params: MatteParams = MatteParams(),
 ) -> MatteState:
-    """The state `refine` leaves after these frames, without their alpha and foreground: for a chunk's
-    warm-up frames, whose pictures nobody keeps. Only the working scale is computed: under a tenth of
+    """The state `refine` leaves after these frames, given at the working scale (`reduced`), without their
+    alpha and foreground: for a chunk's warm-up frames, whose pictures nobody keeps. Under a tenth of
     `refine`'s work."""
-    _check(frames, probs, cuts)
+    _check(small, probs, cuts)
     probs = _clamped(probs)
-    work = _work_scale(frames, state, params)
-    for t in range(frames.shape[0]):
+    _check_state(state, small)
+    for t in range(small.shape[0]):
         previous = None if cuts is not None and cuts[t] else state
-        _, last = _smoothed(frames[t], probs[t], previous, work, params)
+        last = _smoothed(small[t], probs[t], previous, params)
         state = last
     return last
 
 
-def _work_scale(frames: np.ndarray, state: MatteState | None, params: MatteParams) -> tuple[int, int]:
-    """The working size (w, h) for these frames, which a state carried in must have been made at."""
-    work = _work_size(frames.shape[1], frames.shape[2], params.work_long_side)
-    if state is not None and state.prob.shape != (work[1], work[0]):
+def _working_frames(frames: np.ndarray, small: np.ndarray | None, params: MatteParams) -> np.ndarray:
+    if small is None:
+        return reduced(frames, params)
+    work = working_size(frames.shape[1], frames.shape[2], params)
+    if small.shape != (frames.shape[0], work[1], work[0], 3) or small.dtype != np.uint8:
         raise InternalError(
-            f"matte state is for a {state.prob.shape[::-1]} working size, this chunk needs {work}; "
-            "start the chunk with state=None"
+            f"matte got reduced frames {small.dtype} {small.shape} for frames {frames.shape}; the working "
+            f"scale is {work}: make them with agents.matte.reduced"
         )
-    return work
+    return small
+
+
+def _check_state(state: MatteState | None, small: np.ndarray) -> None:
+    """A state carried in must have been made at these frames' working scale."""
+    if state is not None and state.prob.shape != small.shape[1:3]:
+        raise InternalError(
+            f"matte state is for a {state.prob.shape[::-1]} working size, this chunk needs "
+            f"{small.shape[2:0:-1]}; start the chunk with state=None"
+        )
 
 
 def _smoothed(
-    frame: np.ndarray, prob: np.ndarray, state: MatteState | None, work: tuple[int, int], params: MatteParams
-) -> tuple[np.ndarray, MatteState]:
-    """One frame at the working scale: the reduced frame [h, w, 3] uint8, and the state it leaves, whose
-    probability is the smoothed one the guided filter fits."""
-    # frame: [H, W, 3] uint8; prob: [h_model, w_model] float32; work: (w, h) of the working scale
-    small = shrink(frame, work)  # [h, w, 3] uint8
+    small: np.ndarray, prob: np.ndarray, state: MatteState | None, params: MatteParams
+) -> MatteState:
+    """The state one frame leaves, whose probability is the smoothed one the guided filter fits."""
+    # small: [h, w, 3] uint8, the frame at the working scale; prob: [h_model, w_model] float32
+    work = (small.shape[1], small.shape[0])
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     prob = cv2.resize(prob, work, interpolation=cv2.INTER_LINEAR)  # [h, w] float32
     if state is not None:
@@ -183,7 +202,7 @@ def _smoothed(
             params.motion_radius,
         )
         prob = temporal.stabilise(prob, state.prob, weight)
-    return small, MatteState(prob=prob, grey=grey)
+    return MatteState(prob=prob, grey=grey)
 
 
 def _fill(

@@ -37,9 +37,9 @@ from agents.extract import (
     scan_packets,
 )
 from agents.extract import validate as validate_limits
-from agents.matte import MATTE_PRESETS, MatteParams, MatteState, refine, settle, warm_up
+from agents.matte import MATTE_PRESETS, MatteParams, MatteState, reduced, refine, settle, warm_up
 from agents.runner.threads import Stage
-from agents.score import HeroPicker, ScoreState, score
+from agents.score import HeroPicker, ScoreState, analysis_size, score
 from agents.segment.handoff import handed_off
 from base.errors import OutputError
 from schemas.background import Background, Colour, Transparent
@@ -125,6 +125,7 @@ def default_batch(width: int, height: int) -> int:
 @dataclass
 class _Inferred:
     batch: FrameBatch
+    small: np.ndarray  # [T, h, w, 3] the frames at the matte's working scale
     probs: np.ndarray  # [T, h, w]
     cuts: np.ndarray  # [T]
     quality: np.ndarray  # [T]
@@ -262,7 +263,7 @@ def _process_video(
     heroes = HeroPicker(total, options.heroes) if options.stills_dir else None
     batch = options.batch_frames or default_batch(info.width, info.height)
     decode = Stage("decode", iter_frames(info.path, batch), lambda b: [b], source_is_work=True)
-    infer = Stage("segment", decode, _Inference(segmenter))
+    infer = Stage("segment", decode, _Inference(segmenter, options.matte_params))
     # The matted and composited batches are the largest (frames + alpha + foreground): queue one each.
     matte = Stage("matte", infer, _Matter(chunks, options.matte_params), maxsize=1)
     render = Stage("composite", matte, _Compositor(background, heroes), maxsize=1)
@@ -308,17 +309,21 @@ def _process_video(
 
 
 class _Inference:
-    """Segment and score one batch; the score state runs on across batches."""
+    """Segment and score one batch, and reduce it to the matte's working scale; the score state runs on
+    across batches."""
 
-    def __init__(self, segmenter: FrameSegmenter) -> None:
-        self.segmenter = segmenter
+    def __init__(self, segmenter: FrameSegmenter, params: MatteParams) -> None:
+        self.segmenter, self.params = segmenter, params
         self.state: ScoreState | None = None
 
     def __call__(self, batch: FrameBatch) -> Iterator[_Inferred]:
         # Rounded as the pipeline's segment workers store them: both matte the same numbers.
         probs = handed_off(self.segmenter.predict(batch.frames)).astype(np.float32)
-        scores, self.state = score(batch.frames, self.state)
-        yield _Inferred(batch, probs, scores.cut, scores.quality())
+        small = reduced(batch.frames, self.params)
+        # Landscape frames are scored at the matte's working scale: one reduction serves both.
+        shared = analysis_size(*batch.frames.shape[1:3]) == (small.shape[2], small.shape[1])
+        scores, self.state = score(batch.frames, self.state, small=small if shared else None)
+        yield _Inferred(batch, small, probs, scores.cut, scores.quality())
 
 
 class _Matter:
@@ -330,7 +335,7 @@ class _Matter:
         self.params = params
         self.state: MatteState | None = None
         longest_warmup = max((c.start - c.warmup_start for c in chunks), default=0)
-        # The tail of the previous chunk, replayed as the next chunk's warm-up: kept, not decoded again.
+        # The tail of the previous chunk at the working scale, replayed as the next chunk's warm-up.
         self.tail: collections.deque[tuple[int, U8, np.ndarray, bool]] = collections.deque(
             maxlen=max(longest_warmup, 1)
         )
@@ -342,20 +347,21 @@ class _Matter:
             first = int(batch.indices[lo])
             if first in self.starts:
                 self._settle(self.starts[first])
-            frames, probs, cuts = batch.frames[lo:hi], item.probs[lo:hi], item.cuts[lo:hi]
-            alpha, fg, self.state = refine(frames, probs, self.state, cuts, self.params)
+            frames, small = batch.frames[lo:hi], item.small[lo:hi]
+            probs, cuts = item.probs[lo:hi], item.cuts[lo:hi]
+            alpha, fg, self.state = refine(frames, probs, self.state, cuts, self.params, small)
             for i in range(hi - lo):
-                self.tail.append((int(batch.indices[lo + i]), frames[i], probs[i], bool(cuts[i])))
+                self.tail.append((int(batch.indices[lo + i]), small[i], probs[i], bool(cuts[i])))
             yield _Matted(frames, alpha, fg, batch.indices[lo:hi], batch.pts[lo:hi], item.quality[lo:hi])
 
     def _settle(self, chunk: ChunkSpec) -> None:
         self.state = None
         warm = [entry for entry in self.tail if chunk.warmup_start <= entry[0] < chunk.start]
         if warm:
-            frames = np.stack([entry[1] for entry in warm])
+            small = np.stack([entry[1] for entry in warm])
             probs = np.stack([entry[2] for entry in warm])
             cuts = np.array([entry[3] for entry in warm])
-            self.state = settle(frames, probs, None, cuts, self.params)
+            self.state = settle(small, probs, None, cuts, self.params)
 
 
 class _Compositor:

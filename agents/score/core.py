@@ -50,10 +50,22 @@ class FrameScores:
         )
 
 
+def analysis_size(height: int, width: int, params: ScoreParams = ScoreParams()) -> tuple[int, int]:
+    """The size (w, h) frames of ``height``×``width`` are scored at: ``params.analysis_width`` wide, or
+    their own size when they are narrower."""
+    if width <= params.analysis_width:
+        return width, height
+    return params.analysis_width, max(1, round(height * params.analysis_width / width))
+
+
 def score(
-    frames: np.ndarray, state: ScoreState | None = None, params: ScoreParams = ScoreParams()
+    frames: np.ndarray,
+    state: ScoreState | None = None,
+    params: ScoreParams = ScoreParams(),
+    small: np.ndarray | None = None,
 ) -> tuple[FrameScores, ScoreState]:
-    """Score ``frames`` ([T, H, W, 3] uint8 RGB); ``state`` carries the previous frame across batches."""
+    """Score ``frames`` ([T, H, W, 3] uint8 RGB); ``state`` carries the previous frame across batches;
+    ``small``: the frames already reduced to `analysis_size` by `agents.pixels.shrink`, else made here."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise InternalError(f"frames must be uint8 [T, H, W, 3]; got {frames.dtype} {frames.shape}")
     height, width = frames.shape[1:3]
@@ -65,18 +77,23 @@ def score(
     sharpness, motion = np.zeros(t, np.float32), np.zeros(t, np.float32)
     exposure, clipped = np.zeros(t, np.float32), np.zeros(t, np.float32)
     cut = np.zeros(t, bool)
-    size = (params.analysis_width, max(1, round(height * params.analysis_width / width)))
-    analysed = (size[1], size[0]) if width > size[0] else (height, width)
+    size = analysis_size(height, width, params)
+    analysed = (size[1], size[0])
+    if small is not None and small.shape != (t, *analysed, 3):
+        raise InternalError(
+            f"score got reduced frames {small.shape} for frames {frames.shape}; it needs {size}"
+        )
     if state.prev_grey is not None and state.prev_grey.shape != analysed:
         raise InternalError(
             f"score state is for {state.prev_grey.shape} analysis frames, these need {analysed}; "
             "start a clip of another size with state=None"
         )
     prev_grey, prev_hist, since_cut = state.prev_grey, state.prev_hist, state.frames_since_cut
-    for i, frame in enumerate(frames):
-        small = shrink(frame, size) if width > size[0] else frame
-        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    if small is None:
+        small = np.stack([shrink(frame, size) for frame in frames]) if width > size[0] else frames
+    for i, reduced in enumerate(small):
+        grey = cv2.cvtColor(reduced, cv2.COLOR_RGB2GRAY)
+        hsv = cv2.cvtColor(reduced, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1], None, [16, 16], [0, 180, 0, 256])
         cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)
         _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))

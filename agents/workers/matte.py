@@ -11,7 +11,7 @@ import time
 import numpy as np
 import orjson
 
-from agents.matte import MATTE_PRESETS, refine, settle
+from agents.matte import MATTE_PRESETS, reduced, refine, settle
 from agents.matte.handoff import partial_colours
 from agents.workers.context import StageTaskHandler, chunk_key, next_task
 from schemas import ChunkTask
@@ -33,7 +33,9 @@ class MatteHandler(StageTaskHandler[ChunkTask]):
         params = MATTE_PRESETS[task.options.quality]
         # The warm-up frames only settle the state: their alpha and foreground are nobody's output.
         warm = slice(0, chunk.warmup)
-        state = settle(chunk.frames[warm], probs[warm], None, cuts[warm], params) if chunk.warmup else None
+        state = None
+        if chunk.warmup:
+            state = settle(reduced(chunk.frames[warm], params), probs[warm], None, cuts[warm], params)
         out = chunk.output
         alpha, fg, _ = refine(chunk.frames[out], probs[out], state, cuts[out], params)
         key = chunk_key(task.job_id, "matte", task.chunk.index, MARKER)

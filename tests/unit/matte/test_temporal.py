@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.matte import refine, settle
+from agents.matte import reduced, refine, settle
 from agents.matte.metrics import dtssd, mad
 from tests.unit.matte.known_alpha import KnownClip
 
@@ -58,10 +58,11 @@ def test_settling_leaves_the_state_refining_leaves(
     cuts = np.zeros(8, bool)
     cuts[3] = True
     _, _, refined_state = refine(clip.frames[:8], clip.probs[:8], None, cuts)
-    settled = settle(clip.frames[:8], clip.probs[:8], None, cuts)
+    settled = settle(reduced(clip.frames[:8]), clip.probs[:8], None, cuts)
     np.testing.assert_array_equal(settled.prob, refined_state.prob)
     np.testing.assert_array_equal(settled.grey, refined_state.grey)
-    state = settle(clip.frames[:6], clip.probs[:6], None)
-    alpha, fg, _ = refine(clip.frames[6:12], clip.probs[6:12], state)
+    state = settle(reduced(clip.frames[:6]), clip.probs[:6], None)
+    # frames reduced by the caller give what refine reduces itself
+    alpha, fg, _ = refine(clip.frames[6:12], clip.probs[6:12], state, small=reduced(clip.frames[6:12]))
     np.testing.assert_array_equal(alpha, refined[0][6:12])
     np.testing.assert_array_equal(fg, refined[1][6:12])

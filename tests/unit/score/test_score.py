@@ -5,7 +5,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from agents.score import ScoreState, score
+from agents.matte import reduced
+from agents.score import ScoreState, analysis_size, score
 from base.errors import InternalError
 
 U8 = npt.NDArray[np.uint8]
@@ -70,6 +71,20 @@ def test_state_carries_across_batches() -> None:
     np.testing.assert_allclose(np.concatenate([first.motion, second.motion]), whole.motion)
     assert np.concatenate([first.cut, second.cut]).tolist() == whole.cut.tolist()
     assert isinstance(state, ScoreState)
+
+
+def test_frames_reduced_by_the_matte_score_as_the_frames_themselves() -> None:
+    # `process` reduces each landscape frame once, for the matte's working scale and the scores alike
+    frames = _scene(7, t=5, size=(360, 640))
+    small = reduced(frames)
+    assert analysis_size(360, 640) == (small.shape[2], small.shape[1])
+    own, own_state = score(frames)
+    shared, shared_state = score(frames, small=small)
+    for field in ("sharpness", "motion", "exposure", "clipped", "cut"):
+        np.testing.assert_array_equal(getattr(shared, field), getattr(own, field))
+    np.testing.assert_array_equal(shared_state.prev_grey, own_state.prev_grey)
+    with pytest.raises(InternalError, match="reduced frames"):
+        score(frames, small=small[:, :-1])
 
 
 def test_rejects_wrong_shapes() -> None:
