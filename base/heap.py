@@ -5,6 +5,9 @@ blocks this large to mmap and returns them to the kernel on free, so every chunk
 afresh; on this project's 2-core VMs that costs ~1.5 ms per 720p RGB frame touched (~2 µs per 4 KiB
 page), as much as decoding the frame. Telling malloc never to use mmap and never to trim makes the
 second chunk reuse the first one's pages (~0.1 ms a frame). The price: a worker keeps its peak heap.
+
+`backdrop process` sets it too: its matte thread alone faulted ~450 pages a 720p frame (working-scale
+arrays of 3 MB, made and freed per frame), 175k faults in a 20 s clip against 110k with it.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from agents.extract import iter_frames, probe
 from agents.runner.threads import Stage
 from backdrop.sample import write_sample
 from base.errors import BackdropError
+from base.heap import keep_freed_memory
 from base.settings import Settings
 from schemas.options import Quality
 
@@ -82,6 +83,8 @@ def bench(
 ) -> dict[str, Any]:
     """`process` against its format's own floor (decode, then encode to that format, with an alpha plane
     when the background is transparent); with ``presets`` also `process` at each quality preset."""
+    # The floor's big arrays reuse their pages as `process`'s do (it sets this in its own process).
+    keep_freed_memory()
     label = str(source) if source is not None else "sample"
     background = background or ("white" if output_format == "mp4" else "transparent")
     name = OUTPUT_NAMES[output_format]

@@ -113,6 +113,7 @@ def process(
     from agents.runner import ProcessOptions, process
     from agents.segment.backends import BackendName, load_segmenter
     from agents.segment.registry import registry_for
+    from base.heap import keep_freed_memory
 
     if backend not in get_args(BackendName):
         raise typer.BadParameter(
@@ -127,6 +128,7 @@ def process(
         target.mkdir(parents=True, exist_ok=True)
     picked = _background_option(background) if background is not None else None
     options = ProcessOptions(background=picked, stills_dir=stills, quality=quality)
+    keep_freed_memory()
     with progress_bar(disable=as_json) as progress:
         task = progress.add_task(source.name, total=None)
 
