@@ -289,6 +289,11 @@ def _add_video_stream(
         ctx.thread_type = "FRAME"  # its slices are few and uneven: whole frames per thread run ~2x faster
     else:
         ctx.options = dict(ENCODER_OPTIONS[codec][writer.quality])
+    if codec == "libx264":
+        # PyAV asks for slice threads, in which x264 encodes each frame across the threads while the caller
+        # waits for it; with frame threads it takes the frame and encodes several at once. Decode plus encode
+        # of a 720p sample on two cores: 72.9 against 53.4 fps, 2.66 against 2.67 MB, 40.8 dB PSNR both.
+        ctx.thread_type = "FRAME"
     if codec == "libvpx-vp9":
         ctx.bit_rate = 0  # constant quality: CRF alone decides
     return stream
