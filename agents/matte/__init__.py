@@ -1,23 +1,5 @@
 """Matte stage: a low-resolution person probability becomes full-resolution alpha and foreground colour."""
 
-from agents.matte.refine import (
-    MATTE_PRESETS,
-    MatteParams,
-    MatteState,
-    reduced,
-    refine,
-    settle,
-    warm_up,
-    working_size,
-)
+from agents.matte.refine import MATTE_PRESETS, MatteParams, MatteState, reduced, refine, settle, warm_up
 
-__all__ = [
-    "MATTE_PRESETS",
-    "MatteParams",
-    "MatteState",
-    "reduced",
-    "refine",
-    "settle",
-    "warm_up",
-    "working_size",
-]
+__all__ = ["MATTE_PRESETS", "MatteParams", "MatteState", "reduced", "refine", "settle", "warm_up"]

@@ -100,7 +100,7 @@ def _clamped(probs: np.ndarray) -> np.ndarray:
     return clamped
 
 
-def working_size(height: int, width: int, params: MatteParams = MatteParams()) -> tuple[int, int]:
+def _working_size(height: int, width: int, params: MatteParams = MatteParams()) -> tuple[int, int]:
     """The working scale (w, h) for frames of ``height``×``width``."""
     scale = min(1.0, params.work_long_side / max(height, width))
     return max(1, round(width * scale)), max(1, round(height * scale))
@@ -108,7 +108,7 @@ def working_size(height: int, width: int, params: MatteParams = MatteParams()) -
 
 def reduced(frames: np.ndarray, params: MatteParams = MatteParams()) -> np.ndarray:
     """Frames [T, H, W, 3] uint8 at the working scale, as `refine` makes them: [T, h, w, 3] uint8."""
-    work = working_size(frames.shape[1], frames.shape[2], params)
+    work = _working_size(frames.shape[1], frames.shape[2], params)
     return np.stack([shrink(frame, work) for frame in frames])
 
 
@@ -164,7 +164,7 @@ def settle(
 def _working_frames(frames: np.ndarray, small: np.ndarray | None, params: MatteParams) -> np.ndarray:
     if small is None:
         return reduced(frames, params)
-    work = working_size(frames.shape[1], frames.shape[2], params)
+    work = _working_size(frames.shape[1], frames.shape[2], params)
     if small.shape != (frames.shape[0], work[1], work[0], 3) or small.dtype != np.uint8:
         raise InternalError(
             f"matte got reduced frames {small.dtype} {small.shape} for frames {frames.shape}; the working "
