@@ -109,7 +109,10 @@ def _working_size(height: int, width: int, params: MatteParams = MatteParams()) 
 def reduced(frames: np.ndarray, params: MatteParams = MatteParams()) -> np.ndarray:
     """Frames [T, H, W, 3] uint8 at the working scale, as `refine` makes them: [T, h, w, 3] uint8."""
     work = _working_size(frames.shape[1], frames.shape[2], params)
-    return np.stack([shrink(frame, work) for frame in frames])
+    small = np.empty((frames.shape[0], work[1], work[0], 3), np.uint8)
+    for i, frame in enumerate(frames):
+        small[i] = shrink(frame, work)
+    return small
 
 
 def refine(

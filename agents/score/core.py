@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -89,9 +90,10 @@ def score(
             "start a clip of another size with state=None"
         )
     prev_grey, prev_hist, since_cut = state.prev_grey, state.prev_hist, state.frames_since_cut
-    if small is None:
-        small = np.stack([shrink(frame, size) for frame in frames]) if width > size[0] else frames
-    for i, reduced in enumerate(small):
+    reductions: Iterable[np.ndarray] = small if small is not None else frames
+    if small is None and width > size[0]:
+        reductions = (shrink(frame, size) for frame in frames)
+    for i, reduced in enumerate(reductions):
         grey = cv2.cvtColor(reduced, cv2.COLOR_RGB2GRAY)
         hsv = cv2.cvtColor(reduced, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1], None, [16, 16], [0, 180, 0, 256])

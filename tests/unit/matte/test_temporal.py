@@ -66,3 +66,4 @@ def test_settling_leaves_the_state_refining_leaves(
     alpha, fg, _ = refine(clip.frames[6:12], clip.probs[6:12], state, small=reduced(clip.frames[6:12]))
     np.testing.assert_array_equal(alpha, refined[0][6:12])
     np.testing.assert_array_equal(fg, refined[1][6:12])
+    assert reduced(clip.frames[:0]).shape == (0, 180, 320, 3)  # an empty batch reduces to an empty one
