@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -136,11 +137,8 @@ def refine(
     alphas = np.empty((count, height, width), np.uint8)
     fgs = frames.copy()  # where alpha is 0 or 255 the foreground colour is the frame's
     tables = _Tables.build((height, width), (small.shape[2], small.shape[1]))
-    for t in range(count):
-        previous = None if cuts is not None and cuts[t] else state
-        last = _smoothed(small[t], probs[t], previous, params)
+    for t, last in enumerate(_states(small, probs, state, cuts, params)):
         _fill(frames[t], small[t], last.prob, params, tables, alphas[t], fgs[t])
-        state = last
     return alphas, fgs, last
 
 
@@ -157,11 +155,21 @@ def settle(
     _check(small, probs, cuts)
     probs = _clamped(probs)
     _check_state(state, small)
-    for t in range(small.shape[0]):
-        previous = None if cuts is not None and cuts[t] else state
-        last = _smoothed(small[t], probs[t], previous, params)
-        state = last
+    *_, last = _states(small, probs, state, cuts, params)
     return last
+
+
+def _states(
+    small: np.ndarray,
+    probs: np.ndarray,
+    state: MatteState | None,
+    cuts: np.ndarray | None,
+    params: MatteParams,
+) -> Iterator[MatteState]:
+    """The state each frame leaves, in turn: the smoothing runs on from frame to frame, anew at a cut."""
+    for t in range(small.shape[0]):
+        state = _smoothed(small[t], probs[t], None if cuts is not None and cuts[t] else state, params)
+        yield state
 
 
 def _working_frames(frames: np.ndarray, small: np.ndarray | None, params: MatteParams) -> np.ndarray:

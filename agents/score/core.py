@@ -90,9 +90,13 @@ def score(
             "start a clip of another size with state=None"
         )
     prev_grey, prev_hist, since_cut = state.prev_grey, state.prev_hist, state.frames_since_cut
-    reductions: Iterable[np.ndarray] = small if small is not None else frames
-    if small is None and width > size[0]:
+    reductions: Iterable[np.ndarray]
+    if small is not None:
+        reductions = small
+    elif width > size[0]:
         reductions = (shrink(frame, size) for frame in frames)
+    else:
+        reductions = frames
     for i, reduced in enumerate(reductions):
         grey = cv2.cvtColor(reduced, cv2.COLOR_RGB2GRAY)
         hsv = cv2.cvtColor(reduced, cv2.COLOR_RGB2HSV)
