@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, assert_never
 
@@ -108,6 +109,9 @@ def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = 
                 named, settings, context, StoppedJobs.open(settings), AttemptLedger.open(settings), metrics
             )
             worker.install_signal_handlers()
+            # Start-up's objects (modules, the model, numba's tables) live as long as the worker: frozen,
+            # the collector's full passes skip them instead of holding the GIL to walk them per chunk.
+            gc.freeze()
             worker.run(max_messages=max_messages)
     finally:
         context.close()
