@@ -25,11 +25,13 @@ from schemas.options import Quality
 
 def decode_encode_floor(
     source: Path, output: Path, batch_frames: int = 8, alpha: bool = False, quality: Quality = "standard"
-) -> tuple[int, float]:
+) -> tuple[int, float, float]:
     """Decode and re-encode with the same writer and settings as `process`, nothing in between; with
-    ``alpha`` the frames get an opaque alpha plane: the encoder's work for a transparent output."""
+    ``alpha`` the frames get an opaque alpha plane: the encoder's work for a transparent output.
+
+    Returns the frames, the wall seconds and the CPU seconds (every thread of this process meanwhile)."""
     info = probe(source)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     frames = 0
     decode = Stage("decode", iter_frames(source, batch_frames), lambda b: [b], source_is_work=True)
     audio = source if info.audio is not None else None
@@ -47,7 +49,7 @@ def decode_encode_floor(
                 frames += len(batch.pts)
     finally:
         decode.stop()
-    return frames, time.perf_counter() - started
+    return frames, time.perf_counter() - started, time.process_time() - started_cpu
 
 
 def run_process(source: Path, output: Path, extra: list[str]) -> dict[str, Any]:
@@ -97,7 +99,9 @@ def bench(
         floor_out = work / "floor" / name
         floor_out.parent.mkdir(parents=True)
         alpha = background == "transparent"
-        floor_frames, floor_s = decode_encode_floor(source, floor_out, alpha=alpha, quality=quality)
+        floor_frames, floor_s, floor_cpu_s = decode_encode_floor(
+            source, floor_out, alpha=alpha, quality=quality
+        )
 
         def process_at(preset: Quality) -> dict[str, Any]:
             folder = work / preset
@@ -128,6 +132,13 @@ def bench(
             stage: round(1000 * s / frames, 2) for stage, s in report["stage_seconds"].items()
         },
         "floor_ms_per_frame": round(1000 / floor_fps, 2),
+        # CPU a frame, all threads: what two cores must share. Each stage's own thread's share beside it
+        # (decode's and the encoder's codec threads show only in the totals).
+        "floor_cpu_ms_per_frame": round(1000 * floor_cpu_s / floor_frames, 2),
+        "process_cpu_ms_per_frame": round(1000 * report["cpu_seconds"] / frames, 2),
+        "stage_cpu_ms_per_frame": {
+            stage: round(1000 * s / frames, 2) for stage, s in report["stage_cpu_seconds"].items()
+        },
     }
     if by_preset is not None:
         result["preset_fps"] = by_preset

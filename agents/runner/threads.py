@@ -39,7 +39,8 @@ class Stage(Generic[In, Out]):
         source_is_work: bool = False,
     ) -> None:
         self.name = name
-        self.busy_s = 0.0
+        self.busy_s = 0.0  # wall time inside the work (and the source, for a first stage)
+        self.cpu_s = 0.0  # this thread's CPU time over the same spans: busy_s less waiting for a core
         # A first stage's source does real work (decoding); a later stage's source is a queue wait.
         self._source_is_work = source_is_work
         self._source, self._work = source, work
@@ -61,16 +62,18 @@ class Stage(Generic[In, Out]):
         try:
             iterator = iter(self._source)
             while not self._stop.is_set():
-                waited = time.perf_counter()
+                waited, waited_cpu = time.perf_counter(), time.thread_time()
                 try:
                     item = next(iterator)
                 except StopIteration:
                     break
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.thread_time()
                 if self._source_is_work:
                     self.busy_s += started - waited
+                    self.cpu_s += started_cpu - waited_cpu
                 results = list(self._work(item))
                 self.busy_s += time.perf_counter() - started
+                self.cpu_s += time.thread_time() - started_cpu
                 for result in results:
                     if not self._put(result):
                         return

@@ -43,6 +43,9 @@ def test_process_json_report(clip: Path, tmp_path: Path) -> None:
     assert report["fps"] > 0
     assert report["peak_rss_mb"] > 0
     assert set(report["stage_seconds"]) == {"decode", "segment+score", "matte", "composite", "encode"}
+    assert set(report["stage_cpu_seconds"]) == set(report["stage_seconds"])
+    # the whole process's CPU holds every stage's own thread's, and the codecs' threads besides
+    assert report["cpu_seconds"] >= sum(report["stage_cpu_seconds"].values()) > 0
 
 
 def test_a_folder_named_with_a_slash_gets_a_png_sequence(clip: Path, tmp_path: Path) -> None:
@@ -103,6 +106,9 @@ def test_bench_reports_process_against_the_floor(tmp_path: Path) -> None:
     assert report["process_fps"] > 0
     assert report["ratio"] == pytest.approx(report["process_fps"] / report["floor_fps"], rel=0.01)
     assert report["peak_rss_mb"] > 0
+    # `process` does the floor's decoding and encoding and more besides: it cannot take less CPU a frame
+    assert report["process_cpu_ms_per_frame"] > report["floor_cpu_ms_per_frame"] > 0
+    assert set(report["stage_cpu_ms_per_frame"]) == set(report["stage_ms_per_frame"])
 
 
 def test_models_list_names_the_builtin_models() -> None:

@@ -53,3 +53,16 @@ def test_busy_time_counts_work_not_waiting() -> None:
     stage = Stage("sleepy", range(3), lambda x: (time.sleep(0.05), [x])[1])
     assert list(stage) == [0, 1, 2]
     assert 0.14 < stage.busy_s < 0.5
+    assert stage.cpu_s < 0.05  # sleeping is wall time, not CPU
+
+
+def test_cpu_time_counts_the_stage_threads_own_work() -> None:
+    def spin(x: int) -> list[int]:
+        until = time.thread_time() + 0.05
+        while time.thread_time() < until:
+            pass
+        return [x]
+
+    stage = Stage("busy", range(3), spin)
+    assert list(stage) == [0, 1, 2]
+    assert 0.15 <= stage.cpu_s <= stage.busy_s
