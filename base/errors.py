@@ -103,6 +103,12 @@ class ModelUnknown(InputError):
     code = "model_unknown"
 
 
+class DeviceUnavailable(BackdropError):
+    """A device asked for by name (a GPU to decode on) is not on this machine."""
+
+    code = "device_unavailable"
+
+
 class ModelUnavailable(BackdropError):
     """A model or inference backend cannot be loaded here (missing weights, no GPU, no TensorRT)."""
 

@@ -234,6 +234,13 @@ class Settings(BaseSettings):
         "available to everything else: a chunk is not kept when it would leave less.",
     )
 
+    decode_device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="Where workers decode video: auto (NVDEC where an NVIDIA GPU answers, else the CPU), "
+        "cpu, or cuda / cuda:N (a worker then refuses to start where no GPU answers).",
+    )
+
     # How long `infra up` waits for each server to answer a real client call.
     ready_timeout_s: float = 90.0
 

@@ -15,6 +15,7 @@ import orjson
 
 from agents.encode import VideoWriter
 from agents.extract import iter_frames, probe
+from agents.extract.accel import decoder_accel
 from agents.runner.threads import Stage
 from backdrop.sample import write_sample
 from base.errors import BackdropError
@@ -33,7 +34,9 @@ def decode_encode_floor(
     info = probe(source)
     started, started_cpu = time.perf_counter(), time.process_time()
     frames = 0
-    decode = Stage("decode", iter_frames(source, batch_frames), lambda b: [b], source_is_work=True)
+    # decoded where `process` decodes by default (NVDEC where a GPU answers), so both pay the same for it
+    decoded = iter_frames(source, batch_frames, decoder_accel("auto"))
+    decode = Stage("decode", decoded, lambda b: [b], source_is_work=True)
     audio = source if info.audio is not None else None
     size = info.width, info.height
     try:

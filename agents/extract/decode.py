@@ -12,6 +12,7 @@ import av.container
 import av.error
 import av.video.stream
 import numpy as np
+from av.codec.hwaccel import HWAccel
 
 from agents.extract.chunks import ChunkSpec
 from agents.extract.opening import REUPLOAD, guard_decoder, open_input, video_stream
@@ -99,11 +100,13 @@ def decode_chunk(path: Path | str, spec: ChunkSpec, batch_frames: int = 16) -> I
         raise
 
 
-def chunk_frames(path: Path | str, spec: ChunkSpec) -> Iterator[tuple[np.ndarray, int]]:
+def chunk_frames(
+    path: Path | str, spec: ChunkSpec, accel: HWAccel | None = None
+) -> Iterator[tuple[np.ndarray, int]]:
     """Frames [spec.warmup_start, spec.stop) one by one as (RGB [H, W, 3], pts), unbatched: for callers
-    that copy each frame where it belongs anyway."""
+    that copy each frame where it belongs anyway. ``accel``: decode on a GPU (`accel.decoder_accel`)."""
     path = Path(path)
-    with open_input(path) as container:
+    with open_input(path, accel) as container:
         stream = _open_decoder(container, path)
         frames = _decoded(container, stream, path, 0)
         if spec.seek_ts is not None and spec.warmup_start_pts is not None:
@@ -142,14 +145,16 @@ def _collect(
     )
 
 
-def iter_frames(path: Path | str, batch_frames: int = 16) -> Iterator[FrameBatch]:
-    """Every frame of the video, in display order, in batches."""
+def iter_frames(
+    path: Path | str, batch_frames: int = 16, accel: HWAccel | None = None
+) -> Iterator[FrameBatch]:
+    """Every frame of the video, in display order, in batches; ``accel``: decode on a GPU."""
     path = Path(path)
     info = probe(path)
     frames: list[np.ndarray] = []
     pts: list[int] = []
     done = 0
-    with open_input(path) as container:
+    with open_input(path, accel) as container:
         stream = _open_decoder(container, path)
         for frame in _decoded(container, stream, path, 0):
             frames.append(to_rgb(frame))

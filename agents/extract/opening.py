@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,8 +11,11 @@ import av
 import av.container
 import av.error
 import av.video.stream
+from av.codec.hwaccel import HWAccel
 
 from base.errors import CorruptInput, InputEmpty, InputNotFound, UnsupportedInput
+
+log = logging.getLogger(__name__)
 
 REUPLOAD = "re-export or re-upload the file (a complete MP4, MOV, MKV, WebM, PNG, JPEG or WebP)"
 # Opening a file decodes its first picture to learn its format. Pictures larger than this (8K UHD fits)
@@ -36,12 +40,12 @@ def check_file(path: Path) -> int:
 
 
 @contextmanager
-def open_input(path: Path) -> Iterator[av.container.InputContainer]:
-    """Open ``path`` for reading after checking it exists and is not empty."""
+def open_input(path: Path, accel: HWAccel | None = None) -> Iterator[av.container.InputContainer]:
+    """Open ``path`` for reading after checking it exists and is not empty; ``accel``: decode on a GPU
+    (`agents.extract.accel.decoder_accel`)."""
     check_file(path)
     try:
-        # max_pixels reaches the decoders FFmpeg runs while opening (avformat_find_stream_info).
-        container = av.open(str(path), "r", options={"max_pixels": str(MAX_PROBE_PIXELS)})
+        container = _open(path, accel)
     except PermissionError as exc:
         raise InputNotFound(f"{path} cannot be read ({exc.strerror}): check its permissions") from exc
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
@@ -52,6 +56,19 @@ def open_input(path: Path) -> Iterator[av.container.InputContainer]:
         yield container
     finally:
         container.close()
+
+
+def _open(path: Path, accel: HWAccel | None) -> av.container.InputContainer:
+    # max_pixels reaches the decoders FFmpeg runs while opening (avformat_find_stream_info).
+    options = {"max_pixels": str(MAX_PROBE_PIXELS)}
+    if accel is not None:
+        try:
+            return av.open(str(path), "r", options=options, hwaccel=accel)
+        except av.error.FFmpegError as exc:
+            # The GPU, not the file, may be what failed (out of decoder sessions, say): the CPU decodes
+            # it, and a file that is really damaged fails there with its own error.
+            log.warning("%s opens on the CPU: decoding on the GPU did not start (%s)", path.name, exc)
+    return av.open(str(path), "r", options=options)
 
 
 def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:

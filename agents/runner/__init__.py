@@ -20,6 +20,7 @@ from typing import Protocol
 
 import cv2
 import numpy as np
+from av.codec.hwaccel import HWAccel
 
 from agents.composite import BackgroundPixels, composite, open_background
 from agents.encode import VideoWriter, output_format
@@ -74,6 +75,7 @@ class ProcessOptions:
     limits: Limits = field(default_factory=Limits)
     quality: Quality = "standard"  # the encoder's settings and, unless ``matte`` is given, the matte's
     matte: MatteParams | None = None
+    decode_accel: HWAccel | None = None  # decode on a GPU (agents.extract.accel.decoder_accel)
 
     @property
     def matte_params(self) -> MatteParams:
@@ -271,7 +273,8 @@ def _process_video(
     total = chunks[-1].stop if chunks else info.frame_count
     heroes = HeroPicker(total, options.heroes) if options.stills_dir else None
     batch = options.batch_frames or default_batch(info.width, info.height)
-    decode = Stage("decode", iter_frames(info.path, batch), lambda b: [b], source_is_work=True)
+    decoded = iter_frames(info.path, batch, options.decode_accel)
+    decode = Stage("decode", decoded, lambda b: [b], source_is_work=True)
     infer = Stage("segment", decode, _Inference(segmenter, options.matte_params))
     # The matted and composited batches are the largest (frames + alpha + foreground): queue one each.
     matte = Stage("matte", infer, _Matter(chunks, options.matte_params), maxsize=1)

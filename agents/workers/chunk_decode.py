@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from av.codec.hwaccel import HWAccel
 
 from agents.extract import ChunkSpec
 from agents.extract.decode import chunk_frames
@@ -63,10 +64,12 @@ def decode_run(
     run: list[ChunkSpec],
     keep: Callable[[ChunkSpec, DecodedChunk], None],
     allocate: Callable[[ChunkSpec, tuple[int, ...]], np.ndarray] = in_memory,
+    accel: HWAccel | None = None,
 ) -> None:
     """Decode the chunks of ``run`` (consecutive, one keyframe) in one pass; ``keep`` gets each, in order.
 
-    ``allocate`` gives each chunk's frames [T, H, W, 3] to fill (the frame cache maps them from its RAM disk).
+    ``allocate`` gives each chunk's frames [T, H, W, 3] to fill (the frame cache maps them from its RAM disk);
+    ``accel`` decodes on a GPU.
     """
     first, last = run[0], run[-1]
     # The first chunk's warm-up start and seek point, the last one's end: one decode covers them all.
@@ -75,7 +78,7 @@ def decode_run(
     buffers: dict[int, np.ndarray] = {}
     stamps: dict[int, np.ndarray] = {}
     # Frame by frame, unbatched: each is copied once, into every chunk that holds it (warm-ups overlap).
-    for index, (rgb, pts) in enumerate(chunk_frames(source, span), start=span.warmup_start):
+    for index, (rgb, pts) in enumerate(chunk_frames(source, span, accel), start=span.warmup_start):
         for chunk in pending:
             if not chunk.warmup_start <= index < chunk.stop:
                 continue

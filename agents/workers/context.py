@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
+from av.codec.hwaccel import HWAccel
 
 from agents.extract import ChunkSpec, plan_chunks
+from agents.extract.accel import decoder_accel
 from agents.extract.decode import read_image
 from agents.workers.arrays import npz_arrays, npz_bytes
 from agents.workers.chunk_decode import DecodedChunk, decode_run, shared_pass
@@ -136,6 +138,7 @@ class StageContext:
     artifacts: ObjectStore
     cache_dir: Path
     frames: FrameCache = field(default_factory=lambda: FrameCache(Path(), 0))
+    decode_accel: HWAccel | None = None  # NVDEC, where the settings and the machine allow it
     _sources: OrderedDict[str, Path] = field(default_factory=OrderedDict)
     _plans: dict[str, list[ChunkSpec]] = field(default_factory=dict)
 
@@ -147,7 +150,10 @@ class StageContext:
             limit,
             spare=functools.partial(spare_memory_bytes, settings.frame_cache_keep_free),
         )
-        return cls(settings, s3_store(settings), Path(tempfile.mkdtemp(prefix="backdrop-worker-")), frames)
+        # Asked for a GPU to decode on where none answers, the worker stops here, before taking any work.
+        accel = decoder_accel(settings.decode_device)
+        cache_dir = Path(tempfile.mkdtemp(prefix="backdrop-worker-"))
+        return cls(settings, s3_store(settings), cache_dir, frames, decode_accel=accel)
 
     def store_for(self, bucket: str) -> ObjectStore:
         return s3_store(self.settings, bucket)
@@ -212,7 +218,7 @@ class StageContext:
                 self.frames.put(name, decoded.frames, decoded.pts)
 
         try:
-            decode_run(local, run, keep, allocate)
+            decode_run(local, run, keep, allocate, self.decode_accel)
         finally:
             for index in reserved:  # decoding failed part-way: no half-filled chunk stays behind
                 self.frames.abandon(FrameCache.name(task.source_key, index))

@@ -101,7 +101,9 @@ def process(
         ),
     ] = "selfie",
     quality: QualityOption = "standard",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda (cuda:N).")] = "auto",
+    device: Annotated[
+        str, typer.Option(help="Where the model runs and the video decodes: auto, cpu or cuda (cuda:N).")
+    ] = "auto",
     backend: Annotated[str, typer.Option(help="auto, onnxruntime, torch or tensorrt.")] = "auto",
     stills: Annotated[
         Path | None,
@@ -110,6 +112,7 @@ def process(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the timings.")] = False,
 ) -> None:
     """Replace the background of a video or image on this machine, no servers needed."""
+    from agents.extract.accel import decoder_accel
     from agents.runner import ProcessOptions, process
     from agents.segment.backends import BackendName, load_segmenter
     from agents.segment.registry import registry_for
@@ -127,7 +130,10 @@ def process(
         # A folder for a PNG sequence, said with its trailing slash (which Path drops): make it one.
         target.mkdir(parents=True, exist_ok=True)
     picked = _background_option(background) if background is not None else None
-    options = ProcessOptions(background=picked, stills_dir=stills, quality=quality)
+    # --device picks where the video decodes too: NVDEC wherever the model may run on a GPU.
+    options = ProcessOptions(
+        background=picked, stills_dir=stills, quality=quality, decode_accel=decoder_accel(device)
+    )
     keep_freed_memory()
     with progress_bar(disable=as_json) as progress:
         task = progress.add_task(source.name, total=None)
