@@ -11,6 +11,7 @@ import av
 import cv2
 import numpy as np
 
+from agents.pixels import shrink
 from base.errors import CorruptInput, InputError, InputNotFound
 from schemas.background import Asset, Background, Blur, Colour, Image, Transparent, Video
 
@@ -118,18 +119,19 @@ def _blurred(frame: U8, sigma: float, alpha: U8 | None) -> U8:
     h, w = frame.shape[:2]
     factor = 4 if sigma >= 4 else 1
     size = (max(1, w // factor), max(1, h // factor))
-    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    if alpha is None:
-        blurred = cv2.GaussianBlur(small, (0, 0), sigma / factor)
-    else:
+    small = shrink(frame, size).astype(np.float32)
+    blurred = cv2.GaussianBlur(small, (0, 0), sigma / factor)
+    if alpha is not None:
         # Normalised convolution: average only the background's pixels, weighted by 1 − alpha; where the
         # person covers the whole window the weights vanish and the plain blur fills in.
-        weight = 1.0 - cv2.resize(alpha, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        weight = 1.0 - shrink(alpha, size).astype(np.float32) / 255
         total = cv2.GaussianBlur(weight, (0, 0), sigma / factor)
         weighted = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma / factor)
-        plain = cv2.GaussianBlur(small, (0, 0), sigma / factor)
         trust = np.clip(total * 4, 0, 1)[..., None]  # enough background under the window to rely on
-        blurred = trust * weighted / np.maximum(total, 1e-3)[..., None] + (1 - trust) * plain
+        weighted /= np.maximum(total, 1e-3)[..., None]
+        weighted -= blurred
+        weighted *= trust
+        blurred += weighted  # trust · weighted mean + (1 − trust) · plain blur
     result: U8 = cv2.resize(
         np.clip(blurred + 0.5, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR
     )
