@@ -120,13 +120,13 @@ def _blurred(frame: U8, sigma: float, alpha: U8 | None) -> U8:
     factor = 4 if sigma >= 4 else 1
     size = (max(1, w // factor), max(1, h // factor))
     small = shrink(frame, size).astype(np.float32)
-    blurred = cv2.GaussianBlur(small, (0, 0), sigma / factor)
+    blurred: np.ndarray = cv2.GaussianBlur(small, (0, 0), sigma / factor)  # [h, w, 3] float32
     if alpha is not None:
         # Normalised convolution: average only the background's pixels, weighted by 1 − alpha; where the
         # person covers the whole window the weights vanish and the plain blur fills in.
         weight = 1.0 - shrink(alpha, size).astype(np.float32) / 255
         total = cv2.GaussianBlur(weight, (0, 0), sigma / factor)
-        weighted = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma / factor)
+        weighted: np.ndarray = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma / factor)
         trust = np.clip(total * 4, 0, 1)[..., None]  # enough background under the window to rely on
         weighted /= np.maximum(total, 1e-3)[..., None]
         weighted -= blurred
