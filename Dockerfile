@@ -21,5 +21,8 @@ RUN pip install --no-cache-dir ".${BACKDROP_EXTRAS:+[$BACKDROP_EXTRAS]}" \
 # compiled loops (built here, rebuilt on a node whose CPU differs) go to the folders of the cache nobody
 # may write (mount a volume there to keep them across restarts).
 ENV BACKDROP_CACHE_DIR=/opt/backdrop-cache NUMBA_CACHE_DIR=/opt/backdrop-cache/numba
+# Run with a GPU (`docker run --gpus all`), the NVIDIA runtime mounts the driver libraries these name:
+# CUDA for the model, and NVDEC, which the workers decode on (BACKDROP_DECODE_DEVICE=auto).
+ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility,video
 USER nobody
 ENTRYPOINT []

@@ -176,3 +176,10 @@ def test_the_stages_that_decode_frames_share_the_nodes_ram_disk() -> None:
             assert owner["command"] == ["chown", "65534:65534", "/frames"]  # Dockerfile: USER nobody
         else:
             assert "BACKDROP_FRAME_CACHE_DIR" not in env
+
+
+def test_the_image_asks_the_gpu_runtime_for_the_video_decoder_too() -> None:
+    # NVDEC (agents.extract.accel) needs the driver's video libraries, which `--gpus` leaves out unless asked.
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    (line,) = [line for line in dockerfile.splitlines() if line.startswith("ENV NVIDIA_DRIVER_CAPABILITIES=")]
+    assert set(line.partition("=")[2].split(",")) >= {"compute", "utility", "video"}
