@@ -1,4 +1,4 @@
-"""CUDA and TensorRT paths: checked against the CPU result where a GPU is present, skipped elsewhere."""
+"""CUDA, TensorRT and NVDEC paths: checked against the CPU where a GPU is present, skipped elsewhere."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import pytest
 import torch
 from skimage import data
 
+from agents.extract import iter_frames, plan_chunks
+from agents.extract.accel import decoder_accel
+from agents.extract.decode import chunk_frames
+from agents.extract.opening import open_input, video_stream
 from agents.segment.backends import Segmenter, load_segmenter
 from base.errors import ModelUnavailable
+from tests import clips
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 
@@ -55,3 +60,23 @@ def test_missing_tensorrt_says_how_to_install_it() -> None:
 
     with pytest.raises(ModelUnavailable, match=r"backdrop\[gpu\]"):
         _tensorrt()
+
+
+@needs_cuda
+def test_nvdec_decodes_the_frames_the_cpu_decodes(tmp_path: Path) -> None:
+    clip = clips.make_clip(tmp_path / "clip.mp4", width=320, height=240, frames=30, gop=10)
+    nvdec = decoder_accel("auto")
+    assert nvdec is not None
+    with open_input(clip.path, nvdec) as container:
+        assert video_stream(container, clip.path).codec_context.is_hwaccel
+    on_cpu = np.concatenate([b.frames for b in iter_frames(clip.path, 8)])
+    on_gpu = np.concatenate([b.frames for b in iter_frames(clip.path, 8, nvdec)])
+    assert on_gpu.shape == on_cpu.shape
+    # the same decoded pictures; only NV12 against YUV 4:2:0 to RGB may round apart
+    difference = np.abs(on_gpu.astype(np.int16) - on_cpu)
+    assert difference.mean() < 0.5
+    assert difference.max() <= 4
+    assert [clips.frame_index(f) for f in on_gpu] == list(range(30))
+    spec = plan_chunks(clip.path, chunk_seconds=0.5, warmup_frames=3)[1]
+    seeked = [rgb for rgb, _ in chunk_frames(clip.path, spec, nvdec)]
+    assert [clips.frame_index(f) for f in seeked] == list(range(spec.warmup_start, spec.stop))
