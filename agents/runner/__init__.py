@@ -94,9 +94,9 @@ class ProcessReport:
     stage_seconds: dict[str, float]  # wall time each stage worked (its thread may have waited for a core)
     stills: list[Path]
     backend: str
-    cpu_seconds: float = 0.0  # CPU time of the whole process over `seconds`, every thread
+    cpu_seconds: float  # CPU time of the whole process over `seconds`, every thread
     # each stage's own thread's CPU time; decode's and encode's codec threads count only in cpu_seconds
-    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    stage_cpu_seconds: dict[str, float]
 
     @property
     def output_fps(self) -> float:
