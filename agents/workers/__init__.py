@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # the extract module's imports (the media stack) wait until a
     from agents.segment.backends import Segmenter
     from agents.workers.extract import Admission
 
+# The stages whose handlers decode chunks (`StageContext.chunk_frames`): only they open a decoder.
+DECODING_STAGES: frozenset[PipelineStage] = frozenset({"score", "segment", "matte", "composite"})
 # A worker of any stage, by the event its handler takes (extract: a submit at its gate or after it, or None
 # for a notification not for us).
 E = TypeVar("E")
@@ -102,7 +104,7 @@ def run_stage_worker(stage: str, settings: Settings, max_messages: int | None = 
     # that only oversubscribes the cores and adds hand-offs.
     cv2.setNumThreads(1)
 
-    context = StageContext.open(settings)
+    context = StageContext.open(settings, decodes=named in DECODING_STAGES)
     try:
         with traced(named), served(named, settings) as metrics:
             worker = build_worker(

@@ -143,7 +143,8 @@ class StageContext:
     _plans: dict[str, list[ChunkSpec]] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, settings: Settings) -> StageContext:
+    def open(cls, settings: Settings, decodes: bool = True) -> StageContext:
+        """``decodes``: the stage decodes video chunks, so it opens its decoder (a GPU's, if asked) now."""
         limit = settings.frame_cache_mb * 2**20 if settings.frame_cache_mb is not None else UNBOUNDED
         frames = FrameCache(
             settings.frame_cache_folder,
@@ -151,7 +152,8 @@ class StageContext:
             spare=functools.partial(spare_memory_bytes, settings.frame_cache_keep_free),
         )
         # Asked for a GPU to decode on where none answers, the worker stops here, before taking any work.
-        accel = decoder_accel(settings.decode_device)
+        # A stage that never decodes does not open the GPU at all (a context costs GPU memory per process).
+        accel = decoder_accel(settings.decode_device) if decodes else None
         cache_dir = Path(tempfile.mkdtemp(prefix="backdrop-worker-"))
         return cls(settings, s3_store(settings), cache_dir, frames, decode_accel=accel)
 

@@ -79,3 +79,22 @@ def test_a_gpu_decoder_that_does_not_start_leaves_the_file_to_the_cpu(
     damaged.write_bytes(clip.path.read_bytes()[:300])
     with pytest.raises(CorruptInput), open_input(damaged, gone):  # still a damaged file, not a GPU problem
         pass
+
+
+@without_gpu
+def test_only_a_decoding_stage_s_worker_needs_the_gpu_it_is_told_to_decode_on() -> None:
+    from agents.workers import DECODING_STAGES
+    from agents.workers.context import StageContext
+
+    told = Settings(decode_device="cuda")
+    with pytest.raises(DeviceUnavailable, match="cuda was asked for"):
+        StageContext.open(told, decodes=True)  # stops at start, before taking work
+    context = StageContext.open(told, decodes=False)  # encode, assemble, extract: no GPU opened
+    try:
+        assert context.decode_accel is None
+    finally:
+        context.close()
+    # The set says which handlers decode; it must follow them.
+    workers = Path(__file__).resolve().parents[3] / "agents" / "workers"
+    decoding = {f.stem for f in workers.glob("*.py") if "context.chunk_frames(" in f.read_text()}
+    assert decoding == DECODING_STAGES
