@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from base.devices import DEVICE_PATTERN
+
 
 class Settings(BaseSettings):
     """Built once at each entry point and passed down; nothing else reads ``os.environ``."""
@@ -236,7 +238,7 @@ class Settings(BaseSettings):
 
     decode_device: str = Field(
         "auto",
-        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        pattern=DEVICE_PATTERN,
         description="Where workers decode video: auto (NVDEC where an NVIDIA GPU answers, else the CPU), "
         "cpu, or cuda / cuda:N (a worker then refuses to start where no GPU answers).",
     )

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from pathlib import Path
 
 import av
 import av.error
 from av.codec.hwaccel import HWAccel, hwdevices_available
 
+from base.devices import DEVICE_CHOICES, is_device
 from base.errors import DeviceUnavailable
 
 log = logging.getLogger(__name__)
 
-DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 NVIDIA_DRIVER = Path("/proc/driver/nvidia")  # there only where the NVIDIA kernel driver is loaded
 _HELD: list[HWAccel] = []  # the probe's device contexts, held for the process's life
 
@@ -33,8 +32,8 @@ def decoder_accel(device: str = "auto") -> HWAccel | None:
     ``auto`` takes NVDEC where an NVIDIA GPU answers and the CPU elsewhere; ``cuda`` insists on it.
     The device is opened once per process to find out.
     """
-    if not re.match(DEVICE_PATTERN, device):
-        raise DeviceUnavailable(f"unknown decoding device {device!r}; use auto, cpu, cuda or cuda:N")
+    if not is_device(device):
+        raise DeviceUnavailable(f"unknown decoding device {device!r}; use {DEVICE_CHOICES}")
     if device == "cpu":
         return None
     if device == "auto" and not NVIDIA_DRIVER.exists():

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from base.devices import DEVICE_CHOICES, is_device
 from base.errors import ModelUnavailable
 
 
@@ -31,12 +32,12 @@ class TorchRunner:
 
 
 def cuda_device(device: str) -> torch.device | None:
+    if not is_device(device):
+        raise ModelUnavailable(f"unknown device {device!r}; use {DEVICE_CHOICES}")
     if device == "cpu":
         return None
     if device == "auto":
         return torch.device("cuda") if torch.cuda.is_available() else None
-    if not device.startswith("cuda"):
-        raise ModelUnavailable(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
     if not torch.cuda.is_available():
         raise ModelUnavailable(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu")
     return torch.device(device)

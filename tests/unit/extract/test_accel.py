@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from agents.extract import accel, iter_frames
 from agents.extract.accel import decoder_accel
 from agents.extract.opening import open_input
-from base.errors import CorruptInput, DeviceUnavailable
+from base.errors import CorruptInput, DeviceUnavailable, ModelUnavailable
 from base.settings import Settings
 from tests import clips
 
@@ -34,12 +34,17 @@ def test_the_cpu_decodes_when_asked_to() -> None:
     assert decoder_accel("cpu") is None
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda:", "nvdec", ""])
+@pytest.mark.parametrize("device", ["gpu", "cuda:", "cudax", "nvdec", ""])
 def test_an_unknown_device_is_refused_with_the_choices(device: str) -> None:
+    # The decoder, the settings and the segmenter take one vocabulary (base.devices).
+    from agents.segment.torch_backend import cuda_device
+
     with pytest.raises(DeviceUnavailable, match="auto, cpu, cuda or cuda:N"):
         decoder_accel(device)
     with pytest.raises(ValidationError):
         Settings(decode_device=device)
+    with pytest.raises(ModelUnavailable, match="auto, cpu, cuda or cuda:N"):
+        cuda_device(device)
 
 
 @without_gpu
