@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import av
 import av.error
 from av.codec.hwaccel import HWAccel, hwdevices_available
 
-from base.devices import DEVICE_CHOICES, is_device
+from base.devices import DEVICE_CHOICES, cuda_gpu_count, is_device
 from base.errors import DeviceUnavailable
 
 log = logging.getLogger(__name__)
 
-NVIDIA_DRIVER = Path("/proc/driver/nvidia")  # there only where the NVIDIA kernel driver is loaded
 _HELD: list[HWAccel] = []  # the probe's device contexts, held for the process's life
 
 
@@ -36,8 +34,8 @@ def decoder_accel(device: str = "auto") -> HWAccel | None:
         raise DeviceUnavailable(f"unknown decoding device {device!r}; use {DEVICE_CHOICES}")
     if device == "cpu":
         return None
-    if device == "auto" and not NVIDIA_DRIVER.exists():
-        return None  # no NVIDIA driver: not worth opening anything
+    if device == "auto" and cuda_gpu_count() == 0:
+        return None  # no GPU answers: not worth opening anything
     if "cuda" not in hwdevices_available():
         _settle_for_the_cpu(device, "this build of FFmpeg (PyAV's) has no CUDA hwaccel")
         return None

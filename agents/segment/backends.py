@@ -14,6 +14,7 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 from agents.segment.onnx_cache import onnx_file
 from agents.segment.preprocess import check_frames, to_network_input, to_probability
 from agents.segment.registry import ONNX_SOURCES, ModelRegistry, ModelSpec, builtin_registry
+from base.devices import cuda_gpu_count
 from base.errors import ModelUnavailable
 from schemas.models import DEFAULT_MODEL
 
@@ -85,8 +86,8 @@ class Segmenter:
 def _cuda_device(device: str) -> torch.device | None:
     if device == "cpu":
         return None
-    if device == "auto" and not Path("/proc/driver/nvidia").exists():
-        # No NVIDIA driver: answer without importing torch (half a gigabyte of memory on the CPU path).
+    if device == "auto" and cuda_gpu_count() == 0:
+        # No GPU answers the driver: the CPU, without importing torch (half a gigabyte of memory).
         return None
     from agents.segment.torch_backend import cuda_device
 

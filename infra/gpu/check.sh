@@ -45,7 +45,6 @@ run_step() {
 run_step nvidia-smi-before 20 nvidia-smi
 DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n1)
 DRIVER_MAJOR=${DRIVER%%.*}; DRIVER_MAJOR=${DRIVER_MAJOR:-0}
-[[ -e /proc/driver/nvidia ]] || echo "WARNING: no /proc/driver/nvidia: --device auto (bench, process) will neither segment nor decode on the GPU (agents/segment/backends.py _cuda_device, agents/extract/accel.py)"
 # PyPI's newest torch (2.15) is built for CUDA 13.2 (R580+ driver); PyPI's torch 2.9.1 is built for CUDA 12.8.
 # TensorRT 11 removed BuilderFlag.FP16: our engines are then built without it (tensorrt_backend.can_build_fp16),
 # and this check is after the fp16 figures: stay below 11 (INSTALL_MODE=extra installs what pyproject says).
@@ -80,7 +79,8 @@ fi
 
 cat >"$OUT_DIR/versions.py" <<'PYEOF'
 import importlib, json, os
-info = {"proc_driver_nvidia": os.path.exists("/proc/driver/nvidia")}
+from base.devices import cuda_gpu_count  # what --device auto asks: 0 here means the CPU everywhere
+info = {"proc_driver_nvidia": os.path.exists("/proc/driver/nvidia"), "cuda_gpu_count": cuda_gpu_count()}
 import torch
 info.update(torch=torch.__version__, torch_cuda=torch.version.cuda, cuda_available=torch.cuda.is_available())
 if torch.cuda.is_available():

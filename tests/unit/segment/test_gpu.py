@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +17,17 @@ from agents.extract.accel import decoder_accel
 from agents.extract.decode import chunk_frames
 from agents.extract.opening import open_input, video_stream
 from agents.segment.backends import Segmenter, load_segmenter
+from base.devices import cuda_gpu_count
 from base.errors import ModelUnavailable
 from tests import clips
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+
+
+@needs_cuda
+def test_the_driver_counts_the_gpus_torch_counts() -> None:
+    # `auto` asks the driver (base.devices) so the CPU path never imports torch; both must agree.
+    assert cuda_gpu_count() == torch.cuda.device_count() > 0
 
 
 def _frames() -> np.ndarray:
@@ -52,6 +61,19 @@ def test_tensorrt_without_a_gpu_is_refused(model_cache: Path) -> None:
 def test_cuda_without_a_gpu_is_refused(model_cache: Path) -> None:
     with pytest.raises(ModelUnavailable, match="no CUDA GPU"):
         load_segmenter("selfie", "torch", "cuda", cache_dir=model_cache)
+
+
+@pytest.mark.skipif(cuda_gpu_count() > 0, reason="a CUDA GPU answers")
+def test_auto_without_a_gpu_runs_onnx_runtime_and_never_imports_torch(model_cache: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from agents.segment.backends import load_segmenter; "
+        f"s = load_segmenter('selfie', cache_dir=Path({str(model_cache)!r})); "
+        "print(s.backend, 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split()[-2:] == ["onnxruntime", "False"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed")
