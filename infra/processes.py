@@ -72,22 +72,40 @@ def spawn(
 
 def stop_pid(pid: int, *, grace_s: float = 20.0) -> None:
     """SIGTERM, wait for a clean exit, SIGKILL after ``grace_s``."""
-    if not pid_alive(pid):
+    stop_pids([pid], grace_s=grace_s)
+
+
+def stop_pids(pids: Sequence[int], *, grace_s: float = 20.0) -> None:
+    """SIGTERM them all at once, wait for each to exit cleanly, SIGKILL those still there after ``grace_s``:
+    stopping ten workers takes as long as the slowest, not the sum."""
+    left = _signal([pid for pid in pids if pid_alive(pid)], signal.SIGTERM)
+    left = _wait_gone(left, grace_s)
+    if not left:
         return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not pid_alive(pid):
-            return
+    left = _wait_gone(_signal(left, signal.SIGKILL), 5.0)
+    if left:
+        raise InfraError(f"processes {sorted(left)} did not exit after SIGKILL")
+
+
+def _signal(pids: list[int], sig: signal.Signals) -> list[int]:
+    sent = []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+            os.kill(pid, sig)
+            sent.append(pid)
+    return sent
+
+
+def _wait_gone(pids: list[int], timeout_s: float) -> list[int]:
+    """Those of ``pids`` still alive after up to ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for pid in pids:
+            _reap(pid)
+        pids = [pid for pid in pids if pid_alive(pid)]
+        if not pids or time.monotonic() >= deadline:
+            return pids
         time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(50):
-        _reap(pid)
-        if not pid_alive(pid):
-            return
-        time.sleep(0.1)
-    raise InfraError(f"process {pid} did not exit after SIGKILL")
 
 
 def _reap(pid: int) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from base.settings import Settings
 from infra.kafka_acls import principal_password
-from infra.processes import read_pid, spawn, stop_pid
+from infra.processes import read_pid, spawn, stop_pids
 from schemas import PIPELINE
 
 # Beside the stages: the janitor, the read-model projector, the webhook dispatcher and the HTTP API.
@@ -92,8 +92,8 @@ def running_workers(settings: Settings, *, folder: Path | None = None) -> dict[s
 def stop_workers(settings: Settings, *, folder: Path | None = None) -> None:
     """SIGTERM each worker of the set (it finishes its current message), SIGKILL after a grace period."""
     run = _folder(settings, folder) / "run"
-    for pid_file in sorted(run.glob("worker-*.pid")) if run.exists() else []:
-        pid = read_pid(pid_file)
-        if pid is not None:
-            stop_pid(pid, grace_s=60)
+    pid_files = sorted(run.glob("worker-*.pid")) if run.exists() else []
+    # All at once: each takes a second or more to finish its message and leave its group.
+    stop_pids([pid for pid in map(read_pid, pid_files) if pid is not None], grace_s=60)
+    for pid_file in pid_files:
         pid_file.unlink(missing_ok=True)
