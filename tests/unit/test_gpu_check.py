@@ -38,6 +38,22 @@ def test_the_script_parses() -> None:
     subprocess.run([bash, "-n", str(SCRIPT)], check=True)
 
 
+def test_a_dry_run_walks_every_step(tmp_path: Path) -> None:
+    # DRY_RUN prints each step's command instead of running it: the script's own flow (set -u, budgets,
+    # the install choices) is exercised without a GPU.
+    bash = shutil.which("bash")
+    assert bash is not None
+    env = {**os.environ, "DRY_RUN": "1", "OUT_DIR": str(tmp_path / "out"), "VENV": str(tmp_path / "venv")}
+    done = subprocess.run(
+        [bash, str(SCRIPT)], cwd=SCRIPT.parents[2], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = re.findall(r"^== \[\d+s\] ([\w-]+) ", done.stdout, re.M)
+    assert {"install-project", "gpu-tests", "bench-tensorrt", "extra-accuracy", "codec-probe"} <= set(steps)
+    assert "SKIPPED" not in done.stdout
+    assert "unbound variable" not in done.stderr
+
+
 def test_its_python_imports_what_exists_and_calls_it_as_it_is_defined() -> None:
     checked = 0
     for tree in _snippets():
