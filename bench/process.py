@@ -25,17 +25,23 @@ from schemas.options import Quality
 
 
 def decode_encode_floor(
-    source: Path, output: Path, batch_frames: int = 8, alpha: bool = False, quality: Quality = "standard"
+    source: Path,
+    output: Path,
+    batch_frames: int = 8,
+    alpha: bool = False,
+    quality: Quality = "standard",
+    device: str = "auto",
 ) -> tuple[int, float, float]:
-    """Decode and re-encode with the same writer and settings as `process`, nothing in between; with
-    ``alpha`` the frames get an opaque alpha plane: the encoder's work for a transparent output.
+    """Decode (on ``device``, as `process --device` does) and re-encode with the same writer and settings
+    as `process`, nothing in between; with ``alpha`` the frames get an opaque alpha plane: the encoder's
+    work for a transparent output.
 
     Returns the frames, the wall seconds and the CPU seconds (every thread of this process meanwhile)."""
     info = probe(source)
     started, started_cpu = time.perf_counter(), time.process_time()
     frames = 0
-    # decoded where `process` decodes by default (NVDEC where a GPU answers), so both pay the same for it
-    decoded = iter_frames(source, batch_frames, decoder_accel("auto"))
+    # decoded where `process` decodes (under auto: NVDEC where a GPU answers), so both pay the same for it
+    decoded = iter_frames(source, batch_frames, decoder_accel(device))
     decode = Stage("decode", decoded, lambda b: [b], source_is_work=True)
     audio = source if info.audio is not None else None
     size = info.width, info.height
@@ -85,6 +91,7 @@ def bench(
     background: str | None = None,
     quality: Quality = "standard",
     presets: bool = False,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """`process` against its format's own floor (decode, then encode to that format, with an alpha plane
     when the background is transparent); with ``presets`` also `process` at each quality preset."""
@@ -103,7 +110,7 @@ def bench(
         floor_out.parent.mkdir(parents=True)
         alpha = background == "transparent"
         floor_frames, floor_s, floor_cpu_s = decode_encode_floor(
-            source, floor_out, alpha=alpha, quality=quality
+            source, floor_out, alpha=alpha, quality=quality, device=device
         )
 
         def process_at(preset: Quality) -> dict[str, Any]:
@@ -129,6 +136,7 @@ def bench(
         "ratio": round(report["fps"] / floor_fps, 3),
         "peak_rss_mb": report["peak_rss_mb"],
         "backend": report["backend"],
+        "decoded_on": "cpu" if decoder_accel(device) is None else "nvdec",  # the floor's and `process`'s
         "stage_seconds": report["stage_seconds"],
         # Each stage's time a frame, beside the floor's (stages overlap: they add up to more than the wall).
         "stage_ms_per_frame": {

@@ -31,6 +31,13 @@ def bench(
     ] = None,
     backend: Annotated[str, typer.Option(help="Segmentation backend for `process`.")] = "auto",
     model: Annotated[str, typer.Option(help="Segmentation model for `process`.")] = "selfie",
+    device: Annotated[
+        str,
+        typer.Option(
+            help="Where `process` runs the model and where both it and the floor decode: auto, cpu or "
+            "cuda (cuda:N)."
+        ),
+    ] = "auto",
     compare_models: Annotated[
         str | None,
         typer.Option(
@@ -111,7 +118,8 @@ def bench(
                 height=height,
                 seconds=seconds,
                 source=inputs[0] if inputs else None,
-                process_args=["--backend", backend, "--model", model],
+                process_args=["--backend", backend, "--model", model, "--device", device],
+                device=device,
                 output_format=output_format,
                 background=background,
                 quality=quality,

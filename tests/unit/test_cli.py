@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from agents.extract import probe
 from agents.segment.networks import export_onnx
 from backdrop.sample import write_sample
+from base.devices import cuda_gpu_count
 
 
 def backdrop(*args: str) -> subprocess.CompletedProcess[str]:
@@ -99,9 +100,10 @@ def test_hero_stills_from_the_command_line(clip: Path, tmp_path: Path) -> None:
 
 def test_bench_reports_process_against_the_floor(tmp_path: Path) -> None:
     # README: `backdrop bench --size … --seconds … --json`: the floor, process, their ratio, peak memory.
-    result = backdrop("bench", "--size", "160x96", "--seconds", "1", "--json")
+    result = backdrop("bench", "--size", "160x96", "--seconds", "1", "--device", "cpu", "--json")
     assert result.returncode == 0, result.stderr
     report = orjson.loads(result.stdout)
+    assert report["decoded_on"] == "cpu"
     assert report["floor_fps"] > 0
     assert report["process_fps"] > 0
     assert report["ratio"] == pytest.approx(report["process_fps"] / report["floor_fps"], rel=0.01)
@@ -109,6 +111,13 @@ def test_bench_reports_process_against_the_floor(tmp_path: Path) -> None:
     # `process` does the floor's decoding and encoding and more besides: it cannot take less CPU a frame
     assert report["process_cpu_ms_per_frame"] > report["floor_cpu_ms_per_frame"] > 0
     assert set(report["stage_cpu_ms_per_frame"]) == set(report["stage_ms_per_frame"])
+
+
+@pytest.mark.skipif(cuda_gpu_count() > 0, reason="a CUDA GPU answers")
+def test_bench_on_a_gpu_that_is_not_there_says_so() -> None:
+    result = backdrop("bench", "--size", "160x96", "--seconds", "1", "--device", "cuda", "--json")
+    assert result.returncode == 1
+    assert "cuda was asked for" in result.stderr + result.stdout
 
 
 def test_models_list_names_the_builtin_models() -> None:
