@@ -252,7 +252,7 @@ class ConsumerLoop:
                 idle_since = self.clock()
                 self.stall.received()
                 if self.pulse is not None:
-                    self.pulse.busy(self._assigned, processed)
+                    self.pulse.busy(processed)
                 try:
                     if not process(batch):
                         return

@@ -31,7 +31,7 @@ class Pulse:
     pid: int
     polled_at: float  # Unix time of the last poll
     busy_since: float | None  # Unix time the batch in hand was taken; None while polling
-    assigned: int  # partitions assigned at the last beat
+    assigned: int  # partitions held when the loop last wrote the file
     handled: int  # messages handled since the start
 
 
@@ -59,7 +59,7 @@ class PulseWriter:
         self._busy_since: float | None = None
         self._polled_at = clock()
         self._handled = 0
-        self._assigned: Callable[[], int] = lambda: 0
+        self._assigned = 0
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._beating: threading.Thread | None = None
@@ -76,22 +76,29 @@ class PulseWriter:
         self._beating.start()
 
     def polling(self, assigned: Callable[[], int], handled: int) -> None:
-        """About to poll: the loop is alive and not busy."""
+        """About to poll: the loop is alive and not busy. ``assigned`` (the partitions held) is asked only
+        when the file is due, and here, on the loop's own thread."""
         with self._lock:
-            self._polled_at, self._busy_since = self.clock(), None
-            self._assigned, self._handled = assigned, handled
-            self._write_if_due()
+            self._polled_at, self._busy_since, self._handled = self.clock(), None, handled
+            if self._due():
+                self._assigned = assigned()
+                self._write()
 
-    def busy(self, assigned: Callable[[], int], handled: int) -> None:
+    def busy(self, handled: int) -> None:
         """A batch was taken: from now on the loop is busy with it."""
         with self._lock:
-            self._busy_since = self.clock()
-            self._assigned, self._handled = assigned, handled
+            self._busy_since, self._handled = self.clock(), handled
 
     def beat(self) -> None:
-        """Write what the loop last noted, if ``interval_s`` has passed since the last write."""
+        """Write what the loop last noted, if ``interval_s`` has passed since the last write.
+
+        It never asks the consumer anything: a consumer whose close hangs (after a broker outage) blocks
+        every call into it, and this thread, holding the lock the loop's next poll needs, would stop the
+        loop with it. The partition count is the one the loop took at its last write.
+        """
         with self._lock:
-            self._write_if_due()
+            if self._due():
+                self._write()
 
     def close(self) -> None:
         self._stopped.set()
@@ -99,11 +106,12 @@ class PulseWriter:
             self._beating.join()
         self.path.unlink(missing_ok=True)
 
-    def _write_if_due(self) -> None:
-        if self._stopped.is_set() or self.clock() - self._written_at < self.interval_s:
-            return
-        assigned = self._assigned()
-        pulse = Pulse(self.name, os.getpid(), self._polled_at, self._busy_since, assigned, self._handled)
+    def _due(self) -> bool:
+        return not self._stopped.is_set() and self.clock() - self._written_at >= self.interval_s
+
+    def _write(self) -> None:
+        assigned, handled = self._assigned, self._handled
+        pulse = Pulse(self.name, os.getpid(), self._polled_at, self._busy_since, assigned, handled)
         partial = self.path.with_suffix(".tmp")
         partial.write_bytes(orjson.dumps(asdict(pulse)))
         partial.replace(self.path)  # a reader sees the old pulse or the new one, never half of one

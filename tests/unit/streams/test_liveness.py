@@ -39,7 +39,7 @@ def test_the_pulse_is_written_at_most_every_interval_and_a_long_batch_shows_as_b
     writer.polling(lambda: 3, 0)
     assert read_pulses(tmp_path)[0].polled_at == 1000.0  # within the interval: not written again
     clock.now = 1001.5
-    writer.busy(lambda: 3, 0)
+    writer.busy(0)
     writer.beat()
     assert read_pulses(tmp_path)[0].busy_since is None  # a batch of moments never reaches the file
     clock.now = 1002.5
@@ -66,6 +66,26 @@ def test_the_thread_keeps_a_stuck_loops_last_poll_on_file(tmp_path: Path) -> Non
     assert stale_reason(stuck, now=clock.now) is not None
     writer.close()
     assert read_pulses(tmp_path) == []
+
+
+def test_only_the_loop_s_thread_asks_the_consumer(tmp_path: Path) -> None:
+    # After a broker outage a consumer's close can hang, and every call into that consumer with it. The
+    # pulse's thread used to ask for the assignment while holding the lock the loop's next poll takes: a
+    # projector stopped for good that way (and ignored SIGTERM). Now only the loop's own thread asks.
+    askers: set[str] = set()
+
+    def assigned() -> int:
+        askers.add(threading.current_thread().name)
+        return 3
+
+    writer = PulseWriter(tmp_path, "projector", interval_s=0.005)
+    writer.start()
+    for handled in range(20):
+        writer.polling(assigned, handled)
+        writer.busy(handled)
+        time.sleep(0.01)  # the pulse's thread beats meanwhile
+    writer.close()
+    assert askers == {threading.current_thread().name}
 
 
 def test_read_pulses_skips_what_is_not_a_pulse_and_filters_by_name(tmp_path: Path) -> None:
