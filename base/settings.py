@@ -240,7 +240,8 @@ class Settings(BaseSettings):
         "auto",
         pattern=DEVICE_PATTERN,
         description="Where workers decode video: auto (NVDEC where an NVIDIA GPU answers, else the CPU), "
-        "cpu, or cuda / cuda:N (a worker then refuses to start where no GPU answers).",
+        "cpu, or cuda / cuda:N (a score, segment, matte or composite worker then refuses to start where "
+        "no GPU answers; the other stages never decode).",
     )
 
     # How long `infra up` waits for each server to answer a real client call.
