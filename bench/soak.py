@@ -271,9 +271,6 @@ def soak(
     ends = _Ends(settings)
     ends.start()
     admin = admin_client(settings)
-    from confluent_kafka import Consumer
-
-    probe = Consumer({**settings.kafka_config, "group.id": settings.consumer_group("soak-probe")})
     samples: list[Sample] = []
     submitted = 0
     began = time.monotonic()
@@ -283,7 +280,7 @@ def soak(
     def sample(now: float) -> None:
         rss = {name: mb for name, pid in pids().items() if (mb := rss_mb(pid)) is not None}
         lag = {
-            name: group_lag(admin, probe, settings.consumer_group(name), list(topics))
+            name: group_lag(admin, settings.consumer_group(name), list(topics))
             for name, topics in groups.items()
         }
         stored = stored_mb(store) if store is not None else {}
@@ -335,7 +332,6 @@ def soak(
     finally:
         ends.stopping.set()
         ends.join(10)
-        probe.close()
     with ends.lock:
         report = summarize(samples, dict(ends.latency), kinds, submitted, minutes, rate_per_minute)
     if chaos is not None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from streams.admin import PartitionEnds
 from streams.consumer_loop import waiting
 
 
-def group_lag(admin: AdminClient, consumer: Consumer, group: str, topics: Iterable[str]) -> int:
+def group_lag(admin: AdminClient, group: str, topics: Iterable[str]) -> int:
     """Messages on ``topics`` not yet committed by ``group`` (a partition it never committed counts whole)."""
     wanted = set(topics)
     committed: dict[tuple[str, int], int] = {}
@@ -21,13 +22,12 @@ def group_lag(admin: AdminClient, consumer: Consumer, group: str, topics: Iterab
                 committed[(partition.topic, partition.partition)] = partition.offset
     except KafkaException:
         pass  # an unknown group has committed nothing
-    ends: list[tuple[int, int]] = []
-    starts: list[int] = []
-    for topic in wanted:
-        metadata = consumer.list_topics(topic, timeout=10)
-        for index in metadata.topics[topic].partitions:
-            ends.append(consumer.get_watermark_offsets(TopicPartition(topic, index), timeout=10))
-            starts.append(committed.get((topic, index), -1))
-    # Counted as the consumer loop counts its backlog: an offset older than retention kept counts from the
-    # first message kept.
-    return waiting(ends, starts)
+    partitions = [
+        TopicPartition(topic, index)
+        for topic in wanted
+        for index in admin.list_topics(topic, timeout=10).topics[topic].partitions
+    ]
+    starts = [committed.get((tp.topic, tp.partition), -1) for tp in partitions]
+    # Counted as the consumer loop counts its backlog (both partition ends in one request each; an offset
+    # older than retention kept counts from the first message kept).
+    return waiting(PartitionEnds(lambda: admin, timeout_s=10)(partitions), starts)

@@ -132,7 +132,6 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Servers, workers and services with their consumer lag; exit 1 unless the servers are healthy."""
-    from confluent_kafka import Consumer
 
     from infra import stack
     from infra.workers import SERVICES, running_workers
@@ -146,12 +145,8 @@ def status(
     lag: dict[str, int | None] = {name: None for name in names}
     if all(row.healthy for row in rows):
         admin = admin_client(settings)
-        consumer = Consumer({**settings.kafka_config, "group.id": "backdrop-status"})
-        try:
-            for name, topics in consumed_topics().items():
-                lag[name] = group_lag(admin, consumer, settings.consumer_group(name), list(topics))
-        finally:
-            consumer.close()
+        for name, topics in consumed_topics().items():
+            lag[name] = group_lag(admin, settings.consumer_group(name), list(topics))
     pulses = {pulse.pid: pulse for pulse in read_pulses(settings.pulse_dir)}
     now = time.time()
     if as_json:
